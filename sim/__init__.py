@@ -1,0 +1,1 @@
+"""sim: cycle-approximate simulator of low-bit LLM inference accelerators."""
