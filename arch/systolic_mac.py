@@ -1,0 +1,130 @@
+"""`systolic_mac`: a rows x cols array of fixed-width MAC PEs (INT8, FP16 or FP32), weight-
+or output-stationary. The baseline every low-bit family is compared with.
+
+Closed forms per fold (R = rows, C = cols, L = lanes, m rows streamed; derived by hand and
+checked against a per-cycle stepping model in tests/sim/test_systolic_oracle.py):
+
+weight-stationary (WS): a fold holds a (R*L) x C block of the B operand. Loading it takes R
+  cycles (one PE row per cycle). Activation row t enters PE row r at cycle t + r (skew) and
+  moves one column per cycle; partial sums move down one row per cycle, so the last output
+  (t = m-1, column C-1) leaves the array at cycle m + R + C - 2.
+  * without PE weight double-buffering: fold = R + (m + R + C - 2) = 2R + C + m - 2, and
+    F folds take F * (2R + C + m - 2).
+  * with double-buffering (default, `weight_double_buffer: true`) the next fold's weights
+    shift in while the current fold streams: F folds take R + F*max(m, R) + R + C - 2.
+output-stationary (OS): a fold holds an R x C block of outputs; A enters from the left and
+  B from the top, both skewed, ceil(k/L) steps each; the last MAC happens at step
+  ceil(k/L) + R + C - 3 and the R x C results shift out in R cycles:
+  fold = ceil(k/L) + R + C - 2 + R (no overlap between folds).
+
+Energy per MAC (tables in arch/tech/tables.yaml): the MAC's multiplier part scales with the
+operand widths actually used (array multiplier ~ a_bits * b_bits) relative to the MAC's
+native width; the accumulator part does not. Area: R*C*L MAC units.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from arch.pe import Tile, TileCost
+from arch.schema import ArchConfig
+from arch.tech import TechTable
+from quant.info import FormatInfo
+
+_MAC_UNIT = {"int8": "mac_int8", "fp16": "mac_fp16", "fp32": "mac_fp32"}
+_ADD_UNIT = {"int8": "add_int32", "fp16": "add_fp16", "fp32": "add_fp16"}
+_NATIVE_BITS = {"int8": 8, "fp16": 16, "fp32": 32}
+
+
+class SystolicParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dataflow: Literal["weight_stationary", "output_stationary"] = "weight_stationary"
+    mac: Literal["int8", "fp16", "fp32"] = "int8"
+    weight_double_buffer: bool = True
+
+
+class SystolicMAC:
+    """A fixed-precision MAC array (see module docstring for the cycle model)."""
+
+    family = "systolic_mac"
+    Params = SystolicParams
+
+    def __init__(self, config: ArchConfig, params: SystolicParams, tech: TechTable) -> None:
+        self.R = config.pe_array.rows
+        self.C = config.pe_array.cols
+        self.L = config.pe_array.lanes
+        self.p = params
+        self.mac_pj, self.mac_um2 = tech.unit(_MAC_UNIT[params.mac])
+        self.add_pj, _ = tech.unit(_ADD_UNIT[params.mac])
+
+    # -- capability -------------------------------------------------------------------
+    def unsupported(self, a: FormatInfo, b: FormatInfo, kind: str) -> str | None:
+        native = _NATIVE_BITS[self.p.mac]
+        for role, f in (("activation", a), ("weight/KV", b)):
+            if self.p.mac == "int8" and (f.kind != "int" or f.element_bits > 8):
+                return f"an INT8 MAC array cannot take {role} format {f.name}; use int2..int8"
+            if f.element_bits > native:
+                return f"a {self.p.mac.upper()} MAC array cannot take {role} format {f.name}"
+        return None
+
+    def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
+        if self.p.dataflow == "weight_stationary":
+            return (1, self.R * self.L, self.C)
+        return (self.R, self.L, self.C)
+
+    def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
+        return float(self.R * self.C * self.L)
+
+    def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
+        return 32
+
+    def area_um2(self) -> dict[str, float]:
+        return {"mac": self.R * self.C * self.L * self.mac_um2}
+
+    def cost_op(self, op, accel):  # noqa: ANN001 - protocol method, tile path used
+        return None
+
+    # -- cost -------------------------------------------------------------------------
+    def fold_cycles(self, m: int, k: int, n: int) -> int:
+        """Cycles of the whole tile's folds (closed forms in the module docstring)."""
+        R, C, L = self.R, self.C, self.L
+        if self.p.dataflow == "weight_stationary":
+            folds = ceil(k / (R * L)) * ceil(n / C)
+            if self.p.weight_double_buffer:
+                return R + folds * max(m, R) + R + C - 2
+            return folds * (2 * R + C + m - 2)
+        folds = ceil(m / R) * ceil(n / C)
+        return folds * (ceil(k / L) + 2 * R + C - 2)
+
+    def mac_energy_pj(self, a: FormatInfo, b: FormatInfo) -> float:
+        native = _NATIVE_BITS[self.p.mac]
+        ab = min(a.element_bits, native) * min(b.element_bits, native) / native**2
+        return self.add_pj + (self.mac_pj - self.add_pj) * ab
+
+    def tile_cost(self, tile: Tile) -> TileCost:
+        m, k, n = tile.m, tile.k, tile.n
+        R, C, L = self.R, self.C, self.L
+        macs = m * k * n
+        a_bits, b_bits, acc = tile.a.element_bits, tile.b.element_bits, 32
+        if self.p.dataflow == "weight_stationary":
+            kf, nf = ceil(k / (R * L)), ceil(n / C)
+            reads = {
+                "weight": k * n * b_bits,
+                "input": m * k * nf * a_bits,
+                "output": m * n * (kf - 1) * acc,
+            }
+            writes = {"output": m * n * kf * acc}
+        else:
+            mf, nf = ceil(m / R), ceil(n / C)
+            reads = {"weight": k * n * mf * b_bits, "input": m * k * nf * a_bits, "output": 0.0}
+            writes = {"output": m * n * acc}
+        return TileCost(
+            cycles=self.fold_cycles(m, k, n),
+            compute_pj=macs * self.mac_energy_pj(tile.a, tile.b),
+            buffer_read_bits=reads,
+            buffer_write_bits=writes,
+            macs=macs,
+        )

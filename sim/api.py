@@ -1,0 +1,216 @@
+"""`simulate()`: the Python API behind `sim run` (for scripts and sweeps).
+
+from sim import simulate
+res = simulate("int8-systolic", "llama-2-7b", prefill=512, decode=128)
+res.summary(); res.to_dataframe()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from arch.accelerator import Accelerator, load_accelerator
+from sim.engine import Coster, OpCostRecord
+from sim.result import OpRow, SimResult
+from workloads.ops import Op
+
+# A series of ops that differ in one dimension only (decode attention vs KV length) is
+# costed at a few points and interpolated where the cost is affine (see _cost_series).
+SERIES_MIN = 8
+AFFINE_RTOL = 1e-3
+
+
+def simulate(
+    arch: str | Accelerator,
+    model: str | Sequence[Op],
+    prefill: int = 256,
+    decode: int = 32,
+    batch: int = 1,
+    wq: str | None = None,
+    aq: str | None = None,
+    kvq: str | None = None,
+    coster: Coster | None = None,
+) -> SimResult:
+    """Simulate a model (zoo name, HF config path, trace dir, or a list of Ops)."""
+    accel = arch if isinstance(arch, Accelerator) else load_accelerator(arch)
+    d = accel.config.defaults
+    fmts = {"wq": wq or d.wq, "aq": aq or d.aq, "kvq": kvq or d.kvq}
+    if isinstance(model, str):
+        ops, name, prefill, decode, batch = _model_ops(model, prefill, decode, batch, fmts)
+    else:
+        ops, name = list(model), "ops"
+    return simulate_ops(accel, ops, name, prefill, decode, batch, fmts, coster)
+
+
+def _model_ops(model: str, prefill: int, decode: int, batch: int, fmts: dict):
+    from workloads.llm import build_ops
+    from workloads.zoo import load_model_shape
+
+    shape = load_model_shape(model)
+    ops = build_ops(shape, prefill, decode, batch, fmts["wq"], fmts["aq"], fmts["kvq"])
+    return ops, shape.name, prefill, decode, batch
+
+
+def simulate_ops(
+    accel: Accelerator,
+    ops: Sequence[Op],
+    model_name: str,
+    prefill: int,
+    decode: int,
+    batch: int,
+    fmts: dict[str, str],
+    coster: Coster | None = None,
+) -> SimResult:
+    """Cost every op (memoized) and collect per-(phase, name) rows."""
+    coster = coster or Coster(accel)
+    costs = cost_ops(coster, ops)
+    f = accel.frequency_hz
+    groups: dict[tuple[str, str], list[tuple[Op, OpCostRecord]]] = {}
+    for op, c in zip(ops, costs):
+        groups.setdefault((op.phase, op.name), []).append((op, c))
+    peak = _peak(accel, ops)
+    rows = []
+    for (phase, name), items in groups.items():
+        op0 = items[0][0]
+        count = sum(o.count for o, _ in items)
+        cycles = sum(c.cycles * o.count for o, c in items)
+        comp = sum(c.compute_cycles * o.count for o, c in items)
+        macs = sum(c.macs * o.count for o, c in items)
+        mem_cycles = sum(c.dram_bytes * o.count for o, c in items) / accel.dram_bytes_per_cycle
+        rows.append(
+            OpRow(
+                phase=phase,
+                name=name,
+                kind=op0.kind,
+                M=op0.M,
+                K=op0.K,
+                N=op0.N,
+                count=count,
+                cycles=cycles,
+                time_s=cycles / f,
+                compute_cycles=comp,
+                dram_bytes=sum(c.dram_bytes * o.count for o, c in items),
+                macs=macs,
+                utilization=macs / (peak * cycles) if macs and cycles else 0.0,
+                bound=_bound(items, comp, mem_cycles),
+                energy_compute_j=sum(c.compute_pj * o.count for o, c in items) * 1e-12,
+                energy_sram_j=sum(c.sram_pj * o.count for o, c in items) * 1e-12,
+                energy_dram_j=sum(c.dram_pj * o.count for o, c in items) * 1e-12,
+                mapping=items[-1][1].mapping,
+            )
+        )
+    area = sum(accel.area_um2().values()) * 1e-6
+    return SimResult(
+        accel.name, model_name, prefill, decode, batch, dict(fmts), f, area, peak, rows
+    )
+
+
+def _bound(items, comp: float, mem: float) -> str:
+    kinds = {c.bound for _, c in items}
+    if len(kinds) == 1:
+        return kinds.pop()
+    return "compute" if comp >= mem else "memory"
+
+
+def _peak(accel: Accelerator, ops: Sequence[Op]) -> float:
+    from quant.info import format_info
+
+    gemm = next((o for o in ops if o.is_gemm and o.kind == "linear"), None)
+    if gemm is None:
+        gemm = next((o for o in ops if o.is_gemm), None)
+    if gemm is None:
+        return 1.0
+    return accel.pe.peak_macs_per_cycle(format_info(gemm.aq), format_info(gemm.wq))
+
+
+def cost_ops(coster: Coster, ops: Sequence[Op]) -> list[OpCostRecord]:
+    """Cost of one execution of each op, with series interpolation (see _cost_series)."""
+    out: list[OpCostRecord | None] = [None] * len(ops)
+    series: dict[tuple, list[int]] = {}
+    for i, op in enumerate(ops):
+        dims = (op.M, op.K, op.N, op.elements)
+        for d in range(4):
+            key = (op.phase, op.name, op.kind, op.wq, op.aq, op.stats, d, dims[:d] + dims[d + 1 :])
+            series.setdefault(key, []).append(i)
+    done: set[int] = set()
+    for key, idx in series.items():
+        d = key[6]
+        vals = {_dims(ops[i])[d] for i in idx}
+        if len(vals) < SERIES_MIN or any(i in done for i in idx):
+            continue
+        by_val: dict[int, int] = {}
+        for i in idx:
+            by_val.setdefault(_dims(ops[i])[d], i)
+        xs = sorted(by_val)
+        recs = _cost_series(coster, ops[by_val[xs[0]]], d, xs)
+        for i in idx:
+            out[i] = recs[_dims(ops[i])[d]]
+            done.add(i)
+    for i, op in enumerate(ops):
+        if out[i] is None:
+            out[i] = coster.op(op)
+    return out  # type: ignore[return-value]
+
+
+def _dims(op: Op) -> tuple[int, int, int, int]:
+    return (op.M, op.K, op.N, op.elements)
+
+
+def _with_dim(op: Op, d: int, v: int) -> Op:
+    return replace(op, **{("M", "K", "N", "elements")[d]: v})
+
+
+_NUMERIC = ("cycles", "compute_cycles", "dram_bytes", "compute_pj", "sram_pj", "dram_pj")
+
+
+def _cost_series(coster: Coster, op: Op, d: int, xs: list[int]) -> dict[int, OpCostRecord]:
+    """Cost ops that differ only in dimension d at values xs: evaluate the ends and the
+    middle; where the middle matches the straight line between the ends (relative error
+    <= AFFINE_RTOL on every field) and the mapping is the same, interpolate the interior;
+    otherwise split in two and recurse. Exact wherever evaluated."""
+    res: dict[int, OpCostRecord] = {}
+
+    def at(x: int) -> OpCostRecord:
+        if x not in res:
+            res[x] = coster.op(_with_dim(op, d, x))
+        return res[x]
+
+    def fill(lo: int, hi: int) -> None:  # indices into xs
+        if hi - lo <= 1:
+            at(xs[lo]), at(xs[hi])
+            return
+        a, b = at(xs[lo]), at(xs[hi])
+        mid = (lo + hi) // 2
+        c = at(xs[mid])
+        if a.mapping == b.mapping == c.mapping and _affine_ok(a, b, c, xs[lo], xs[hi], xs[mid]):
+            for j in range(lo + 1, hi):
+                if xs[j] not in res:
+                    res[xs[j]] = _interp(a, b, xs[lo], xs[hi], xs[j])
+            return
+        fill(lo, mid)
+        fill(mid, hi)
+
+    fill(0, len(xs) - 1)
+    return res
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    return a + (b - a) * t
+
+
+def _affine_ok(a, b, c, xa: int, xb: int, xc: int) -> bool:
+    t = (xc - xa) / (xb - xa)
+    for f in _NUMERIC:
+        pred = _lerp(getattr(a, f), getattr(b, f), t)
+        if abs(pred - getattr(c, f)) > AFFINE_RTOL * max(abs(getattr(c, f)), 1e-12):
+            return False
+    return True
+
+
+def _interp(a: OpCostRecord, b: OpCostRecord, xa: int, xb: int, x: int) -> OpCostRecord:
+    t = (x - xa) / (xb - xa)
+    vals = {f: _lerp(getattr(a, f), getattr(b, f), t) for f in _NUMERIC}
+    near = a if t < 0.5 else b
+    macs = round(_lerp(a.macs, b.macs, t))
+    return replace(near, macs=macs, **vals)

@@ -1,0 +1,119 @@
+"""`sim accuracy MODEL --wq FMT ...`: perplexity of a model with fake-quantized weights,
+activations and KV cache, one row per weight format after the reference row.
+
+The work is `quant.accuracy.evaluate`; this module parses options and prints the table
+(or JSON). Progress lines go to stderr so `--format json` output stays clean.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+from quant.accuracy import DEFAULT_TOKENS, DEFAULT_WINDOW, evaluate
+
+
+def _fmt_delta(delta: float, ref: float, is_ref: bool) -> str:
+    if is_ref:
+        return "—"
+    if not math.isfinite(delta):
+        return str(delta)
+    return f"{delta:+.3f} ({100 * delta / ref:+.1f}%)"
+
+
+def render_table(df) -> str:
+    """The result as a plain-text table with its header lines (what was measured, how)."""
+    a = df.attrs
+    show_aq = df["aq"].notna().any()
+    show_kv = df["kvq"].notna().any()
+    head = ["format", "bits/weight", "perplexity", "Δ vs reference"]
+    head += ["act"] * show_aq + ["kv"] * show_kv
+    ref = float(df["perplexity"].iloc[0])
+    body = []
+    for i, r in enumerate(df.itertuples(index=False)):
+        cells = [
+            r.format,
+            f"{r.bits_per_weight:.2f}" + ("*" if i == 0 else ""),
+            f"{r.perplexity:.3f}",
+            _fmt_delta(r.delta, ref, i == 0),
+        ]
+        cells += [r.aq or "-"] * show_aq + [r.kvq or "-"] * show_kv
+        body.append(cells)
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    left = {0}
+
+    def line(cells):
+        return "  ".join(
+            str(c).ljust(w) if j in left else str(c).rjust(w)
+            for j, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    out = [
+        f"Perplexity of {a['model']} ({a['model_description']})",
+        f"text: {a['text']} (sha256 {a['text_sha256'][:12]})",
+        f"tokens scored: {a['tokens_scored']} (requested {a['tokens_requested']}); "
+        f"sliding window {a['window']}, stride {a['stride']} (each window scores only its "
+        "new tokens)",
+        "",
+        line(head),
+        line(["-" * w for w in widths]),
+        *(line(c) for c in body),
+        "",
+        f"* reference = {a['reference']}",
+        f"quantized: {a['quantized']}",
+        "bits/weight: effective storage incl. per-block scales (quant.info.format_info).",
+    ]
+    n_cached = sum(a["rows_cached"])
+    if a["all_cached"]:
+        out.append(f"all {n_cached} rows from cache ({a['seconds']:.1f} s)")
+    else:
+        out.append(f"computed in {a['seconds']:.1f} s ({n_cached} of {len(df)} rows from cache)")
+    return "\n".join(out)
+
+
+@click.command("accuracy")
+@click.argument("model")
+@click.option(
+    "--wq",
+    multiple=True,
+    metavar="FMT",
+    help="Weight format, repeatable or comma-separated (one row each); 'reference' keeps "
+    "the loaded weights.",
+)
+@click.option("--aq", metavar="FMT", default=None, help="Activation format (linear inputs).")
+@click.option("--kvq", metavar="FMT", default=None, help="KV cache format (k/v proj outputs).")
+@click.option(
+    "--text",
+    "text",
+    metavar="FILE",
+    default=None,
+    help="UTF-8 text to score (default: Python's pydoc_data.topics).",
+)
+@click.option("--tokens", type=int, default=DEFAULT_TOKENS, show_default=True)
+@click.option("--window", type=int, default=DEFAULT_WINDOW, show_default=True)
+@click.option("--stride", type=int, default=None, help="Window step [default: window/2].")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option("--recompute", is_flag=True, help="Ignore cached results (still writes them).")
+def command(model, wq, aq, kvq, text, tokens, window, stride, fmt, recompute) -> None:
+    """Perplexity of MODEL (smollm2-135m) with fake-quantized weights/activations/KV."""
+    df = evaluate(
+        model,
+        list(wq),
+        aq=aq,
+        kvq=kvq,
+        text=text,
+        tokens=tokens,
+        window=window,
+        stride=stride,
+        use_cache=not recompute,
+        progress=lambda msg: click.echo(msg, err=True),
+    )
+    if fmt == "json":
+        rows = json.loads(df.to_json(orient="records"))
+        click.echo(json.dumps({"meta": dict(df.attrs), "rows": rows}, indent=1))
+    else:
+        click.echo(render_table(df))

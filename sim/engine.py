@@ -1,0 +1,237 @@
+"""The engine: cost every op on an accelerator, memoized by signature.
+
+Stages (each a plain function): map (sim.mapping) -> cost tiles (the PE family) ->
+pipeline (sim.pipeline, simpy) -> collect (sim.result). The engine knows no family's
+arithmetic; it asks `accel.pe` for tile costs and adds buffers, DRAM, overlap and energy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+
+from arch.accelerator import Accelerator
+from arch.pe import Tile, TileCost
+from quant.info import FormatInfo, format_info
+from sim.errors import InputError
+from sim.mapping import Mapping, candidates, tile_shapes
+from sim.pipeline import simulate_tiles
+from workloads.ops import Op
+
+# Lane operations per element of vector ops (state of the art SFU pipelines; our
+# assumption): softmax = max, subtract, exp, sum, divide; norm (RMS/Layer) = square,
+# sum, rsqrt-scale, weight multiply; act (SiLU/GELU) = exp, add, divide, multiply;
+# eltwise (residual add, rotary, gating product) = 1.
+VECTOR_OPS_PER_ELEMENT = {"softmax": 5, "norm": 4, "act": 4, "eltwise": 1}
+
+
+@dataclass(frozen=True)
+class OpCostRecord:
+    """Cost of ONE execution of an op. cycles in arch clock cycles; energy in pJ."""
+
+    cycles: float
+    compute_cycles: float
+    dram_bytes: float
+    compute_pj: float
+    sram_pj: float
+    dram_pj: float
+    macs: int
+    bound: str  # "compute" | "memory" | "overhead"
+    mapping: str = ""
+
+
+def _fmt(name: str, op: Op, role: str) -> FormatInfo:
+    return format_info(name, source=f"op {op.name} ({op.phase}) {role}")
+
+
+class Coster:
+    """Costs ops on one accelerator, memoizing ops by signature and tiles by shape.
+    Keep one per accelerator for a whole run or sweep; it holds no other state."""
+
+    def __init__(self, accel: Accelerator) -> None:
+        self.accel = accel
+        self._ops: dict[tuple, OpCostRecord] = {}
+        self._tiles: dict[tuple, TileCost] = {}
+
+    def op(self, op: Op) -> OpCostRecord:
+        """Cost of one execution of `op`."""
+        sig = op.signature()
+        rec = self._ops.get(sig)
+        if rec is None:
+            rec = self._ops[sig] = self._compute(op)
+        return rec
+
+    def tile(self, m: int, k: int, n: int, a: FormatInfo, b: FormatInfo, op: Op) -> TileCost:
+        key = (m, k, n, a.name, b.name, op.kind, op.stats)
+        tc = self._tiles.get(key)
+        if tc is None:
+            tile = Tile(m, k, n, a, b, op.kind, dict(op.stats))
+            tc = self._tiles[key] = self.accel.pe.tile_cost(tile)
+        return tc
+
+    def _compute(self, op: Op) -> OpCostRecord:
+        custom = self.accel.pe.cost_op(op, self.accel)
+        if custom is not None:
+            return OpCostRecord(
+                custom.cycles,
+                custom.cycles,
+                custom.dram_bytes,
+                custom.compute_pj,
+                custom.sram_pj,
+                custom.dram_pj,
+                op.macs,
+                custom.bound,
+                "family model",
+            )
+        return _cost_gemm(self, op) if op.is_gemm else _cost_vector(self.accel, op)
+
+
+def _cost_vector(accel: Accelerator, op: Op) -> OpCostRecord:
+    """Vector-unit op: lanes elements/cycle; data stays on chip when it fits the output
+    buffer (fused after the producing GEMM), else it streams from and back to DRAM."""
+    a = _fmt(op.aq, op, "aq")
+    vu = accel.config.vector_unit
+    lane_ops = op.elements * VECTOR_OPS_PER_ELEMENT[op.kind]
+    compute = ceil(lane_ops / vu.lanes)
+    nbytes = op.elements * a.bits_per_element / 8
+    on_chip = nbytes <= accel.config.memory.buffers.output.size_bytes
+    dram_bytes = 0.0 if on_chip else 2 * nbytes
+    mem = dram_bytes / accel.dram_bytes_per_cycle
+    cycles = max(compute, mem) + accel.config.kernel_overhead_cycles
+    width = accel.config.memory.buffers.output.width_bits
+    sram_pj = 2 * nbytes * 8 / width * accel.buffer_access_pj("output")
+    return OpCostRecord(
+        cycles=cycles,
+        compute_cycles=compute,
+        dram_bytes=dram_bytes,
+        compute_pj=lane_ops * vu.energy_pj_per_op,
+        sram_pj=sram_pj,
+        dram_pj=dram_bytes * 8 * accel.config.memory.dram.energy_pj_per_bit,
+        macs=0,
+        bound="compute" if compute >= mem else "memory",
+    )
+
+
+def _cost_gemm(coster: Coster, op: Op) -> OpCostRecord:
+    accel = coster.accel
+    a, b = _fmt(op.aq, op, "aq"), _fmt(op.wq, op, "wq/kvq")
+    reason = accel.pe.unsupported(a, b, op.kind)
+    if reason:
+        raise InputError(accel.source, "pe_array", f"{reason} (op {op.name}, {op.phase})")
+    bufs = accel.config.memory.buffers
+    acc_bytes = accel.pe.accumulator_bits(a, b) / 8
+    a_bytes, b_bytes = a.bits_per_element / 8, b.bits_per_element / 8
+    o_bytes = a.bits_per_element / 8  # outputs leave in the activation format
+    M, K, N = op.M, op.K, op.N
+    cands = candidates(
+        M,
+        K,
+        N,
+        accel.pe.tile_quantum(a, b),
+        a_bytes,
+        b_bytes,
+        o_bytes,
+        acc_bytes,
+        (bufs.input.size_bytes, bufs.weight.size_bytes, bufs.output.size_bytes),
+    )
+    if cands is None:
+        raise InputError(
+            accel.source,
+            "memory.buffers",
+            f"room for at least one double-buffered tile of op {op.name} "
+            f"({M}x{K}x{N}, {a.name} x {b.name}); a buffer is too small for any tile",
+        )
+    compute = np.empty(cands.tm.size)
+    for i in range(cands.tm.size):
+        mp = Mapping(int(cands.tm[i]), int(cands.tk[i]), int(cands.tn[i]), "mkn", 0, 0, 0)
+        compute[i] = sum(
+            coster.tile(m, k, n, a, b, op).cycles * cnt for m, k, n, cnt in tile_shapes(M, K, N, mp)
+        )
+    bw = accel.dram_bytes_per_cycle
+    dram = cands.a_bytes + cands.b_bytes + cands.o_bytes
+    first_load = (cands.tm * cands.tk * a_bytes + cands.tk * cands.tn * b_bytes) / bw
+    est = np.maximum(compute[None, :], dram / bw) + first_load[None, :]
+    # the fastest by estimate, and the least DRAM traffic among those within 0.5% of it
+    fastest = int(np.argmin(est))
+    near = np.flatnonzero(est.ravel() <= est.ravel()[fastest] * 1.005)
+    frugal = int(near[np.argmin(dram.ravel()[near])])
+    best = sorted({fastest, frugal})
+    results = []
+    for flat in best:
+        oi, i = np.unravel_index(flat, est.shape)
+        mp = cands.mapping(int(oi), int(i))
+        results.append(
+            (_pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes), mp, compute[i])
+        )
+    cycles, mp, comp = min(results, key=lambda r: (r[0], r[1].dram_bytes))
+    return _gemm_record(coster, op, mp, a, b, cycles, comp)
+
+
+def _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes) -> float:
+    accel = coster.accel
+    M, K, N = op.M, op.K, op.N
+    trips = mp.trips(M, K, N)
+
+    def size(idx: int, t: int, dim: int) -> int:
+        return min(t, dim - idx * t)
+
+    def tile_cycles(im: int, ik: int, in_: int) -> float:
+        m, k, n = size(im, mp.tm, M), size(ik, mp.tk, K), size(in_, mp.tn, N)
+        return coster.tile(m, k, n, a, b, op).cycles
+
+    def load_bytes(x: str, im: int, ik: int, in_: int) -> float:
+        m, k, n = size(im, mp.tm, M), size(ik, mp.tk, K), size(in_, mp.tn, N)
+        return {"A": m * k * a_bytes, "B": k * n * b_bytes, "P": m * n * acc_bytes}[x]
+
+    def store_bytes(im: int, ik: int, in_: int, final: bool) -> float:
+        m, n = size(im, mp.tm, M), size(in_, mp.tn, N)
+        return m * n * (o_bytes if final else acc_bytes)
+
+    res = simulate_tiles(
+        mp.order,
+        trips,
+        tile_cycles,
+        load_bytes,
+        store_bytes,
+        accel.dram_bytes_per_cycle,
+        accel.dram_latency_cycles,
+    )
+    return res.cycles + accel.config.kernel_overhead_cycles
+
+
+def _gemm_record(coster, op, mp: Mapping, a, b, cycles: float, compute_cycles: float):
+    accel = coster.accel
+    M, K, N = op.M, op.K, op.N
+    compute_pj = 0.0
+    reads: dict[str, float] = {"weight": 0.0, "input": 0.0, "output": 0.0}
+    writes: dict[str, float] = {"weight": 0.0, "input": 0.0, "output": 0.0}
+    for m, k, n, cnt in tile_shapes(M, K, N, mp):
+        tc = coster.tile(m, k, n, a, b, op)
+        compute_pj += tc.compute_pj * cnt
+        for which, bits in tc.buffer_read_bits.items():
+            reads[which] += bits * cnt
+        for which, bits in tc.buffer_write_bits.items():
+            writes[which] += bits * cnt
+    # DRAM fills are buffer writes; output stores are buffer reads
+    writes["input"] += mp.a_bytes * 8
+    writes["weight"] += mp.b_bytes * 8
+    reads["output"] += mp.o_bytes * 8
+    bufs = accel.config.memory.buffers
+    sram_pj = 0.0
+    for which in ("weight", "input", "output"):
+        width = getattr(bufs, which).width_bits
+        sram_pj += (reads[which] + writes[which]) / width * accel.buffer_access_pj(which)
+    dram_cycles = mp.dram_bytes / accel.dram_bytes_per_cycle
+    return OpCostRecord(
+        cycles=cycles,
+        compute_cycles=compute_cycles,
+        dram_bytes=mp.dram_bytes,
+        compute_pj=compute_pj,
+        sram_pj=sram_pj,
+        dram_pj=mp.dram_bytes * 8 * accel.config.memory.dram.energy_pj_per_bit,
+        macs=M * K * N,
+        bound="compute" if compute_cycles >= dram_cycles else "memory",
+        mapping=mp.describe(),
+    )

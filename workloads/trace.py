@@ -1,0 +1,437 @@
+"""The Trace: ordered Ops of one model run + metadata + statistics + optional tensor payloads.
+
+On disk a trace is a directory holding two files (format documented in workloads/README.md,
+section "Trace format"):
+
+- `trace.json`: pydantic-validated `TraceFile` (format_version 1): model metadata, prompt
+  and token counts, operand formats, the ordered op records (shapes, phase, formats, group
+  size, count, statistics) and a table of every tensor in the payload (dtype + shape).
+- `tensors.safetensors` (optional): quantized weight codes + scales (+ zeros) and a sample
+  of captured activations, keyed `"{op}/{layer}/{role}.{part}"` (see `tensor_key`).
+
+`load_trace(dir)` validates the JSON schema and the payload header (every listed tensor
+present with the listed dtype and shape, file not truncated, size and SHA-256 as recorded);
+any mismatch raises `InputError(file, field, expected)`. `save_trace` writes atomically:
+everything goes to a temporary sibling directory that is renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sim.errors import InputError
+from workloads.ops import GEMM_KINDS, PHASES, VECTOR_KINDS, Op
+
+FORMAT_VERSION = 1
+TRACE_JSON = "trace.json"
+TENSORS_FILE = "tensors.safetensors"
+
+# safetensors dtype tags <-> numpy dtypes (the subset a trace uses)
+ST_DTYPES: dict[str, np.dtype] = {
+    "I8": np.dtype(np.int8),
+    "U8": np.dtype(np.uint8),
+    "I16": np.dtype(np.int16),
+    "I32": np.dtype(np.int32),
+    "I64": np.dtype(np.int64),
+    "F16": np.dtype(np.float16),
+    "F32": np.dtype(np.float32),
+    "F64": np.dtype(np.float64),
+}
+NP_TO_ST = {v: k for k, v in ST_DTYPES.items()}
+
+
+def tensor_key(op: str, layer: int | None, role: str, part: str) -> str:
+    """Payload key: `"{op}/{layer}/{role}.{part}"` (layer omitted for ops outside layers).
+
+    role: "weight" (the B operand of a linear) or "act" (the A operand sample);
+    part: "codes", "scales" or "zeros".
+    """
+    mid = f"/{layer}" if layer is not None else ""
+    return f"{op}{mid}/{role}.{part}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelInfo(_Strict):
+    """What was traced. dims: integer sizes (hidden, intermediate, layers, heads, kv_heads,
+    head_dim, vocab for an LLM; free-form for a custom module)."""
+
+    name: str
+    source: str  # "gguf:<file>" for the zoo model, "module:<path:factory>" for custom ones
+    kind: Literal["llm", "module"]
+    dims: dict[str, int] = Field(default_factory=dict)
+
+
+class RunInfo(_Strict):
+    """The captured run: prompt tokens (prefill length), decode steps and batch."""
+
+    prompt_tokens: int = Field(ge=0)
+    decode_steps: int = Field(ge=0)
+    batch: int = Field(ge=1)
+    prompt_source: str = ""  # "default", a file path, or "example input"
+    prompt_sha256: str = ""
+    generated_token_ids: list[int] = Field(default_factory=list)
+
+
+class FormatsInfo(_Strict):
+    """Operand formats (quant format names): weights, activations, KV cache."""
+
+    wq: str
+    aq: str
+    kvq: str
+
+
+class TensorSpec(_Strict):
+    """One payload tensor: safetensors dtype tag and shape."""
+
+    dtype: Literal["I8", "U8", "I16", "I32", "I64", "F16", "F32", "F64"]
+    shape: list[int]
+
+    @field_validator("shape")
+    @classmethod
+    def _nonneg(cls, v: list[int]) -> list[int]:
+        if any(d < 0 for d in v):
+            raise ValueError("dimensions must be >= 0")
+        return v
+
+
+class OpRecord(_Strict):
+    """One engine Op plus what the trace knows about it.
+
+    M, K, N: GEMM sizes (elements); elements: vector-op size; count: executions of one
+    run (layers x KV heads x batch x steps, collapsed over identical shapes).
+    group_size: elements per quantization group of the B operand along K (0 = per channel
+    or not grouped). layers: model layer indices folded into this record (empty when the
+    op is outside the layer stack). stats: aggregated statistics (see README); per_layer:
+    optional per-layer statistics, aligned with `layers`. tensors: payload keys by role.
+    """
+
+    name: str
+    kind: str
+    phase: str
+    M: int = Field(default=0, ge=0)
+    K: int = Field(default=0, ge=0)
+    N: int = Field(default=0, ge=0)
+    elements: int = Field(default=0, ge=0)
+    count: int = Field(default=1, ge=1)
+    wq: str
+    aq: str
+    group_size: int = Field(default=0, ge=0)
+    layers: list[int] = Field(default_factory=list)
+    stats: dict[str, float] = Field(default_factory=dict)
+    per_layer: list[dict[str, float]] | None = None
+    tensors: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in GEMM_KINDS + VECTOR_KINDS:
+            raise ValueError(f"one of {', '.join(GEMM_KINDS + VECTOR_KINDS)}")
+        return v
+
+    @field_validator("phase")
+    @classmethod
+    def _phase(cls, v: str) -> str:
+        if v not in PHASES:
+            raise ValueError(f"one of {', '.join(PHASES)}")
+        return v
+
+    def to_op(self) -> Op:
+        """The engine-ready Op (stats flattened, sorted by key)."""
+        return Op(
+            name=self.name,
+            kind=self.kind,
+            phase=self.phase,
+            M=self.M,
+            K=self.K,
+            N=self.N,
+            elements=self.elements,
+            count=self.count,
+            wq=self.wq,
+            aq=self.aq,
+            stats=tuple(sorted((k, float(v)) for k, v in self.stats.items())),
+        )
+
+
+class TensorsFileInfo(_Strict):
+    """Integrity record of tensors.safetensors: size (bytes) and SHA-256 hex digest."""
+
+    file: str = TENSORS_FILE
+    bytes: int = Field(ge=0)
+    sha256: str
+
+
+class TraceFile(_Strict):
+    """Schema of trace.json (format_version 1)."""
+
+    format_version: int
+    created_by: str = "sim"
+    model: ModelInfo
+    run: RunInfo
+    formats: FormatsInfo
+    ops: list[OpRecord]
+    tensors: dict[str, TensorSpec] = Field(default_factory=dict)
+    tensors_file: TensorsFileInfo | None = None
+
+    @field_validator("format_version")
+    @classmethod
+    def _version(cls, v: int) -> int:
+        if v != FORMAT_VERSION:
+            raise ValueError(f"format_version {FORMAT_VERSION} (this sim reads only it), got {v}")
+        return v
+
+
+class Trace:
+    """A loaded (or freshly built) trace: `meta` (TraceFile) + lazily read tensor payload.
+
+    `ops()` gives engine-ready Ops; `tensor(key)` / `tensors()` read payload arrays.
+    """
+
+    def __init__(self, meta: TraceFile, path: Path | None = None,
+                 arrays: dict[str, np.ndarray] | None = None) -> None:
+        self.meta = meta
+        self.path = path
+        self._arrays = arrays
+
+    # ---- metadata -------------------------------------------------------------------------
+    @property
+    def records(self) -> list[OpRecord]:
+        return list(self.meta.ops)
+
+    def ops(self, kinds: tuple[str, ...] | None = None) -> list[Op]:
+        """Engine-ready Ops in trace order (optionally only the given kinds)."""
+        return [r.to_op() for r in self.meta.ops if kinds is None or r.kind in kinds]
+
+    def gemm_ops(self) -> list[Op]:
+        return self.ops(GEMM_KINDS)
+
+    @property
+    def has_tensors(self) -> bool:
+        return bool(self.meta.tensors)
+
+    # ---- payload --------------------------------------------------------------------------
+    def tensor_keys(self) -> list[str]:
+        return sorted(self.meta.tensors)
+
+    def tensor(self, key: str) -> np.ndarray:
+        """One payload array (numpy), read from tensors.safetensors on first use."""
+        if key not in self.meta.tensors:
+            raise InputError(self._src(TRACE_JSON), f"tensors.{key}", "a key listed in trace.json")
+        if self._arrays is not None and key in self._arrays:
+            return self._arrays[key]
+        if self.path is None:
+            raise InputError("trace", f"tensors.{key}", "a trace with a tensors payload")
+        from safetensors import safe_open
+
+        f = self.path / TENSORS_FILE
+        try:
+            with safe_open(str(f), framework="np") as st:
+                arr = st.get_tensor(key)
+        except Exception as e:  # the header was checked on load; this is a late corruption
+            raise InputError(str(f), key, f"a readable tensor ({e})") from None
+        if self._arrays is None:
+            self._arrays = {}
+        self._arrays[key] = arr
+        return arr
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        return {k: self.tensor(k) for k in self.tensor_keys()}
+
+    def dequantized(self, op: str, layer: int | None, role: str = "weight") -> np.ndarray:
+        """codes -> real values, using the record's scales (+ zeros).
+
+        Layout: codes (rows, K), scales/zeros (rows, K/G) for group size G along K (or
+        (rows, 1) per row). Value = (codes - zeros) * scales, float32.
+        """
+        codes = self.tensor(tensor_key(op, layer, role, "codes")).astype(np.float32)
+        scales = self.tensor(tensor_key(op, layer, role, "scales")).astype(np.float32)
+        zkey = tensor_key(op, layer, role, "zeros")
+        zeros = self.tensor(zkey).astype(np.float32) if zkey in self.meta.tensors else None
+        return dequantize_grouped(codes, scales, zeros)
+
+    def _src(self, name: str) -> str:
+        return str(self.path / name) if self.path else name
+
+
+def dequantize_grouped(codes: np.ndarray, scales: np.ndarray,
+                       zeros: np.ndarray | None = None) -> np.ndarray:
+    """(codes - zeros) * scales with scales (and zeros) broadcast over equal groups of the
+    last axis. codes (..., K); scales (..., K/G) or (..., 1). Returns float32."""
+    k = codes.shape[-1]
+    ng = scales.shape[-1] if scales.ndim else 1
+    g = k // max(ng, 1)
+    c = codes.astype(np.float32).reshape(*codes.shape[:-1], ng, g)
+    s = np.asarray(scales, np.float32).reshape(*codes.shape[:-1], ng, 1)
+    if zeros is not None:
+        c = c - np.asarray(zeros, np.float32).reshape(*codes.shape[:-1], ng, 1)
+    return (c * s).reshape(codes.shape)
+
+
+# ---- validation helpers -------------------------------------------------------------------
+def _pydantic_error(src: str, e: ValidationError) -> InputError:
+    err = e.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+    msg = err["msg"].removeprefix("Value error, ")
+    return InputError(src, loc, msg)
+
+
+def _read_st_header(path: Path) -> tuple[dict[str, Any], int]:
+    """Parse a safetensors header: (header dict, data offset in bytes). Checks the file is
+    long enough for every tensor it declares."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise InputError(str(path), "header", "a safetensors file (file shorter than 8 bytes)")
+        (n,) = struct.unpack("<Q", head)
+        if n > size - 8 or n > 100_000_000:
+            raise InputError(str(path), "header", f"a header of {n} bytes within a {size}-byte "
+                             "file (truncated or not safetensors)")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(str(path), "header", f"a JSON header ({e})") from None
+    if not isinstance(header, dict):
+        raise InputError(str(path), "header", "a JSON object")
+    data_len = size - 8 - n
+    for key, spec in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            start, end = spec["data_offsets"]
+            dtype, shape = spec["dtype"], spec["shape"]
+        except (KeyError, TypeError, ValueError):
+            raise InputError(str(path), key, "dtype, shape and data_offsets") from None
+        if end > data_len or start > end:
+            raise InputError(str(path), key, f"data bytes {start}..{end} within the file's "
+                             f"{data_len} data bytes (file truncated)")
+        itemsize = ST_DTYPES[dtype].itemsize if dtype in ST_DTYPES else None
+        if itemsize is not None and end - start != itemsize * int(np.prod(shape, dtype=np.int64)):
+            raise InputError(str(path), key, f"{end - start} bytes to match {dtype}{shape}")
+    return header, 8 + n
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_trace(path: str | os.PathLike, verify_hash: bool = True) -> Trace:
+    """Read and validate a trace directory.
+
+    Checks: trace.json is JSON and matches `TraceFile` (format_version 1); when it lists
+    tensors, tensors.safetensors exists, is not truncated, has the recorded byte size (and
+    SHA-256 when `verify_hash`), and holds every listed key with the listed dtype and shape.
+    Tensors are read lazily. Raises InputError(file, field, expected) on any problem.
+    """
+    root = Path(path)
+    jf = root / TRACE_JSON
+    if not root.is_dir():
+        raise InputError(str(root), "trace directory", "an existing directory holding trace.json")
+    if not jf.is_file():
+        raise InputError(str(jf), "file", "trace.json to exist")
+    try:
+        raw = json.loads(jf.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(str(jf), "JSON", f"valid JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise InputError(str(jf), "(root)", "a JSON object")
+    if "format_version" not in raw:
+        raise InputError(str(jf), "format_version", f"format_version {FORMAT_VERSION}")
+    try:
+        meta = TraceFile.model_validate(raw)
+    except ValidationError as e:
+        raise _pydantic_error(str(jf), e) from None
+    for i, rec in enumerate(meta.ops):
+        for role, keys in rec.tensors.items():
+            for k in keys:
+                if k not in meta.tensors:
+                    raise InputError(str(jf), f"ops.{i}.tensors.{role}",
+                                     f"keys listed in 'tensors' ({k!r} is not)")
+    if meta.tensors:
+        _check_payload(root, meta, jf, verify_hash)
+    return Trace(meta, root)
+
+
+def _check_payload(root: Path, meta: TraceFile, jf: Path, verify_hash: bool) -> None:
+    tf = root / TENSORS_FILE
+    if not tf.is_file():
+        raise InputError(str(tf), "file", f"{TENSORS_FILE} to exist (trace.json lists "
+                         f"{len(meta.tensors)} tensors)")
+    info = meta.tensors_file
+    size = tf.stat().st_size
+    if info is not None and info.bytes != size:
+        raise InputError(str(tf), "size", f"{info.bytes} bytes as recorded in trace.json, "
+                         f"found {size} (truncated or replaced)")
+    header, _ = _read_st_header(tf)
+    for key, spec in meta.tensors.items():
+        got = header.get(key)
+        if got is None:
+            raise InputError(str(tf), key, "the tensor listed in trace.json (missing)")
+        if got["dtype"] != spec.dtype:
+            raise InputError(str(tf), f"{key}.dtype", f"{spec.dtype}, found {got['dtype']}")
+        if list(got["shape"]) != list(spec.shape):
+            raise InputError(str(tf), f"{key}.shape", f"{spec.shape}, found {got['shape']}")
+    if info is not None and verify_hash and _sha256(tf) != info.sha256:
+        raise InputError(str(tf), "sha256", "the digest recorded in trace.json (file modified)")
+
+
+def save_trace(meta: TraceFile, out: str | os.PathLike,
+               arrays: dict[str, np.ndarray] | None = None, overwrite: bool = True) -> Trace:
+    """Write `meta` (+ arrays) as a trace directory, atomically.
+
+    Files are written into a temporary sibling directory which then replaces `out` (an
+    existing trace at `out` is removed only after the new one is complete). The tensor
+    table and integrity record in trace.json are filled from `arrays`.
+    """
+    from safetensors.numpy import save_file
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise InputError(str(out), "--out", "a path that does not exist yet")
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "--out", "a directory path (a file is in the way)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: np.ascontiguousarray(v) for k, v in (arrays or {}).items()}
+    table: dict[str, TensorSpec] = {}
+    for k, v in arrays.items():
+        if v.dtype not in NP_TO_ST:
+            raise ValueError(f"tensor {k}: dtype {v.dtype} not supported in a trace")
+        table[k] = TensorSpec(dtype=NP_TO_ST[v.dtype], shape=list(v.shape))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        tf_info = None
+        if arrays:
+            save_file(arrays, str(tmp / TENSORS_FILE), metadata={"format_version": "1"})
+            tf = tmp / TENSORS_FILE
+            tf_info = TensorsFileInfo(bytes=tf.stat().st_size, sha256=_sha256(tf))
+        meta = meta.model_copy(update={"tensors": table, "tensors_file": tf_info})
+        TraceFile.model_validate(meta.model_dump())  # re-check the assembled record
+        (tmp / TRACE_JSON).write_text(json.dumps(meta.model_dump(), indent=1) + "\n")
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old.{os.getpid()}")
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Trace(meta, out)
