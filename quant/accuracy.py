@@ -163,6 +163,9 @@ def load_reference_model(model_name: str = "smollm2-135m"):
     import torch
     from safetensors.torch import load_file, save_file
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     target = _cache_root() / "smollm2" / _MODEL_STATE_DIR
     if not (target / "model.safetensors").is_file():

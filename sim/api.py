@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from arch.accelerator import Accelerator, load_accelerator
+from quant.info import format_info
 from sim.engine import Coster, OpCostRecord
 from sim.result import OpRow, SimResult
 from workloads.ops import Op
@@ -114,8 +115,6 @@ def _bound(items, comp: float, mem: float) -> str:
 
 
 def _peak(accel: Accelerator, ops: Sequence[Op]) -> float:
-    from quant.info import format_info
-
     gemm = next((o for o in ops if o.is_gemm and o.kind == "linear"), None)
     if gemm is None:
         gemm = next((o for o in ops if o.is_gemm), None)
@@ -214,3 +213,62 @@ def _interp(a: OpCostRecord, b: OpCostRecord, xa: int, xb: int, x: int) -> OpCos
     near = a if t < 0.5 else b
     macs = round(_lerp(a.macs, b.macs, t))
     return replace(near, macs=macs, **vals)
+
+
+def gemm(
+    accel: Accelerator, M: int, K: int, N: int, wq: str, aq: str, coster: Coster | None = None
+) -> dict:
+    """Cost one (M x K) @ (K x N) linear GEMM alone: cycles, time, bound, energy."""
+    coster = coster or Coster(accel)
+    rec = coster.op(Op("gemm", "linear", "prefill", M=M, K=K, N=N, wq=wq, aq=aq))
+    peak = accel.pe.peak_macs_per_cycle(format_info(aq), format_info(wq))
+    return {
+        "M": M,
+        "K": K,
+        "N": N,
+        "wq": wq,
+        "aq": aq,
+        "cycles": rec.cycles,
+        "time_us": rec.cycles / accel.frequency_hz * 1e6,
+        "bound": rec.bound,
+        "compute_cycles": rec.compute_cycles,
+        "dram_bytes": rec.dram_bytes,
+        "energy_pj": rec.compute_pj + rec.sram_pj + rec.dram_pj,
+        "utilization": rec.macs / (peak * rec.cycles) if rec.cycles else 0.0,
+        "mapping": rec.mapping,
+    }
+
+
+def simulate_trace(
+    arch: str | Accelerator,
+    trace_dir: str,
+    wq: str | None = None,
+    aq: str | None = None,
+    kvq: str | None = None,
+) -> SimResult:
+    """Simulate the ops of an exported trace directory (see workloads/README.md). Formats
+    given here replace the trace's (wq on linears, kvq on attention, aq everywhere)."""
+    from workloads.trace import load_trace
+
+    accel = arch if isinstance(arch, Accelerator) else load_accelerator(arch)
+    tr = load_trace(trace_dir)
+    ops = []
+    for op in tr.ops():
+        if op.kind == "linear" and wq:
+            op = replace(op, wq=wq)
+        if op.kind in ("attn_qk", "attn_pv") and kvq:
+            op = replace(op, wq=kvq)
+        if aq:
+            op = replace(op, aq=aq, **({"wq": aq} if not op.is_gemm else {}))
+        ops.append(op)
+    fmts = {
+        "wq": wq or _first(ops, "linear", "wq"),
+        "aq": aq or _first(ops, "linear", "aq"),
+        "kvq": kvq or _first(ops, "attn_qk", "wq"),
+    }
+    m = tr.meta
+    return simulate_ops(accel, ops, m.model, m.prefill, m.decode, m.batch, fmts)
+
+
+def _first(ops: Sequence[Op], kind: str, attr: str) -> str:
+    return next((getattr(o, attr) for o in ops if o.kind == kind), "-")

@@ -15,19 +15,25 @@ import click
 from quant.accuracy import DEFAULT_TOKENS, DEFAULT_WINDOW, evaluate
 
 
+def _num(x: float) -> str:
+    return f"{x:.3f}" if abs(x) < 1e5 else f"{x:.3e}"
+
+
 def _fmt_delta(delta: float, ref: float, is_ref: bool) -> str:
     if is_ref:
         return "—"
     if not math.isfinite(delta):
         return str(delta)
-    return f"{delta:+.3f} ({100 * delta / ref:+.1f}%)"
+    rel = delta / ref
+    how = f"{100 * rel:+.1f}%" if rel < 10 else f"×{1 + rel:.3g}"
+    return f"{'+' if delta >= 0 else ''}{_num(delta)} ({how})"
 
 
 def render_table(df) -> str:
     """The result as a plain-text table with its header lines (what was measured, how)."""
     a = df.attrs
-    show_aq = df["aq"].notna().any()
-    show_kv = df["kvq"].notna().any()
+    show_aq = int(df["aq"].notna().any())
+    show_kv = int(df["kvq"].notna().any())
     head = ["format", "bits/weight", "perplexity", "Δ vs reference"]
     head += ["act"] * show_aq + ["kv"] * show_kv
     ref = float(df["perplexity"].iloc[0])
@@ -36,7 +42,7 @@ def render_table(df) -> str:
         cells = [
             r.format,
             f"{r.bits_per_weight:.2f}" + ("*" if i == 0 else ""),
-            f"{r.perplexity:.3f}",
+            _num(r.perplexity),
             _fmt_delta(r.delta, ref, i == 0),
         ]
         cells += [r.aq or "-"] * show_aq + [r.kvq or "-"] * show_kv
@@ -62,7 +68,7 @@ def render_table(df) -> str:
         *(line(c) for c in body),
         "",
         f"* reference = {a['reference']}",
-        f"quantized: {a['quantized']}",
+        *(f"quantized: {part}" for part in a["quantized"].split("; ")),
         "bits/weight: effective storage incl. per-block scales (quant.info.format_info).",
     ]
     n_cached = sum(a["rows_cached"])

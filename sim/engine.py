@@ -163,13 +163,17 @@ def _cost_gemm(coster: Coster, op: Op) -> OpCostRecord:
         oi, i = np.unravel_index(flat, est.shape)
         mp = cands.mapping(int(oi), int(i))
         results.append(
-            (_pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes), mp, compute[i])
+            (
+                _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes, compute[i]),
+                mp,
+                compute[i],
+            )
         )
     cycles, mp, comp = min(results, key=lambda r: (r[0], r[1].dram_bytes))
     return _gemm_record(coster, op, mp, a, b, cycles, comp)
 
 
-def _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes) -> float:
+def _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes, compute) -> float:
     accel = coster.accel
     M, K, N = op.M, op.K, op.N
     trips = mp.trips(M, K, N)
@@ -197,6 +201,8 @@ def _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes) -> flo
         store_bytes,
         accel.dram_bytes_per_cycle,
         accel.dram_latency_cycles,
+        total_compute_cycles=compute,
+        total_dram_cycles=mp.dram_bytes / accel.dram_bytes_per_cycle,
     )
     return res.cycles + accel.config.kernel_overhead_cycles
 

@@ -10,10 +10,13 @@ Resources:
 
 The tile loop is periodic, so we do not simulate every tile: when there are more than
 `max_iters` iterations we simulate a whole number of periods (P = trips of the inner loops
-that fit, >= 3 periods), measure the steady period time, and extrapolate
-  total = t_compute_end(n_sim) + (T - n_sim) * period_time / P + drain
-(exact when T <= max_iters; otherwise edge tiles of outer loops are averaged in
-proportion). Cost is thus independent of the number of tiles.
+that fit, >= 3 periods) and measure how long the array stalls for data per iteration in
+steady state (after the first period). The total is then
+  total = max(exact compute cycles of all tiles + stalls of the simulated part
+                + steady stall rate x remaining iterations + final drain,
+              exact DRAM busy cycles of all transfers)
+(exact when T <= max_iters). The exact totals come from the caller, so edge tiles of
+outer loops are never mis-weighted, and cost is independent of the number of tiles.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def simulate_tiles(
     store_bytes: Callable[[int, int, int, bool], float],
     dram_bytes_per_cycle: float,
     dram_latency: float,
+    total_compute_cycles: float,
+    total_dram_cycles: float,
     max_iters: int = 192,
 ) -> PipelineResult:
     """Run the event model.
@@ -78,6 +83,7 @@ def simulate_tiles(
     slots = {x: simpy.Resource(env, capacity=2) for x in ("A", "B", "O")}
     ready = [env.event() for _ in its]
     comp_end = [0.0] * n_sim
+    busy = [0.0] * n_sim  # cumulative compute cycles up to and including iteration i
     done_store: list[simpy.Event] = []
 
     def transfer(nbytes: float):
@@ -126,8 +132,10 @@ def simulate_tiles(
             for x in owner:
                 if (x, i) in held:
                     owner[x] = i
-            yield env.timeout(tile_cycles(*it))
+            c = tile_cycles(*it)
+            yield env.timeout(c)
             comp_end[i] = env.now
+            busy[i] = c + (busy[i - 1] if i else 0.0)
             nxt = its[i + 1] if i + 1 < n_sim else None
             for x in ("A", "B"):
                 if nxt is None or key(x, nxt) != key(x, it):
@@ -146,7 +154,8 @@ def simulate_tiles(
     if n_sim == total:
         return PipelineResult(finish, n_sim, total)
     last = comp_end[n_sim - 1]
-    per_period = last - comp_end[n_sim - 1 - period]
-    drain = finish - last
-    cycles = last + (total - n_sim) * per_period / period + drain
-    return PipelineResult(cycles, n_sim, total)
+    stalls_all = last - busy[n_sim - 1]
+    stalls_warm = comp_end[period - 1] - busy[period - 1]
+    rate = (stalls_all - stalls_warm) / (n_sim - period)
+    est = total_compute_cycles + stalls_all + rate * (total - n_sim) + (finish - last)
+    return PipelineResult(max(est, total_dram_cycles), n_sim, total)

@@ -1,0 +1,55 @@
+"""`sim list presets|models|formats|families`."""
+
+from __future__ import annotations
+
+import click
+import yaml
+
+from arch.accelerator import PRESETS_DIR, preset_names
+from arch.families import FAMILIES
+
+
+def _presets() -> list[str]:
+    lines = []
+    for name in preset_names():
+        raw = yaml.safe_load((PRESETS_DIR / f"{name}.yaml").read_text())
+        fam = raw.get("pe_array", {}).get("family", "?")
+        lines.append(f"{name:24} {fam:15} {raw.get('description', '')}")
+    return lines
+
+
+def _models() -> list[str]:
+    from workloads.zoo import list_models, load_model_shape
+
+    out = []
+    for name in list_models():
+        s = load_model_shape(name)
+        out.append(
+            f"{name:18} layers {s.layers:3}  hidden {s.hidden:5}  heads {s.heads:3}/"
+            f"{s.kv_heads:<3} ffn {s.intermediate:6}  vocab {s.vocab}"
+        )
+    return out
+
+
+def _formats() -> list[str]:
+    import quant.info as qi
+
+    infos = (
+        qi.all_formats()
+        if hasattr(qi, "all_formats")
+        else [qi.format_info(n) for n in qi.known_names()]
+    )
+    return [f"{f.name:20} {f.bits_per_element:7.4f} bits/element  {f.description}" for f in infos]
+
+
+@click.command("list")
+@click.argument("what", type=click.Choice(["presets", "models", "formats", "families"]))
+def command(what: str) -> None:
+    """List presets, models, formats (bits incl. scale/metadata) or PE families."""
+    lines = {
+        "presets": _presets,
+        "models": _models,
+        "formats": _formats,
+        "families": lambda: sorted(FAMILIES),
+    }[what]()
+    click.echo("\n".join(lines))
