@@ -4,14 +4,18 @@ or output-stationary. The baseline every low-bit family is compared with.
 Closed forms per fold (R = rows, C = cols, L = lanes, m rows streamed; derived by hand and
 checked against a per-cycle stepping model in tests/sim/test_systolic_oracle.py):
 
-weight-stationary (WS): a fold holds a (R*L) x C block of the B operand. Loading it takes R
-  cycles (one PE row per cycle). Activation row t enters PE row r at cycle t + r (skew) and
-  moves one column per cycle; partial sums move down one row per cycle, so the last output
-  (t = m-1, column C-1) leaves the array at cycle m + R + C - 2.
-  * without PE weight double-buffering: fold = R + (m + R + C - 2) = 2R + C + m - 2, and
-    F folds take F * (2R + C + m - 2).
-  * with double-buffering (default, `weight_double_buffer: true`) the next fold's weights
-    shift in while the current fold streams: F folds take R + F*max(m, R) + R + C - 2.
+weight-stationary (WS): a fold holds a (R*L) x c block of the B operand (c <= C columns
+  used). Loading it takes R cycles (weights shift down one row per cycle). Activation row t
+  enters PE row r at cycle t + r (skew) and moves one column per cycle; partial sums move
+  down one row per cycle, so the last output (t = m-1, column c-1) leaves the array
+  m + R + c - 2 cycles after the first input enters. Folds run n-block outer, k-block inner.
+  * without PE weight double-buffering: each fold loads, then streams until its last
+    output: fold = R + m + R + c - 2 (= 2R + C + m - 2 for a full fold).
+  * with double-buffering (default, `weight_double_buffer: true`) each PE has a shadow
+    weight register; the next fold's weights shift in, column-skewed, while the current
+    fold streams, and a PE switches banks when the first input of the new fold reaches it.
+    Fold f starts injecting at R + f*max(m, R), so F folds take
+    R + (F-1)*max(m, R) + m + R + c_last - 2.
 output-stationary (OS): a fold holds an R x C block of outputs; A enters from the left and
   B from the top, both skewed, ceil(k/L) steps each; the last MAC happens at step
   ceil(k/L) + R + C - 3 and the R x C results shift out in R cycles:
@@ -92,10 +96,12 @@ class SystolicMAC:
         """Cycles of the whole tile's folds (closed forms in the module docstring)."""
         R, C, L = self.R, self.C, self.L
         if self.p.dataflow == "weight_stationary":
-            folds = ceil(k / (R * L)) * ceil(n / C)
+            kf, nf = ceil(k / (R * L)), ceil(n / C)
+            c_last = n - (nf - 1) * C
             if self.p.weight_double_buffer:
-                return R + folds * max(m, R) + R + C - 2
-            return folds * (2 * R + C + m - 2)
+                return R + (kf * nf - 1) * max(m, R) + m + R + c_last - 2
+            full = (nf - 1) * kf * (2 * R + C + m - 2)
+            return full + kf * (2 * R + c_last + m - 2)
         folds = ceil(m / R) * ceil(n / C)
         return folds * (ceil(k / L) + 2 * R + C - 2)
 

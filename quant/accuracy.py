@@ -483,12 +483,13 @@ def evaluate(
                 f"lm_head ({_Q8_0_BITS:g} bits/weight; {ref_bits:.2f} weighted), dequantized "
                 "to float32; activations and KV cache float32"
             ),
-            "quantized": (
-                "weights: every nn.Linear of the decoder layers (q,k,v,o,gate,up,down) and "
-                "lm_head (untied), groups along K; not quantized: token-embedding lookup, "
-                "norms; activations (--aq): input of each of those linears, per token; "
-                "KV (--kvq): k_proj/v_proj outputs per token per KV head (K before RoPE)"
-            ),
+            "quantized": [
+                "weights: every nn.Linear of the decoder layers (q, k, v, o, gate, up, down) "
+                "and lm_head (untied from the embedding), groups along K",
+                "not quantized: the token-embedding lookup, RMSNorm gains, RoPE",
+                "activations (aq): the input of each of those linears, per token",
+                "KV cache (kvq): k_proj/v_proj outputs per token per KV head (K before RoPE)",
+            ],
             "rows_cached": [bool(results[item].get("cached")) for item in plan],
             "row_seconds": [results[item].get("seconds") for item in plan],
             "all_cached": not todo,

@@ -24,9 +24,36 @@ unsigned bit pattern in [0, 2**bits).
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
+
+
+@numba.njit(inline="always", cache=True)
+def nearest_code(v, pos_mids, pos_codes, neg_mids, neg_codes):  # pragma: no cover
+    """Code of the value nearest to v: side by sign bit, binary search of the midpoints
+    (first mid >= |v|), on an exact tie move to the even index. v must not be NaN."""
+    neg = math.copysign(1.0, v) < 0
+    mids = neg_mids if neg else pos_mids
+    m = abs(v)
+    lo, hi = 0, mids.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if mids[mid] < m:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < mids.size and mids[lo] == m and lo % 2 == 1:
+        lo += 1
+    return neg_codes[lo] if neg else pos_codes[lo]
+
+
+@numba.njit(parallel=True, cache=True)
+def _nearest_codes(x, pos_mids, pos_codes, neg_mids, neg_codes, out):  # pragma: no cover
+    for i in numba.prange(x.size):
+        out[i] = nearest_code(x[i], pos_mids, pos_codes, neg_mids, neg_codes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +110,11 @@ class NumberFormat:
         return mags, codes, mids
 
     @property
+    def search_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(pos_mids, pos_codes, neg_mids, neg_codes) used by `nearest_code`."""
+        return self._pos[2], self._pos[1], self._neg[2], self._neg[1]
+
+    @property
     def values(self) -> np.ndarray:
         """Sorted distinct representable values (float64), before any scale."""
         v = self.table[~np.isnan(self.table)]
@@ -101,23 +133,18 @@ class NumberFormat:
         """Codes of the nearest representable values (ties to even index, saturating)."""
         if self.integer_grid:
             return self._encode_integer(x)
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
         nan = np.isnan(x)
         if nan.any() and self.nan_code is None:
             raise ValueError(f"{self.name}: NaN input has no encoding")
-        neg = np.signbit(x)
-        mag = np.abs(np.where(nan, 0.0, x))
-        out = np.empty(x.shape, dtype=np.int64)
-        for side, sel in ((self._pos, ~neg), (self._neg, neg)):
-            mags, codes, mids = side
-            m = mag[sel]
-            idx = np.searchsorted(mids, m, side="left")
-            if len(mids):
-                at = np.minimum(idx, len(mids) - 1)
-                tie = (m == mids[at]) & (idx & 1 == 1)
-                idx = idx + tie
-            out[sel] = codes[idx]
+        flat = np.ascontiguousarray(np.where(nan, 0.0, x) if nan.any() else x).ravel()
+        out = np.empty(flat.shape, dtype=np.int64)
+        _nearest_codes(flat, self._pos[2], self._pos[1], self._neg[2], self._neg[1], out)
+        out = out.reshape(x.shape)
         if nan.any():
+            neg = np.signbit(x)
             nc = self.nan_code
             out[nan] = np.where(neg[nan], nc | (1 << (self.bits - 1)), nc) if self.signed_nan else nc
         return out.astype(self.code_dtype)

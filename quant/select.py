@@ -12,14 +12,58 @@ error wins (ties: the earlier type in ANT_TYPES).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from quant.formats import bitmod_format, element_format
+from quant.formats import NumberFormat, bitmod_format, element_format, nearest_code
 from quant.qtensor import QTensor, make_blocks
 from quant.scheme import QuantScheme, cast_scale, rtn
 
 #: ANT candidate element types, in tie-break order.
 ANT_TYPES = ("int4", "flint4", "pot4", "fp4-e2m1")
+
+
+@numba.njit(parallel=True, cache=True)
+def _select_kernel(xb, s, pm, pc, nm, nc, tables, codes, best_t, err):  # pragma: no cover
+    """xb [B, g] float32, s [T, B] scales. For each block and type t: y = x / s (float32),
+    code = nearest_code, err[t, b] = Σ (value·s − x)² in float64. The codes of the first
+    type with the strictly lowest error are written to codes[b]; its index to best_t[b]."""
+    n_types, n_blocks = s.shape
+    g = xb.shape[1]
+    for b in numba.prange(n_blocks):
+        tmp = np.empty(g, dtype=np.int64)
+        best = np.inf
+        for t in range(n_types):
+            st = s[t, b]
+            e = 0.0
+            for j in range(g):
+                x = xb[b, j]
+                y = x / st if st > 0 else np.float32(0.0)
+                c = nearest_code(y, pm[t], pc[t], nm[t], nc[t])
+                tmp[j] = c
+                d = np.float64(tables[t, c & (tables.shape[1] - 1)] * st - x)
+                e += d * d
+            err[t, b] = e
+            if e < best:
+                best = e
+                best_t[b] = t
+                codes[b, :] = tmp
+    return
+
+
+def select_types(xb: np.ndarray, s: np.ndarray, fmts: tuple[NumberFormat, ...]):
+    """Run `_select_kernel` on blocks xb [B, g] with scales s [T, B]; returns
+    (codes of the best type [B, g], best type [B] int8, squared error [T, B])."""
+    arrs = [f.search_arrays for f in fmts]
+    pm, pc, nm, nc = (tuple(np.ascontiguousarray(a[i]) for a in arrs) for i in range(4))
+    tables = np.stack([f.table for f in fmts]).astype(np.float32)
+    bsz = xb.shape[0]
+    codes = np.zeros(xb.shape, np.int64)
+    best_t = np.zeros(bsz, np.int8)
+    err = np.zeros(s.shape, np.float64)
+    _select_kernel(np.ascontiguousarray(xb, np.float32), np.ascontiguousarray(s, np.float32),
+                   pm, pc, nm, nc, tables, codes, best_t, err)
+    return codes, best_t, err
 
 
 def quantize_bitmod(x: np.ndarray, bits: int, group: int, axis: int = -1) -> QTensor:
@@ -30,24 +74,12 @@ def quantize_bitmod(x: np.ndarray, bits: int, group: int, axis: int = -1) -> QTe
     fmts = tuple(bitmod_format(bits, v) for v in range(4))
     b = make_blocks(x, axis, group)
     xb = b.split(x)
-    absmax = np.abs(xb).max(axis=-1)
-    best = None
-    for t, fmt in enumerate(fmts):
-        s = cast_scale(absmax / np.float32(fmt.max_abs), "fp16")
-        safe = np.where(s > 0, s, np.float32(1))[..., None]
-        codes = fmt.encode(np.where(s[..., None] > 0, xb / safe, 0))
-        err = ((fmt.decode(codes) * s[..., None] - xb) ** 2).sum(axis=-1)
-        if best is None:
-            best = (codes, s, np.zeros(err.shape, np.int8), err)
-            continue
-        better = err < best[3]
-        best = (
-            np.where(better[..., None], codes, best[0]),
-            np.where(better, s, best[1]),
-            np.where(better, np.int8(t), best[2]),
-            np.where(better, err, best[3]),
-        )
-    codes, s, types, _ = best
+    absmax = np.abs(xb).max(axis=-1).reshape(-1)
+    s_all = np.stack([cast_scale(absmax / np.float32(f.max_abs), "fp16") for f in fmts])
+    codes, types, _ = select_types(xb.reshape(-1, group), s_all, fmts)
+    s = s_all[types, np.arange(types.size)].reshape(b.rows, b.nb)
+    codes = codes.astype(np.uint8).reshape(xb.shape)
+    types = types.reshape(b.rows, b.nb)
     name = f"bitmod-fp{bits}-g{group}"
     return QTensor(
         b.merge(codes), b.per_block(s), None, name, group, b.axis, fmts, types=b.per_block(types)

@@ -68,7 +68,8 @@ def render_table(df) -> str:
         *(line(c) for c in body),
         "",
         f"* reference = {a['reference']}",
-        *(f"quantized: {part}" for part in a["quantized"].split("; ")),
+        "quantized:",
+        *(f"  {part}" for part in a["quantized"]),
         "bits/weight: effective storage incl. per-block scales (quant.info.format_info).",
     ]
     n_cached = sum(a["rows_cached"])

@@ -128,7 +128,7 @@ class _Recorder:
         """Value statistics + code statistics (int formats) of one operand, prefixed."""
         out = prefixed(prefix, value_stats(x))
         q = quantize_for_trace(x, fmt)
-        if q is not None and q.int_codes:
+        if q.int_codes:
             out.update(prefixed(prefix, code_stats(q.codes, q.bits, q.signed)))
         return out
 
@@ -151,15 +151,11 @@ class _Recorder:
 
 def _payload(arrays: dict[str, np.ndarray], name: str, layer: int | None, role: str,
              x: np.ndarray, fmt: str, q: Quantized | None = None) -> list[str]:
-    """Store x in format fmt (codes + scales (+ zeros), or raw values for fp formats)."""
+    """Store x in format fmt as codes + scales (+ zeros, + types); returns the keys."""
     if q is None:
         q = quantize_for_trace(x, fmt)
     keys = []
-    if q is None:
-        k = tensor_key(name, layer, role, "values")
-        arrays[k] = x.astype(np.float32 if fmt == "fp32" else np.float16)
-        return [k]
-    parts = {"codes": q.codes, "scales": q.scales, "zeros": q.zeros}
+    parts = {"codes": q.codes, "scales": q.scales, "zeros": q.zeros, "types": q.types}
     for part, arr in parts.items():
         if arr is not None:
             k = tensor_key(name, layer, role, part)
@@ -171,12 +167,11 @@ def _payload(arrays: dict[str, np.ndarray], name: str, layer: int | None, role: 
 def _weight_stats(w: np.ndarray, wq: str, q: Quantized | None) -> dict[str, float]:
     """B-operand (weight) statistics incl. quantization error (weight units)."""
     st = prefixed("w", value_stats(w))
-    if q is not None:
-        if q.int_codes:
-            st.update(prefixed("w", code_stats(q.codes, q.bits, q.signed)))
-        err = np.abs(q.dequantize() - w)
-        st["w_qerr_absmax"] = float(err.max())
-        st["w_qerr_rmse"] = float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
+    if q.int_codes:
+        st.update(prefixed("w", code_stats(q.codes, q.bits, q.signed)))
+    err = np.abs(q.dequantize() - w)
+    st["w_qerr_absmax"] = float(err.max())
+    st["w_qerr_rmse"] = float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
     return st
 
 

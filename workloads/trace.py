@@ -41,7 +41,9 @@ ST_DTYPES: dict[str, np.dtype] = {
     "I8": np.dtype(np.int8),
     "U8": np.dtype(np.uint8),
     "I16": np.dtype(np.int16),
+    "U16": np.dtype(np.uint16),
     "I32": np.dtype(np.int32),
+    "U32": np.dtype(np.uint32),
     "I64": np.dtype(np.int64),
     "F16": np.dtype(np.float16),
     "F32": np.dtype(np.float32),
@@ -96,7 +98,7 @@ class FormatsInfo(_Strict):
 class TensorSpec(_Strict):
     """One payload tensor: safetensors dtype tag and shape."""
 
-    dtype: Literal["I8", "U8", "I16", "I32", "I64", "F16", "F32", "F64"]
+    dtype: Literal["I8", "U8", "I16", "U16", "I32", "U32", "I64", "F16", "F32", "F64"]
     shape: list[int]
 
     @field_validator("shape")
@@ -250,33 +252,20 @@ class Trace:
         return {k: self.tensor(k) for k in self.tensor_keys()}
 
     def dequantized(self, op: str, layer: int | None, role: str = "weight") -> np.ndarray:
-        """codes -> real values, using the record's scales (+ zeros).
+        """Real values (float32) of a payload operand: role "weight" (format wq) or "act"
+        (format aq), decoded from its codes + scales (+ zeros); see
+        workloads.trace_quant.decode_payload for the formats this supports."""
+        from workloads.trace_quant import decode_payload
 
-        Layout: codes (rows, K), scales/zeros (rows, K/G) for group size G along K (or
-        (rows, 1) per row). Value = (codes - zeros) * scales, float32.
-        """
-        codes = self.tensor(tensor_key(op, layer, role, "codes")).astype(np.float32)
-        scales = self.tensor(tensor_key(op, layer, role, "scales")).astype(np.float32)
+        fmt = self.meta.formats.wq if role == "weight" else self.meta.formats.aq
+        codes = self.tensor(tensor_key(op, layer, role, "codes"))
+        scales = self.tensor(tensor_key(op, layer, role, "scales"))
         zkey = tensor_key(op, layer, role, "zeros")
-        zeros = self.tensor(zkey).astype(np.float32) if zkey in self.meta.tensors else None
-        return dequantize_grouped(codes, scales, zeros)
+        zeros = self.tensor(zkey) if zkey in self.meta.tensors else None
+        return decode_payload(codes, scales, zeros, fmt)
 
     def _src(self, name: str) -> str:
         return str(self.path / name) if self.path else name
-
-
-def dequantize_grouped(codes: np.ndarray, scales: np.ndarray,
-                       zeros: np.ndarray | None = None) -> np.ndarray:
-    """(codes - zeros) * scales with scales (and zeros) broadcast over equal groups of the
-    last axis. codes (..., K); scales (..., K/G) or (..., 1). Returns float32."""
-    k = codes.shape[-1]
-    ng = scales.shape[-1] if scales.ndim else 1
-    g = k // max(ng, 1)
-    c = codes.astype(np.float32).reshape(*codes.shape[:-1], ng, g)
-    s = np.asarray(scales, np.float32).reshape(*codes.shape[:-1], ng, 1)
-    if zeros is not None:
-        c = c - np.asarray(zeros, np.float32).reshape(*codes.shape[:-1], ng, 1)
-    return (c * s).reshape(codes.shape)
 
 
 # ---- validation helpers -------------------------------------------------------------------

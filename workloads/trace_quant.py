@@ -1,12 +1,16 @@
-"""Quantize a captured tensor to codes + scales (+ zeros) for a trace payload.
+"""Quantize a captured tensor for a trace payload, and decode payload codes back.
 
-`quantize_for_trace(x, fmt)` calls `quant.quantize(x, fmt, axis=-1)` (groups along the
-last axis, the GEMM reduction axis K) when `quant/` provides it; until then, and for the
-integer formats only, a round-to-nearest fallback with the same conventions is used:
-symmetric `intB[-gG]`: scale = absmax / (2**(B-1) - 1) per group (per row without -gG),
-codes = round(x / scale) in [-(2**(B-1) - 1), 2**(B-1) - 1]; asymmetric `-asym`:
-scale = (max - min) / (2**B - 1), zero = round(-min / scale), codes in [0, 2**B - 1],
-value = (codes - zero) * scale. Unquantized float formats (fp32/fp16/bf16) return no codes.
+`quantize_for_trace(x, fmt)` is `quant.quantize(x, fmt, axis=-1)`: blocks (groups) run
+along the last axis, the GEMM reduction axis K of a (N, K) weight or (tokens, K)
+activation. The payload keeps `codes` (same shape as x), `scales` (x's leading dims +
+(ceil(K / G),), or broadcastable ones for per-tensor formats), `zeros` (asymmetric INT
+only) and `types` (per-block element-format selectors of BitMoD/ANT, when present).
+
+`decode_payload(codes, scales, zeros, fmt)` inverts that for the formats whose element
+decode needs nothing but the format name: fp32/fp16/bf16 (codes are bit patterns) and
+every round-to-nearest scheme (`intB[-gG][-asym][-mse]`, `fpX-eEmM[-gG]`,
+`bitmod-int6-gG`, `bipolar-intB`). Value = (element(codes) - zeros) * scale (real units of
+the traced tensor). The last block of a row may be partial (K % G elements).
 """
 
 from __future__ import annotations
@@ -15,95 +19,74 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quant import quantize
 from quant.info import format_info
-
-PASSTHROUGH = ("fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
 class Quantized:
-    """codes (..., K) integer codes; scales/zeros (..., K/G) float32 (zeros None if sym).
+    """A quantized operand as the trace stores it.
 
-    bits: code width; signed: codes are two's-complement integers; int_codes: the codes
-    are integers on a uniform grid (bit-plane / Booth statistics make sense)."""
+    codes: integer codes (int8/uint8 for <= 8-bit formats, uint16/uint32 bit patterns for
+    fp16/bf16/fp32); scales float32; zeros (asym INT) and types, else None.
+    bits: code width; signed: codes are two's-complement integers; int_codes: a uniform
+    integer grid (bit-plane / Booth statistics are meaningful); qt: quant's QTensor.
+    """
 
     codes: np.ndarray
     scales: np.ndarray
     zeros: np.ndarray | None
+    types: np.ndarray | None
     bits: int
     signed: bool
     int_codes: bool
+    qt: object
 
     def dequantize(self) -> np.ndarray:
-        from workloads.trace import dequantize_grouped
-
-        return dequantize_grouped(self.codes, self.scales, self.zeros)
+        return self.qt.dequantize()  # type: ignore[attr-defined]
 
 
-def _code_dtype(bits: int, signed: bool) -> np.dtype:
-    if bits <= 8:
-        return np.dtype(np.int8 if signed else np.uint8)
-    return np.dtype(np.int16 if signed else np.int32)
-
-
-def _fallback_int(x: np.ndarray, bits: int, group: int, asym: bool) -> Quantized:
-    k = x.shape[-1]
-    g = group if group and k % group == 0 else k
-    xg = x.astype(np.float32).reshape(*x.shape[:-1], k // g, g)
-    if asym:
-        lo = np.minimum(xg.min(-1, keepdims=True), 0.0)
-        hi = np.maximum(xg.max(-1, keepdims=True), 0.0)
-        qmax = (1 << bits) - 1
-        scale = (hi - lo) / qmax
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-        zero = np.clip(np.rint(-lo / scale), 0, qmax)
-        codes = np.clip(np.rint(xg / scale) + zero, 0, qmax)
-        z = zero[..., 0].astype(np.float32)
-    else:
-        qmax = (1 << (bits - 1)) - 1
-        scale = np.abs(xg).max(-1, keepdims=True) / qmax
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-        codes = np.clip(np.rint(xg / scale), -qmax, qmax)
-        z = None
-    codes = codes.reshape(x.shape).astype(_code_dtype(bits, not asym))
-    return Quantized(codes, scale[..., 0], z, bits, not asym, True)
-
-
-def quantize_for_trace(x: np.ndarray, fmt: str) -> Quantized | None:
-    """Codes + scales of `x` in format `fmt` along the last axis; None for fp32/fp16/bf16."""
-    if fmt in PASSTHROUGH:
-        return None
+def quantize_for_trace(x: np.ndarray, fmt: str) -> Quantized:
+    """Codes + scales of `x` (float) in format `fmt`, groups along the last axis."""
     info = format_info(fmt)
-    x = np.asarray(x, dtype=np.float32)
-    try:
-        from quant import quantize  # type: ignore[attr-defined]
-    except ImportError:
-        quantize = None
-    if quantize is not None:
-        qt = quantize(x, fmt, axis=-1)
-        codes = np.asarray(qt.codes)
-        bits = info.element_bits
-        signed = bool(codes.min() < 0) or (info.kind == "int" and info.signed)
-        codes = codes.astype(_code_dtype(bits, signed) if info.kind == "int" else
-                             np.dtype(np.uint8 if bits <= 8 else np.int32))
-        scales = np.asarray(qt.scales, dtype=np.float32)
-        zeros = getattr(qt, "zeros", None)
-        zeros = None if zeros is None else np.asarray(zeros, dtype=np.float32)
-        scales = _grouped(scales, codes.shape)
-        zeros = None if zeros is None else _grouped(zeros, codes.shape)
-        return Quantized(codes, scales, zeros, bits, signed, info.kind == "int")
-    if info.kind != "int":
-        raise NotImplementedError(f"format {fmt}: needs quant.quantize (not available yet)")
-    return _fallback_int(x, info.element_bits, info.block_size, not info.signed)
+    qt = quantize(np.asarray(x, dtype=np.float32), fmt, axis=-1)
+    codes = np.asarray(qt.codes)
+    signed = bool(np.issubdtype(codes.dtype, np.signedinteger))
+    if info.element_bits <= 8:
+        codes = codes.astype(np.int8 if signed else np.uint8)
+    zeros = None if qt.zeros is None else np.asarray(qt.zeros)
+    if zeros is not None and info.element_bits <= 8:
+        zeros = zeros.astype(np.uint8)
+    types = None if qt.types is None else np.asarray(qt.types).astype(np.uint8)
+    return Quantized(codes, np.asarray(qt.scales, np.float32), zeros, types,
+                     info.element_bits, signed, info.kind == "int", qt)
 
 
-def _grouped(s: np.ndarray, code_shape: tuple[int, ...]) -> np.ndarray:
-    """Bring scales/zeros to (..., n_groups) next to codes (..., K), whatever layout
-    (..., n_groups, 1), (..., 1) or a scalar per tensor quant used."""
-    lead = code_shape[:-1]
-    if s.size == 1:
-        return np.full((*lead, 1), float(s.reshape(-1)[0]), np.float32)
-    n = int(np.prod(lead, dtype=np.int64)) if lead else 1
-    if s.size % max(n, 1) == 0 and code_shape[-1] % (s.size // max(n, 1)) == 0:
-        return s.reshape(*lead, s.size // max(n, 1)).astype(np.float32)
-    raise ValueError(f"scales of shape {s.shape} do not fit codes of shape {code_shape}")
+def expand_blocks(s: np.ndarray, k: int, group: int) -> np.ndarray:
+    """Per-block values (..., nb) -> per-element (..., k): block j covers elements
+    [j*group, (j+1)*group) (the last block may be partial); nb == 1 broadcasts."""
+    s = np.asarray(s)
+    if s.shape[-1] == 1 or group <= 0:
+        return s
+    return np.repeat(s, group, axis=-1)[..., :k]
+
+
+def decode_payload(codes: np.ndarray, scales: np.ndarray, zeros: np.ndarray | None,
+                   fmt: str) -> np.ndarray:
+    """Real values (float32) of stored codes + scales (+ zeros) in format `fmt`."""
+    from quant.api import _CAST, CastFormat, scheme_for
+
+    info = format_info(fmt)
+    if info.name in _CAST:
+        return CastFormat(info.name, info.element_bits).decode(codes)
+    scheme = scheme_for(info.name)
+    if scheme is None:
+        raise NotImplementedError(
+            f"decoding {fmt} codes needs quant's per-block format state; "
+            "use quant.quantize on the original tensor")
+    vals = scheme.fmt.decode(codes).astype(np.float32)
+    k = codes.shape[-1]
+    if zeros is not None:
+        vals = vals - expand_blocks(zeros, k, info.block_size).astype(np.float32)
+    return (vals * expand_blocks(scales, k, info.block_size).astype(np.float32)).astype(
+        np.float32)

@@ -16,8 +16,7 @@ Codes (integer codes of the quantized tensor, `bits` wide, int formats only):
 - `booth_terms_mean`: mean number of nonzero radix-4 Booth digits per code (partial
   products a Booth multiplier needs).
 
-`quant.metrics.bitplane_zero_fraction` / `booth_terms_mean` are used when that module is
-present; the histogram versions here give the same numbers and are the fallback.
+Bit-plane and Booth definitions are those of `quant.metrics` (tests check equality).
 """
 
 from __future__ import annotations
@@ -49,24 +48,15 @@ def value_stats(x: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _booth_digits(v: np.ndarray, bits: int) -> np.ndarray:
-    """Nonzero radix-4 Booth digits of each `bits`-bit two's-complement value in v."""
-    u = v.astype(np.int64) & ((1 << bits) - 1)
-    nd = (bits + 1) // 2
-    total = np.zeros(v.shape, np.int64)
-    prev = np.zeros(v.shape, np.int64)  # bit -1 = 0
-    for d in range(nd):
-        b0 = (u >> (2 * d)) & 1
-        # sign-extend beyond the top bit
-        b1 = (u >> (2 * d + 1)) & 1 if 2 * d + 1 < bits else (u >> (bits - 1)) & 1
-        digit = -2 * b1 + b0 + prev
-        total += digit != 0
-        prev = b1
-    return total
-
-
 def code_stats(codes: np.ndarray, bits: int, signed: bool = True) -> dict[str, float]:
-    """Zero fraction, per-bit-plane zero fractions and mean Booth terms of integer codes."""
+    """Zero fraction, per-bit-plane zero fractions and mean Booth terms of integer codes.
+
+    Computed on the histogram of the codes (one pass over the tensor); the definitions are
+    those of `quant.metrics.bitplane_zero_fraction` (zero bits of `code & (2**bits - 1)`)
+    and `quant.metrics.booth_terms` (applied to the distinct values).
+    """
+    from quant.metrics import booth_terms
+
     c = np.asarray(codes).reshape(-1).astype(np.int64)
     if c.size == 0:
         return {}
@@ -74,34 +64,15 @@ def code_stats(codes: np.ndarray, bits: int, signed: bool = True) -> dict[str, f
     hist = np.bincount(c - lo, minlength=hi - lo + 1).astype(np.float64)
     vals = np.arange(lo, hi + 1, dtype=np.int64)
     p = hist / hist.sum()
-    u = vals & ((1 << bits) - 1)
     out: dict[str, float] = {"code_zero_frac": float(p[vals == 0].sum())}
-    planes = [float(p[((u >> i) & 1) == 0].sum()) for i in range(bits)]
-    planes = _metric_planes(c, bits, planes)
+    mask = (1 << bits) - 1
+    pat = vals & mask
+    planes = [float(p[((pat >> i) & 1) == 0].sum()) for i in range(bits)]
     for i, z in enumerate(planes):
         out[f"bitplane_zero_b{i}"] = z
     out["bitplane_zero_mean"] = float(np.mean(planes))
-    booth = _booth_digits(vals, bits if signed else bits + 1)  # unsigned: zero-extend
-    out["booth_terms_mean"] = _metric_booth(c, bits, float((p * booth).sum()))
+    out["booth_terms_mean"] = float((p * booth_terms(vals, bits, signed)).sum())
     return out
-
-
-def _metric_planes(codes: np.ndarray, bits: int, fallback: list[float]) -> list[float]:
-    """quant.metrics.bitplane_zero_fraction when available (kept consistent with quant/)."""
-    try:
-        from quant.metrics import bitplane_zero_fraction  # type: ignore[import-not-found]
-    except ImportError:
-        return fallback
-    got = np.asarray(bitplane_zero_fraction(codes, bits), dtype=np.float64).reshape(-1)
-    return [float(v) for v in got] if got.size == bits else fallback
-
-
-def _metric_booth(codes: np.ndarray, bits: int, fallback: float) -> float:
-    try:
-        from quant.metrics import booth_terms_mean  # type: ignore[import-not-found]
-    except ImportError:
-        return fallback
-    return float(booth_terms_mean(codes, bits))
 
 
 def prefixed(prefix: str, d: dict[str, float]) -> dict[str, float]:
