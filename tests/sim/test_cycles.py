@@ -69,9 +69,10 @@ def test_preset_gemv_weight_fill_bound():
 def test_preset_prefill_compute_bound():
     accel = load_accelerator("int8-systolic")
     # 512 x 4096 x 4096: ideal 512*4096*4096 / 1024 MACs per cycle = 8,388,608 cycles.
+    # Tiles add fill/drain, and the engine may trade up to 1% of time for less traffic.
     g = gemm(accel, 512, 4096, 4096, "int8", "int8")
     assert g["bound"] == "compute"
-    assert g["cycles"] == pytest.approx(8_388_608, rel=0.01)
+    assert 8_388_608 < g["cycles"] < 8_388_608 * 1.02
 
 
 def test_memory_bound_when_bandwidth_is_low(tmp_path):
