@@ -12,10 +12,12 @@ error wins (ties: the earlier type in ANT_TYPES).
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
-from quant.formats import NumberFormat, bitmod_format, element_format, nearest_code
+from quant.formats import NumberFormat, bitmod_format, element_format
 from quant.qtensor import QTensor, make_blocks
 from quant.scheme import QuantScheme, cast_scale, rtn
 
@@ -24,12 +26,15 @@ ANT_TYPES = ("int4", "flint4", "pot4", "fp4-e2m1")
 
 
 @numba.njit(parallel=True, cache=True)
-def _select_kernel(xb, s, pm, pc, nm, nc, tables, codes, best_t, err):  # pragma: no cover
-    """xb [B, g] float32, s [T, B] scales. For each block and type t: y = x / s (float32),
-    code = nearest_code, err[t, b] = Σ (value·s − x)² in float64. The codes of the first
-    type with the strictly lowest error are written to codes[b]; its index to best_t[b]."""
+def _select_kernel(xb, s, mids, nmid, cds, tables, codes, best_t, err):  # pragma: no cover
+    """xb [B, g] float32, s [T, B] scales; mids/cds [T, 2, L] padded search arrays per type
+    and sign side (0: +, 1: −), nmid [T, 2] their lengths. For each block and type t:
+    y = x / s (float32), nearest code (same rule as NumberFormat.encode), err[t, b] =
+    Σ (value·s − x)² in float64. The codes of the first type with the strictly lowest error
+    go to codes[b], its index to best_t[b]."""
     n_types, n_blocks = s.shape
     g = xb.shape[1]
+    mask = tables.shape[1] - 1
     for b in numba.prange(n_blocks):
         tmp = np.empty(g, dtype=np.int64)
         best = np.inf
@@ -39,30 +44,48 @@ def _select_kernel(xb, s, pm, pc, nm, nc, tables, codes, best_t, err):  # pragma
             for j in range(g):
                 x = xb[b, j]
                 y = x / st if st > 0 else np.float32(0.0)
-                c = nearest_code(y, pm[t], pc[t], nm[t], nc[t])
+                side = 1 if math.copysign(1.0, y) < 0 else 0
+                m = abs(y)
+                lo, hi = 0, nmid[t, side]
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if mids[t, side, mid] < m:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo < nmid[t, side] and mids[t, side, lo] == m and lo % 2 == 1:
+                    lo += 1
+                c = cds[t, side, lo]
                 tmp[j] = c
-                d = np.float64(tables[t, c & (tables.shape[1] - 1)] * st - x)
+                d = np.float64(tables[t, c & mask] * st - x)
                 e += d * d
             err[t, b] = e
             if e < best:
                 best = e
                 best_t[b] = t
-                codes[b, :] = tmp
-    return
+                for j in range(g):
+                    codes[b, j] = tmp[j]
 
 
 def select_types(xb: np.ndarray, s: np.ndarray, fmts: tuple[NumberFormat, ...]):
     """Run `_select_kernel` on blocks xb [B, g] with scales s [T, B]; returns
     (codes of the best type [B, g], best type [B] int8, squared error [T, B])."""
-    arrs = [f.search_arrays for f in fmts]
-    pm, pc, nm, nc = (tuple(np.ascontiguousarray(a[i]) for a in arrs) for i in range(4))
+    n = max(len(a) for f in fmts for a in f.search_arrays)
+    mids = np.full((len(fmts), 2, n), np.inf)
+    cds = np.zeros((len(fmts), 2, n), np.int64)
+    nmid = np.zeros((len(fmts), 2), np.int64)
+    for t, f in enumerate(fmts):
+        pm, pc, nm, nc = f.search_arrays
+        for side, (m, c) in enumerate(((pm, pc), (nm, nc))):
+            mids[t, side, : len(m)] = m
+            cds[t, side, : len(c)] = c
+            nmid[t, side] = len(m)
     tables = np.stack([f.table for f in fmts]).astype(np.float32)
-    bsz = xb.shape[0]
     codes = np.zeros(xb.shape, np.int64)
-    best_t = np.zeros(bsz, np.int8)
+    best_t = np.zeros(xb.shape[0], np.int8)
     err = np.zeros(s.shape, np.float64)
     _select_kernel(np.ascontiguousarray(xb, np.float32), np.ascontiguousarray(s, np.float32),
-                   pm, pc, nm, nc, tables, codes, best_t, err)
+                   mids, nmid, cds, tables, codes, best_t, err)
     return codes, best_t, err
 
 

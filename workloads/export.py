@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import inspect
 import os
 import re
 import sys
@@ -445,6 +446,9 @@ def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
     rec.arrays = arrays
     handles = _attach_llm_hooks(model, rec)
     generated: list[int] = []
+    # transformers >= 5.x names the KV cache argument `cache`, older ones `past_key_values`
+    params = inspect.signature(model.forward).parameters
+    cache_kw = "cache" if "cache" in params else "past_key_values"
     try:
         with torch.inference_mode(), _sim_attention(model, rec, dims):
             x = torch.tensor([ids] * batch, dtype=torch.long)
@@ -453,15 +457,15 @@ def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
             rec.begin_pass()
             outp = model(input_ids=x, use_cache=True, logits_to_keep=1)
             bar.update()
-            cache = outp.past_key_values
+            cache = _cache_of(outp)
             nxt = outp.logits[:, -1].argmax(-1)
             for _ in range(decode):
                 generated.append(int(nxt[0]))
                 rec.begin_pass()
-                outp = model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True,
-                             logits_to_keep=1)
+                outp = model(input_ids=nxt[:, None], use_cache=True, logits_to_keep=1,
+                             **{cache_kw: cache})
                 bar.update()
-                cache = outp.past_key_values
+                cache = _cache_of(outp)
                 nxt = outp.logits[:, -1].argmax(-1)
             bar.close()
     finally:
@@ -485,6 +489,12 @@ def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
         ops=records,
     )
     return save_trace(meta, out, arrays if tensors else None)
+
+
+def _cache_of(outp: Any) -> Any:
+    """The KV cache of a model output (attribute `cache` or `past_key_values`)."""
+    got = getattr(outp, "cache", None)
+    return got if got is not None else outp.past_key_values
 
 
 def export_smollm2(out: str | os.PathLike, *, prompt_file: str | os.PathLike | None = None,
