@@ -145,6 +145,8 @@ class _Recorder:
     def sample_activation(self, name: str, layer: int | None, x_t: Any) -> None:
         if not (self.with_tensors and self.first_pass and self.act_rows > 0):
             return
+        if (name, layer) in self.act_keys:  # keep the first call's input
+            return
         x = x_t.detach().float().reshape(-1, x_t.shape[-1])[: self.act_rows].numpy()
         keys = _payload(self.arrays, name, layer, "act", x, self.aq)
         self.act_keys[(name, layer)] = keys
