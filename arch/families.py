@@ -11,6 +11,10 @@ import importlib
 FAMILIES: dict[str, str] = {
     "systolic_mac": "arch.systolic_mac:SystolicMAC",
     "gpu_tensorcore": "arch.gpu_tensorcore:GPUTensorCore",
+    "lut": "arch.lut:LUTTensorCore",
+    "fpga_dsp": "arch.fpga_dsp:FPGADSP",
+    "bitserial": "arch.bitserial:BitSerial",
+    "mixpe": "arch.mixpe:MixPE",
 }
 
 

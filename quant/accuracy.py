@@ -112,8 +112,10 @@ def _check_ints(tokens: int, window: int, stride: int) -> None:
         raise InputError("--tokens", str(tokens), "an integer >= 1")
     if not 2 <= window <= 8192:
         raise InputError("--window", str(window), "an integer in 2..8192 (model context 8192)")
-    if not 1 <= stride <= window:
-        raise InputError("--stride", str(stride), f"an integer in 1..window ({window})")
+    if not 1 <= stride < window:
+        raise InputError(
+            "--stride", str(stride), f"an integer in 1..window-1 ({window - 1}): windows overlap"
+        )
 
 
 def _sha256(data: bytes) -> str:
@@ -227,8 +229,10 @@ def strided_nll(model, ids, window: int, stride: int) -> tuple[float, int]:
     """(sum of NLL in nats, tokens scored) of `ids` (1-D) under sliding windows.
 
     Window w covers ids[b : b + window] for b = 0, stride, 2*stride, ...; it scores the
-    tokens after the last one any earlier window scored (token 0 is never scored), so every
-    token from 1 to len(ids)-1 is scored exactly once, with up to window-1 tokens of context.
+    tokens after the last one any earlier window scored (token 0 is never scored). With
+    stride < window consecutive windows overlap, so every token from 1 to len(ids)-1 is
+    scored exactly once, with at least window-stride tokens of context after the first
+    window (a token needs the one before it in its window).
     """
     import torch
 

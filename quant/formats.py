@@ -229,19 +229,25 @@ def fp_format(ebits: int, mbits: int, bias: int | None = None, style: str = "fn"
 
 def e8m0_format() -> NumberFormat:
     """OCP MX v1.0 E8M0 scale: 2^(c − 127) for c in [0, 254], c = 255 is NaN; no sign, no 0.
-    Non-positive and NaN inputs encode to NaN (255) as ml_dtypes float8_e8m0fnu does."""
+    Non-positive and NaN inputs encode to NaN (255) as ml_dtypes float8_e8m0fnu does; ties
+    round up (IEEE RNE with a 0-bit mantissa)."""
     table = 2.0 ** (np.arange(256, dtype=np.float64) - 127)
     table[255] = np.nan
     return _E8M0(name="e8m0", bits=8, table=table, nan_code=255)
 
 
 class _E8M0(NumberFormat):
+    """E8M0 has no mantissa bits, so IEEE round-half-to-even of the significand sends a tie
+    (1.5·2^e) up to 2^(e+1) (significand 10b is even) — as ml_dtypes does. Saturates to
+    [2^−127, 2^127]."""
+
     def encode(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         bad = ~(x > 0)
-        codes = super().encode(np.where(bad, 1.0, x))
-        codes[bad] = 255
-        return codes
+        m, e = np.frexp(np.where(bad, 1.0, x))  # x = m·2^e, m in [0.5, 1)
+        code = (e - 1 + 127) + (m >= 0.75)
+        code = np.clip(code, 0, 254)
+        return np.where(bad, 255, code).astype(np.uint8)
 
 
 def table_format(name: str, bits: int, magnitudes: list[float], neg_special: float | None = None,

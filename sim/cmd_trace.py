@@ -83,7 +83,7 @@ def export(
     gemm = sum(1 for o in ops if o.kind in ("linear", "attn_qk", "attn_pv"))
     click.echo(
         f"wrote {out}: {len(ops)} ops ({gemm} GEMM), {len(tr.meta.tensors)} tensors, "
-        f"{getattr(tr, 'elapsed_s', 0.0):.1f} s"
+        f"{tr.elapsed_s:.1f} s"
     )
 
 

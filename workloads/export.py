@@ -78,9 +78,25 @@ DEFAULT_PROMPT = (
 
 # Execution order of the ops of one Llama decoder pass (names of workloads.llm).
 LLAMA_ORDER = (
-    "attn_norm", "q_proj", "k_proj", "v_proj", "rotary", "attn_qk", "softmax", "attn_pv",
-    "o_proj", "attn_residual", "mlp_norm", "gate_proj", "up_proj", "act", "gate_mul",
-    "down_proj", "mlp_residual", "final_norm", "lm_head",
+    "attn_norm",
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "rotary",
+    "attn_qk",
+    "softmax",
+    "attn_pv",
+    "o_proj",
+    "attn_residual",
+    "mlp_norm",
+    "gate_proj",
+    "up_proj",
+    "act",
+    "gate_mul",
+    "down_proj",
+    "mlp_residual",
+    "final_norm",
+    "lm_head",
 )
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
@@ -152,8 +168,15 @@ class _Recorder:
         self.act_keys[(name, layer)] = keys
 
 
-def _payload(arrays: dict[str, np.ndarray], name: str, layer: int | None, role: str,
-             x: np.ndarray, fmt: str, q: Quantized | None = None) -> list[str]:
+def _payload(
+    arrays: dict[str, np.ndarray],
+    name: str,
+    layer: int | None,
+    role: str,
+    x: np.ndarray,
+    fmt: str,
+    q: Quantized | None = None,
+) -> list[str]:
     """Store x in format fmt as codes + scales (+ zeros, + types); returns the keys."""
     if q is None:
         q = quantize_for_trace(x, fmt)
@@ -188,10 +211,12 @@ def _sim_attention(model: Any, rec: _Recorder, shape: dict[str, int]) -> Iterato
     heads, kv_heads, rot = shape["heads"], shape["kv_heads"], shape["rotary_dim"]
 
     def attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kw):
-        out, probs = eager_attention_forward(module, query, key, value, attention_mask,
-                                             scaling=scaling, dropout=dropout, **kw)
-        _attention_events(rec, int(module.layer_idx), query, key, value, probs,
-                          heads, kv_heads, rot)
+        out, probs = eager_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kw
+        )
+        _attention_events(
+            rec, int(module.layer_idx), query, key, value, probs, heads, kv_heads, rot
+        )
         return out, probs
 
     AttentionInterface.register("sim_trace", attention)
@@ -204,8 +229,9 @@ def _sim_attention(model: Any, rec: _Recorder, shape: dict[str, int]) -> Iterato
         model.config._attn_implementation = old
 
 
-def _attention_events(rec: _Recorder, layer: int, query, key, value, probs,
-                      heads: int, kv_heads: int, rotary_dim: int) -> None:
+def _attention_events(
+    rec: _Recorder, layer: int, query, key, value, probs, heads: int, kv_heads: int, rotary_dim: int
+) -> None:
     """rotary, attn_qk, softmax, attn_pv events of one layer from the captured tensors.
 
     query (B, heads, q, D); key/value (B, kv_heads, L, D) (whole cache); probs (B, heads,
@@ -223,8 +249,9 @@ def _attention_events(rec: _Recorder, layer: int, query, key, value, probs,
     pn = probs.detach().float().numpy()
     qk = {**rec.operand_stats(qn, rec.aq, "a"), **rec.operand_stats(kn, rec.kvq, "w")}
     pv = {**rec.operand_stats(pn, rec.aq, "a"), **rec.operand_stats(vn, rec.kvq, "w")}
-    rec.add(_Event("rotary", "eltwise", layer, elements=b * q_len * (heads + kv_heads)
-                   * rotary_dim))
+    rec.add(
+        _Event("rotary", "eltwise", layer, elements=b * q_len * (heads + kv_heads) * rotary_dim)
+    )
     rec.add(_Event("attn_qk", "attn_qk", layer, M=m, K=d, N=kv_len, count=cnt, stats=qk))
     rec.add(_Event("softmax", "softmax", layer, elements=b * heads * q_len * kv_len))
     rec.add(_Event("attn_pv", "attn_pv", layer, M=m, K=kv_len, N=d, count=cnt, stats=pv))
@@ -249,8 +276,12 @@ def _attach_llm_hooks(model: Any, rec: _Recorder) -> list[Any]:
             rec.sample_activation(name, layer, x)
             if name == "down_proj":  # its input is the SwiGLU product
                 rec.add(_Event("gate_mul", "eltwise", layer, elements=x.numel()))
-            rec.add(_Event(name, "linear", layer, M=x.numel() // k, K=k,
-                           N=mod.out_features, stats=dict(st)))
+            rec.add(
+                _Event(
+                    name, "linear", layer, M=x.numel() // k, K=k, N=mod.out_features, stats=dict(st)
+                )
+            )
+
         return pre
 
     def vec_hook(name: str, kind: str, layer: int | None, stats: bool = True):
@@ -260,15 +291,16 @@ def _attach_llm_hooks(model: Any, rec: _Recorder) -> list[Any]:
                 rec.add(_Event("attn_residual", "eltwise", layer, elements=x.numel()))
             st = {}
             if stats:
-                st = prefixed("a", value_stats(x.detach().float().reshape(-1, x.shape[-1])
-                                               .numpy()))
+                st = prefixed("a", value_stats(x.detach().float().reshape(-1, x.shape[-1]).numpy()))
             rec.add(_Event(name, kind, layer, elements=x.numel(), stats=st))
+
         return pre
 
     def block_hook(layer: int):
         def post(mod, args, output):
             h = output[0] if isinstance(output, tuple) else output
             rec.add(_Event("mlp_residual", "eltwise", layer, elements=h.numel()))
+
         return post
 
     for qual, mod in model.named_modules():
@@ -289,11 +321,16 @@ def _attach_llm_hooks(model: Any, rec: _Recorder) -> list[Any]:
     return handles
 
 
-def _collapse(events: list[_Event], phase: str, order: tuple[str, ...], keep_layers: bool,
-              formats: dict[str, tuple[str, str, int]],
-              wstats: dict[tuple[str, int | None], dict[str, float]],
-              wkeys: dict[tuple[str, int | None], list[str]],
-              akeys: dict[tuple[str, int | None], list[str]]) -> list[OpRecord]:
+def _collapse(
+    events: list[_Event],
+    phase: str,
+    order: tuple[str, ...],
+    keep_layers: bool,
+    formats: dict[str, tuple[str, str, int]],
+    wstats: dict[tuple[str, int | None], dict[str, float]],
+    wkeys: dict[tuple[str, int | None], list[str]],
+    akeys: dict[tuple[str, int | None], list[str]],
+) -> list[OpRecord]:
     """Fold the events of one pass into records: one per (name, kind, shape), count summed
     over layers, stats aggregated, ordered by `order` (then first occurrence)."""
     groups: dict[tuple, list[_Event]] = {}
@@ -319,21 +356,43 @@ def _collapse(events: list[_Event], phase: str, order: tuple[str, ...], keep_lay
         stats = aggregate(list(layer_stats.values()))
         tensors: dict[str, list[str]] = {}
         if kind == "linear":
-            w = [x for lay in sorted(per, key=lambda v: -1 if v is None else v)
-                 for x in wkeys.get((name, lay), [])]
-            a = [x for lay in sorted(per, key=lambda v: -1 if v is None else v)
-                 for x in akeys.get((name, lay), [])] if phase == "prefill" else []
+            w = [
+                x
+                for lay in sorted(per, key=lambda v: -1 if v is None else v)
+                for x in wkeys.get((name, lay), [])
+            ]
+            a = (
+                [
+                    x
+                    for lay in sorted(per, key=lambda v: -1 if v is None else v)
+                    for x in akeys.get((name, lay), [])
+                ]
+                if phase == "prefill"
+                else []
+            )
             if w:
                 tensors["weight"] = w
             if a:
                 tensors["act"] = a
-        records.append(OpRecord(
-            name=name, kind=kind, phase=phase, M=m, K=k, N=n, elements=elements,
-            count=sum(e.count for e in evs), wq=wq, aq=aq, group_size=group,
-            layers=layers, stats=stats,
-            per_layer=[layer_stats[x] for x in layers] if keep_layers and layers else None,
-            tensors=tensors,
-        ))
+        records.append(
+            OpRecord(
+                name=name,
+                kind=kind,
+                phase=phase,
+                M=m,
+                K=k,
+                N=n,
+                elements=elements,
+                count=sum(e.count for e in evs),
+                wq=wq,
+                aq=aq,
+                group_size=group,
+                layers=layers,
+                stats=stats,
+                per_layer=[layer_stats[x] for x in layers] if keep_layers and layers else None,
+                tensors=tensors,
+            )
+        )
     return records
 
 
@@ -348,15 +407,21 @@ def _formats(wq: str, aq: str, kvq: str) -> dict[str, tuple[str, str, int]]:
     return f
 
 
-def _quantize_weights(named: list[tuple[str, int | None, Any]], wq: str, with_tensors: bool,
-                      progress: bool, arrays: dict[str, np.ndarray]):
+def _quantize_weights(
+    named: list[tuple[str, int | None, Any]],
+    wq: str,
+    with_tensors: bool,
+    progress: bool,
+    arrays: dict[str, np.ndarray],
+):
     """Quantize every weight once: per (op name, layer) stats and payload keys."""
     from tqdm.auto import tqdm
 
     wstats: dict[tuple[str, int | None], dict[str, float]] = {}
     wkeys: dict[tuple[str, int | None], list[str]] = {}
-    for name, layer, mod in tqdm(named, desc=f"quantize weights ({wq})", unit="linear",
-                                 disable=not progress, leave=False):
+    for name, layer, mod in tqdm(
+        named, desc=f"quantize weights ({wq})", unit="linear", disable=not progress, leave=False
+    ):
         w = mod.weight.detach().float().numpy()
         q = quantize_for_trace(w, wq)
         wstats[(name, layer)] = _weight_stats(w, wq, q)
@@ -398,8 +463,11 @@ def _check_counts(tokens: int, decode: int, batch: int, max_pos: int | None) -> 
     if batch < 1:
         raise InputError("argument", "--batch", f"an integer >= 1 (got {batch})")
     if max_pos is not None and tokens + decode > max_pos:
-        raise InputError("argument", "--tokens + --decode",
-                         f"at most max_position_embeddings={max_pos} (got {tokens + decode})")
+        raise InputError(
+            "argument",
+            "--tokens + --decode",
+            f"at most max_position_embeddings={max_pos} (got {tokens + decode})",
+        )
 
 
 # ---- LLM export ---------------------------------------------------------------------------
@@ -421,11 +489,26 @@ def llm_dims(config: Any) -> dict[str, int]:
     }
 
 
-def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
-               source: str, prompt: str = DEFAULT_PROMPT, prompt_source: str = "default",
-               tokens: int = 128, decode: int = 8, batch: int = 1, wq: str = "int4-g128",
-               aq: str = "int8", kvq: str = "int8", tensors: bool = True, act_rows: int = 64,
-               per_layer: bool = True, progress: bool = True) -> Trace:
+def export_llm(
+    model: Any,
+    tokenizer: Any,
+    out: str | os.PathLike,
+    *,
+    name: str,
+    source: str,
+    prompt: str = DEFAULT_PROMPT,
+    prompt_source: str = "default",
+    tokens: int = 128,
+    decode: int = 8,
+    batch: int = 1,
+    wq: str = "int4-g128",
+    aq: str = "int8",
+    kvq: str = "int8",
+    tensors: bool = True,
+    act_rows: int = 64,
+    per_layer: bool = True,
+    progress: bool = True,
+) -> Trace:
     """Trace a Llama-style HF causal LM: prefill `tokens` prompt tokens (x `batch`
     identical sequences), then `decode` greedy steps on its KV cache; write to `out`.
 
@@ -440,8 +523,11 @@ def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
     _check_counts(tokens, decode, batch, dims["max_positions"] or None)
     ids = _prompt_ids(tokenizer, prompt, tokens)
     arrays: dict[str, np.ndarray] = {}
-    linears = [(q.rsplit(".", 1)[-1], _layer_of(q), m) for q, m in model.named_modules()
-               if isinstance(m, torch.nn.Linear)]
+    linears = [
+        (q.rsplit(".", 1)[-1], _layer_of(q), m)
+        for q, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear)
+    ]
     wstats, wkeys = _quantize_weights(linears, wq, tensors, progress, arrays)
 
     rec = _Recorder(aq=aq, kvq=kvq, act_rows=act_rows, with_tensors=tensors)
@@ -454,8 +540,13 @@ def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
     try:
         with torch.inference_mode(), _sim_attention(model, rec, dims):
             x = torch.tensor([ids] * batch, dtype=torch.long)
-            bar = tqdm(total=1 + decode, desc=f"trace {name}", unit="pass",
-                       disable=not progress, leave=False)
+            bar = tqdm(
+                total=1 + decode,
+                desc=f"trace {name}",
+                unit="pass",
+                disable=not progress,
+                leave=False,
+            )
             rec.begin_pass()
             outp = model(input_ids=x, use_cache=True, logits_to_keep=1)
             bar.update()
@@ -464,8 +555,9 @@ def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
             for _ in range(decode):
                 generated.append(int(nxt[0]))
                 rec.begin_pass()
-                outp = model(input_ids=nxt[:, None], use_cache=True, logits_to_keep=1,
-                             **{cache_kw: cache})
+                outp = model(
+                    input_ids=nxt[:, None], use_cache=True, logits_to_keep=1, **{cache_kw: cache}
+                )
                 bar.update()
                 cache = _cache_of(outp)
                 nxt = outp.logits[:, -1].argmax(-1)
@@ -477,16 +569,21 @@ def export_llm(model: Any, tokenizer: Any, out: str | os.PathLike, *, name: str,
     records: list[OpRecord] = []
     for i, events in enumerate(rec.passes):
         phase = "prefill" if i == 0 else "decode"
-        records += _collapse(events, phase, LLAMA_ORDER, per_layer and i == 0, formats,
-                             wstats, wkeys, rec.act_keys)
+        records += _collapse(
+            events, phase, LLAMA_ORDER, per_layer and i == 0, formats, wstats, wkeys, rec.act_keys
+        )
     meta = TraceFile(
         format_version=FORMAT_VERSION,
         created_by=_created_by(),
         model=ModelInfo(name=name, source=source, kind="llm", dims=dims),
-        run=RunInfo(prompt_tokens=tokens, decode_steps=decode, batch=batch,
-                    prompt_source=prompt_source,
-                    prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
-                    generated_token_ids=generated),
+        run=RunInfo(
+            prompt_tokens=tokens,
+            decode_steps=decode,
+            batch=batch,
+            prompt_source=prompt_source,
+            prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
+            generated_token_ids=generated,
+        ),
         formats=FormatsInfo(wq=wq, aq=aq, kvq=kvq),
         ops=records,
     )
@@ -499,15 +596,24 @@ def _cache_of(outp: Any) -> Any:
     return got if got is not None else outp.past_key_values
 
 
-def export_smollm2(out: str | os.PathLike, *, prompt_file: str | os.PathLike | None = None,
-                   **kw: Any) -> Trace:
+def export_smollm2(
+    out: str | os.PathLike, *, prompt_file: str | os.PathLike | None = None, **kw: Any
+) -> Trace:
     """Trace the real SmolLM2-135M (GGUF) — see `export_llm` for the keyword arguments."""
     from workloads.smollm2 import GGUF_NAME, load_model
 
     text, src = read_prompt(prompt_file)
     model, tok = load_model()
-    return export_llm(model, tok, out, name="smollm2-135m", source=f"gguf:{GGUF_NAME}",
-                      prompt=text, prompt_source=src, **kw)
+    return export_llm(
+        model,
+        tok,
+        out,
+        name="smollm2-135m",
+        source=f"gguf:{GGUF_NAME}",
+        prompt=text,
+        prompt_source=src,
+        **kw,
+    )
 
 
 # ---- custom module export -------------------------------------------------------------------
@@ -515,24 +621,34 @@ def resolve_factory(spec: str) -> Callable[[], Any]:
     """`"package.module:function"` -> the function (imported; cwd is on sys.path)."""
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
-        raise InputError("argument", "MODEL", f"'smollm2-135m' or 'module.path:factory' "
-                         f"(got {spec!r})")
+        raise InputError(
+            "argument", "MODEL", f"'smollm2-135m' or 'module.path:factory' (got {spec!r})"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(mod_name)
     except Exception as e:
-        raise InputError("argument", "MODEL", f"an importable module {mod_name!r} "
-                         f"({type(e).__name__}: {e})") from None
+        raise InputError(
+            "argument", "MODEL", f"an importable module {mod_name!r} ({type(e).__name__}: {e})"
+        ) from None
     fn = getattr(mod, attr, None)
     if not callable(fn):
         raise InputError(spec, "factory", f"a callable {attr!r} in module {mod_name}")
     return fn
 
 
-def export_module(spec: str, out: str | os.PathLike, *, wq: str = "int4-g128",
-                  aq: str = "int8", kvq: str = "int8", tensors: bool = True,
-                  act_rows: int = 64, progress: bool = True) -> Trace:
+def export_module(
+    spec: str,
+    out: str | os.PathLike,
+    *,
+    wq: str = "int4-g128",
+    aq: str = "int8",
+    kvq: str = "int8",
+    tensors: bool = True,
+    act_rows: int = 64,
+    progress: bool = True,
+) -> Trace:
     """Trace the `nn.Linear` layers of `factory()`'s module on its example input.
 
     factory() -> (nn.Module, example input tensor or tuple of tensors). One prefill pass;
@@ -562,8 +678,18 @@ def export_module(spec: str, out: str | os.PathLike, *, wq: str = "int4-g128",
             x = args[0]
             st = rec.linear_input(name, None, x)
             rec.sample_activation(name, None, x)
-            rec.add(_Event(name, "linear", None, M=x.numel() // mod.in_features,
-                           K=mod.in_features, N=mod.out_features, stats=dict(st)))
+            rec.add(
+                _Event(
+                    name,
+                    "linear",
+                    None,
+                    M=x.numel() // mod.in_features,
+                    K=mod.in_features,
+                    N=mod.out_features,
+                    stats=dict(st),
+                )
+            )
+
         return pre
 
     handles = [m.register_forward_pre_hook(hook(q)) for q, _, m in linears]
@@ -578,42 +704,67 @@ def export_module(spec: str, out: str | os.PathLike, *, wq: str = "int4-g128",
     finally:
         for h in handles:
             h.remove()
-    records = _collapse(rec.passes[0], "prefill", (), False, formats, wstats, wkeys,
-                        rec.act_keys)
+    records = _collapse(rec.passes[0], "prefill", (), False, formats, wstats, wkeys, rec.act_keys)
     n_params = sum(int(p.numel()) for p in module.parameters())
     meta = TraceFile(
         format_version=FORMAT_VERSION,
         created_by=_created_by(),
-        model=ModelInfo(name=spec, source=f"module:{spec}", kind="module",
-                        dims={"linears": len(linears), "params": n_params}),
-        run=RunInfo(prompt_tokens=rows, decode_steps=0, batch=1,
-                    prompt_source="example input"),
+        model=ModelInfo(
+            name=spec,
+            source=f"module:{spec}",
+            kind="module",
+            dims={"linears": len(linears), "params": n_params},
+        ),
+        run=RunInfo(prompt_tokens=rows, decode_steps=0, batch=1, prompt_source="example input"),
         formats=FormatsInfo(wq=wq, aq=aq, kvq=kvq),
         ops=records,
     )
     return save_trace(meta, out, arrays if tensors else None)
 
 
-def export_trace(model: str, out: str | os.PathLike, *, prompt_file: str | None = None,
-                 tokens: int = 128, decode: int = 8, batch: int = 1, wq: str = "int4-g128",
-                 aq: str = "int8", kvq: str = "int8", tensors: bool = True,
-                 progress: bool = True) -> Trace:
+def export_trace(
+    model: str,
+    out: str | os.PathLike,
+    *,
+    prompt_file: str | None = None,
+    tokens: int = 128,
+    decode: int = 8,
+    batch: int = 1,
+    wq: str = "int4-g128",
+    aq: str = "int8",
+    kvq: str = "int8",
+    tensors: bool = True,
+    progress: bool = True,
+) -> Trace:
     """The `sim trace export` entry: a zoo model name with real weights, or
     `module.path:factory`. Returns the written Trace."""
     for flag, f in (("--wq", wq), ("--aq", aq), ("--kvq", kvq)):
         format_info(f, flag)
     t0 = time.perf_counter()
     if model in ZOO_REAL:
-        tr = export_smollm2(out, prompt_file=prompt_file, tokens=tokens, decode=decode,
-                            batch=batch, wq=wq, aq=aq, kvq=kvq, tensors=tensors,
-                            progress=progress)
+        tr = export_smollm2(
+            out,
+            prompt_file=prompt_file,
+            tokens=tokens,
+            decode=decode,
+            batch=batch,
+            wq=wq,
+            aq=aq,
+            kvq=kvq,
+            tensors=tensors,
+            progress=progress,
+        )
     elif ":" in model:
-        tr = export_module(model, out, wq=wq, aq=aq, kvq=kvq, tensors=tensors,
-                           progress=progress)
+        tr = export_module(model, out, wq=wq, aq=aq, kvq=kvq, tensors=tensors, progress=progress)
     else:
-        raise InputError("argument", "MODEL", "a traceable model: " + ", ".join(ZOO_REAL)
-                         + f", or module.path:factory (got {model!r})")
-    tr.elapsed_s = time.perf_counter() - t0  # type: ignore[attr-defined]
+        raise InputError(
+            "argument",
+            "MODEL",
+            "a traceable model: "
+            + ", ".join(ZOO_REAL)
+            + f", or module.path:factory (got {model!r})",
+        )
+    tr.elapsed_s = time.perf_counter() - t0
     return tr
 
 

@@ -50,9 +50,11 @@ class Op:
         return self.M * self.K * self.N if self.is_gemm else 0
 
     def signature(self) -> tuple:
-        """Everything that decides the cost of one execution (not the name or count)."""
-        return (self.kind, self.M, self.K, self.N, self.elements, self.wq, self.aq,
-                self.stats)
+        """Everything that may decide the cost of one execution (not the phase or count).
+        The name is included: a family may treat ops by name (e.g. FlightLLM's per-layer
+        sparsity on q_proj/k_proj)."""
+        return (self.name, self.kind, self.M, self.K, self.N, self.elements, self.wq,
+                self.aq, self.stats)
 
     def stat(self, key: str, default: float) -> float:
         return dict(self.stats).get(key, default)

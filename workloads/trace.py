@@ -201,11 +201,13 @@ class Trace:
     `ops()` gives engine-ready Ops; `tensor(key)` / `tensors()` read payload arrays.
     """
 
-    def __init__(self, meta: TraceFile, path: Path | None = None,
-                 arrays: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self, meta: TraceFile, path: Path | None = None, arrays: dict[str, np.ndarray] | None = None
+    ) -> None:
         self.meta = meta
         self.path = path
         self._arrays = arrays
+        self.elapsed_s = 0.0  # wall seconds the export took (set by workloads.export)
 
     # ---- metadata -------------------------------------------------------------------------
     @property
@@ -286,8 +288,11 @@ def _read_st_header(path: Path) -> tuple[dict[str, Any], int]:
             raise InputError(str(path), "header", "a safetensors file (file shorter than 8 bytes)")
         (n,) = struct.unpack("<Q", head)
         if n > size - 8 or n > 100_000_000:
-            raise InputError(str(path), "header", f"a header of {n} bytes within a {size}-byte "
-                             "file (truncated or not safetensors)")
+            raise InputError(
+                str(path),
+                "header",
+                f"a header of {n} bytes within a {size}-byte file (truncated or not safetensors)",
+            )
         raw = f.read(n)
     try:
         header = json.loads(raw)
@@ -305,8 +310,12 @@ def _read_st_header(path: Path) -> tuple[dict[str, Any], int]:
         except (KeyError, TypeError, ValueError):
             raise InputError(str(path), key, "dtype, shape and data_offsets") from None
         if end > data_len or start > end:
-            raise InputError(str(path), key, f"data bytes {start}..{end} within the file's "
-                             f"{data_len} data bytes (file truncated)")
+            raise InputError(
+                str(path),
+                key,
+                f"data bytes {start}..{end} within the file's "
+                f"{data_len} data bytes (file truncated)",
+            )
         itemsize = ST_DTYPES[dtype].itemsize if dtype in ST_DTYPES else None
         if itemsize is not None and end - start != itemsize * int(np.prod(shape, dtype=np.int64)):
             raise InputError(str(path), key, f"{end - start} bytes to match {dtype}{shape}")
@@ -351,8 +360,11 @@ def load_trace(path: str | os.PathLike, verify_hash: bool = True) -> Trace:
         for role, keys in rec.tensors.items():
             for k in keys:
                 if k not in meta.tensors:
-                    raise InputError(str(jf), f"ops.{i}.tensors.{role}",
-                                     f"keys listed in 'tensors' ({k!r} is not)")
+                    raise InputError(
+                        str(jf),
+                        f"ops.{i}.tensors.{role}",
+                        f"keys listed in 'tensors' ({k!r} is not)",
+                    )
     if meta.tensors:
         _check_payload(root, meta, jf, verify_hash)
     return Trace(meta, root)
@@ -361,13 +373,19 @@ def load_trace(path: str | os.PathLike, verify_hash: bool = True) -> Trace:
 def _check_payload(root: Path, meta: TraceFile, jf: Path, verify_hash: bool) -> None:
     tf = root / TENSORS_FILE
     if not tf.is_file():
-        raise InputError(str(tf), "file", f"{TENSORS_FILE} to exist (trace.json lists "
-                         f"{len(meta.tensors)} tensors)")
+        raise InputError(
+            str(tf),
+            "file",
+            f"{TENSORS_FILE} to exist (trace.json lists {len(meta.tensors)} tensors)",
+        )
     info = meta.tensors_file
     size = tf.stat().st_size
     if info is not None and info.bytes != size:
-        raise InputError(str(tf), "size", f"{info.bytes} bytes as recorded in trace.json, "
-                         f"found {size} (truncated or replaced)")
+        raise InputError(
+            str(tf),
+            "size",
+            f"{info.bytes} bytes as recorded in trace.json, found {size} (truncated or replaced)",
+        )
     header, _ = _read_st_header(tf)
     for key, spec in meta.tensors.items():
         got = header.get(key)
@@ -381,8 +399,12 @@ def _check_payload(root: Path, meta: TraceFile, jf: Path, verify_hash: bool) -> 
         raise InputError(str(tf), "sha256", "the digest recorded in trace.json (file modified)")
 
 
-def save_trace(meta: TraceFile, out: str | os.PathLike,
-               arrays: dict[str, np.ndarray] | None = None, overwrite: bool = True) -> Trace:
+def save_trace(
+    meta: TraceFile,
+    out: str | os.PathLike,
+    arrays: dict[str, np.ndarray] | None = None,
+    overwrite: bool = True,
+) -> Trace:
     """Write `meta` (+ arrays) as a trace directory, atomically.
 
     Files are written into a temporary sibling directory which then replaces `out` (an

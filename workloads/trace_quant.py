@@ -58,8 +58,16 @@ def quantize_for_trace(x: np.ndarray, fmt: str) -> Quantized:
     if zeros is not None and info.element_bits <= 8:
         zeros = zeros.astype(np.uint8)
     types = None if qt.types is None else np.asarray(qt.types).astype(np.uint8)
-    return Quantized(codes, np.asarray(qt.scales, np.float32), zeros, types,
-                     info.element_bits, signed, info.kind == "int", qt)
+    return Quantized(
+        codes,
+        np.asarray(qt.scales, np.float32),
+        zeros,
+        types,
+        info.element_bits,
+        signed,
+        info.kind == "int",
+        qt,
+    )
 
 
 def expand_blocks(s: np.ndarray, k: int, group: int) -> np.ndarray:
@@ -71,8 +79,9 @@ def expand_blocks(s: np.ndarray, k: int, group: int) -> np.ndarray:
     return np.repeat(s, group, axis=-1)[..., :k]
 
 
-def decode_payload(codes: np.ndarray, scales: np.ndarray, zeros: np.ndarray | None,
-                   fmt: str) -> np.ndarray:
+def decode_payload(
+    codes: np.ndarray, scales: np.ndarray, zeros: np.ndarray | None, fmt: str
+) -> np.ndarray:
     """Real values (float32) of stored codes + scales (+ zeros) in format `fmt`."""
     from quant.api import _CAST, CastFormat, scheme_for
 
@@ -83,10 +92,10 @@ def decode_payload(codes: np.ndarray, scales: np.ndarray, zeros: np.ndarray | No
     if scheme is None:
         raise NotImplementedError(
             f"decoding {fmt} codes needs quant's per-block format state; "
-            "use quant.quantize on the original tensor")
+            "use quant.quantize on the original tensor"
+        )
     vals = scheme.fmt.decode(codes).astype(np.float32)
     k = codes.shape[-1]
     if zeros is not None:
         vals = vals - expand_blocks(zeros, k, info.block_size).astype(np.float32)
-    return (vals * expand_blocks(scales, k, info.block_size).astype(np.float32)).astype(
-        np.float32)
+    return (vals * expand_blocks(scales, k, info.block_size).astype(np.float32)).astype(np.float32)

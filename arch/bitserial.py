@@ -1,0 +1,232 @@
+"""`bitserial`: an array of dot-product PEs where one operand is processed serially, a few
+bits (or signed terms) per cycle, and the other in parallel: Stripes (activation-serial,
+one bit-plane per cycle) and BitMoD (weight-serial, radix-4 Booth / term decoding, FP16
+activations, per-group accumulation and a bit-serial dequantization unit).
+
+Array and mapping (BitMoD analytical simulator, `abdelfattah-lab/BitMoD-HPCA-25`
+bitmod_sim/accelerator.py `_calc_tile_fc`; SEED_SYSTEMS.md §1). The array is
+output-stationary with broadcast operands (no systolic skew): each PE owns one output
+(token, output channel) and reduces `lanes` (dp) K elements per step.
+  rows (R)  = PEs along M (tokens)           = BitMoD's W (16 in the generative config)
+  cols (C)  = PEs along N (output channels)  = BitMoD's H (64)
+  lanes (L) = K elements per PE per step     = BitMoD's dp (4; Stripes 16)
+So BitMoD's "H x W = 64 x 16" is `rows: 16, cols: 64` here (rows follow M for
+output-stationary arrays, as in arch/README.md).
+
+Cycles of one (m x k x n) tile, operands already on chip:
+  folds     = ceil(m / R) * ceil(n / C)                (R x C output blocks)
+  steps     = ceil(k / L)                              (dp-wide K steps per output)
+  s         = cycles per step = PE latency of the serial operand (bits b = its element bits):
+                term_encoding "bit"   (Stripes): s = b               (one bit-plane per cycle)
+                term_encoding "booth" (BitMoD):  s = ceil(floor(b) / 2)
+                  (radix-4 Booth / leading-one term decoding: 2 for W3/W4, 3 for W6, 4 for
+                   INT8 KV; BitMoD pe_array.py `pe_latency`)
+              with `zero_skip: true`, s = clamp(stats[x + "_nonzero_terms_mean"] * s / t_max,
+                1, s) where x = "b" (weight-serial) or "a" (activation-serial) and t_max = the
+                terms a value can have (b for "bit", s for "booth"): Pragmatic-style skipping
+                of zero terms. The stat is the mean number of nonzero terms per value; a
+                per-dp-group max (lanes run in lock step) gives the exact figure, a per-value
+                mean the optimistic bound. Without the stat: no skipping (s unchanged).
+  per_fold  = max(steps * s, ceil(k / G) * dequant_cycles)   (G = the serial operand's
+                group size; the bit-serial dequantizer applies the group scale once per group
+                partial sum and overlaps the next group's accumulation, so it only limits
+                throughput when a group is shorter than a dequantization; G = 0 -> no term)
+  cycles    = ceil(folds * per_fold) + m_last,  m_last = m - (ceil(m/R) - 1) * R
+                (output registers are double-buffered: a fold's results leave while the next
+                 fold computes; only the last fold's m_last rows drain, one row per cycle)
+BitMoD's own model is compute = ceil(Cin/dp) * ceil(Cout/H) * ceil(Ntok/W) * B * pe_latency,
+i.e. the first term summed over tiles; the drain is ours (m_last <= R cycles per tile).
+
+Per-tile operation counts (`op_counts`): term cycles, group accumulations, dequantizations
+(m * n * ceil(k / G) with groups, else m * n: a per-channel scale applied once per output).
+
+Energy: `pe_unit` (a row of arch/tech/tables.yaml, pJ per PE-cycle and um^2 per PE) times
+the active PE-cycles m * n * steps * s (idle PEs of partial folds are clock-gated; BitMoD's
+model charges all PEs for every compute cycle). For `pe_bitmod` the PE-cycle energy is the
+synthesized BitMoD PE (0.586 mW at 1 GHz, 28 nm; it includes the group accumulator and the
+dequantizer, so dequantizations are counted, not charged again). Area: R * C PEs.
+"""
+
+from __future__ import annotations
+
+from math import ceil, floor, gcd
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from arch.pe import Tile, TileCost
+from arch.schema import ArchConfig
+from arch.tech import TechTable
+from quant.info import FormatInfo
+
+ACC_BITS = 32  # partial sums kept in FP32 / INT32 in the output buffer (our assumption)
+
+
+def serial_step_cycles(bits: int, encoding: str) -> int:
+    """Cycles a PE spends on one serial value of `bits` bits (see module docstring)."""
+    if encoding == "bit":
+        return bits
+    return ceil(floor(bits) / 2)
+
+
+def os_tile_cycles(
+    m: int,
+    k: int,
+    n: int,
+    rows: int,
+    cols: int,
+    k_per_step: int,
+    step_cycles: float,
+    group: int = 0,
+    dequant_cycles: int = 0,
+) -> int:
+    """Closed form of an output-stationary broadcast array (module docstring)."""
+    mf = ceil(m / rows)
+    folds = mf * ceil(n / cols)
+    per_fold = ceil(k / k_per_step) * step_cycles
+    if group and dequant_cycles:
+        per_fold = max(per_fold, ceil(k / group) * dequant_cycles)
+    return ceil(folds * per_fold) + (m - (mf - 1) * rows)
+
+
+def os_buffer_bits(
+    m: int, k: int, n: int, rows: int, cols: int, a: FormatInfo, b: FormatInfo
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Buffer reads/writes of an output-stationary broadcast array: each R-row fold reads
+    the k x n weight block once (broadcast down the columns), each C-column fold reads
+    the m x k activations once (broadcast along the rows), outputs are written once."""
+    reads = {
+        "weight": k * n * b.bits_per_element * ceil(m / rows),
+        "input": m * k * a.bits_per_element * ceil(n / cols),
+        "output": 0.0,
+    }
+    return reads, {"output": float(m * n * ACC_BITS)}
+
+
+class BitSerialParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    serial_operand: Literal["weight", "activation"] = Field(
+        "weight", description="operand streamed term by term (B = weight/KV, A = activation)"
+    )
+    term_encoding: Literal["bit", "booth"] = Field(
+        "booth", description="bit: 1 bit-plane/cycle (Stripes); booth: radix-4 terms (BitMoD)"
+    )
+    parallel: Literal["fp16", "int16", "int8"] = Field(
+        "fp16", description="datapath of the parallel operand (BitMoD: FP16 activations)"
+    )
+    max_serial_bits: int = Field(8, ge=1, le=16, description="widest serial operand")
+    zero_skip: bool = Field(False, description="skip zero terms using trace statistics")
+    dequant_cycles: int = Field(
+        4, ge=0, description="cycles of one bit-serial group dequantization (8-bit scale, "
+        "2 bits/cycle; our assumption, hidden unless groups are shorter)"
+    )
+    pe_unit: str = Field("pe_bitmod", description="arch/tech/tables.yaml unit of one PE")
+
+
+class BitSerial:
+    """Bit-/term-serial dot-product PE array (see module docstring for the cycle model)."""
+
+    family = "bitserial"
+    Params = BitSerialParams
+
+    def __init__(self, config: ArchConfig, params: BitSerialParams, tech: TechTable) -> None:
+        self.R = config.pe_array.rows
+        self.C = config.pe_array.cols
+        self.L = config.pe_array.lanes
+        self.p = params
+        if params.pe_unit not in tech.entries["units"]:
+            raise ValueError(f"params.pe_unit {params.pe_unit!r} is not in arch/tech/tables.yaml")
+        self.pe_pj, self.pe_um2 = tech.unit(params.pe_unit)
+
+    # -- operands ---------------------------------------------------------------------
+    def _split(self, a: FormatInfo, b: FormatInfo) -> tuple[FormatInfo, FormatInfo, str]:
+        """(serial format, parallel format, stats prefix)."""
+        return (b, a, "b") if self.p.serial_operand == "weight" else (a, b, "a")
+
+    def step_cycles(self, a: FormatInfo, b: FormatInfo, stats=None) -> float:
+        """Cycles per dp step (PE latency), with zero-term skipping when enabled."""
+        ser, _, x = self._split(a, b)
+        s = serial_step_cycles(ser.element_bits, self.p.term_encoding)
+        if self.p.zero_skip and stats and f"{x}_nonzero_terms_mean" in stats:
+            t_max = ser.element_bits if self.p.term_encoding == "bit" else s
+            mean = float(stats[f"{x}_nonzero_terms_mean"])
+            return min(float(s), max(1.0, mean * s / t_max))
+        return float(s)
+
+    # -- capability -------------------------------------------------------------------
+    def unsupported(self, a: FormatInfo, b: FormatInfo, kind: str) -> str | None:
+        ser, par, _ = self._split(a, b)
+        role = "weight/KV" if self.p.serial_operand == "weight" else "activation"
+        if ser.element_bits > self.p.max_serial_bits:
+            return (
+                f"a bit-serial PE takes serial ({role}) operands up to "
+                f"{self.p.max_serial_bits} bits, not {ser.name}"
+            )
+        if self.p.term_encoding == "bit" and ser.kind != "int":
+            return f"bit-plane serial PEs need an integer {role} format, not {ser.name}"
+        if ser.kind == "float" and ser.element_bits > 4:
+            return f"term decoding handles FP3/FP4-class {role} formats, not {ser.name}"
+        other = "activation" if self.p.serial_operand == "weight" else "weight/KV"
+        if self.p.parallel == "fp16":
+            ok = par.kind in ("int", "float") and par.element_bits <= 16
+            ok = ok and not (par.kind == "float" and par.exponent_bits > 5)
+            ok = ok and not (par.kind == "int" and par.element_bits > 11)
+        else:
+            ok = par.kind == "int" and par.element_bits <= int(self.p.parallel[3:])
+        if not ok:
+            return f"the {self.p.parallel.upper()} parallel datapath cannot take {other} {par.name}"
+        return None
+
+    def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
+        ser, _, _ = self._split(a, b)
+        kq = self.L
+        if ser.block_size:  # keep K tiles group-aligned
+            g = ser.block_size
+            kq = kq * g // gcd(kq, g)
+        return (self.R, kq, self.C)
+
+    def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
+        return self.R * self.C * self.L / self.step_cycles(a, b)
+
+    def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
+        return ACC_BITS
+
+    def area_um2(self) -> dict[str, float]:
+        return {"pe": self.R * self.C * self.pe_um2}
+
+    def cost_op(self, op, accel):  # noqa: ANN001 - protocol method, tile path used
+        return None
+
+    # -- cost -------------------------------------------------------------------------
+    def tile_cycles(self, tile: Tile) -> int:
+        ser, _, _ = self._split(tile.a, tile.b)
+        s = self.step_cycles(tile.a, tile.b, tile.stats)
+        return os_tile_cycles(
+            tile.m, tile.k, tile.n, self.R, self.C, self.L, s, ser.block_size,
+            self.p.dequant_cycles,
+        )
+
+    def op_counts(self, tile: Tile) -> dict[str, float]:
+        """Operations of one tile: active PE-cycles (term cycles), group accumulations
+        (one per output per group) and dequantizations (scale multiplies)."""
+        ser, _, _ = self._split(tile.a, tile.b)
+        m, k, n = tile.m, tile.k, tile.n
+        s = self.step_cycles(tile.a, tile.b, tile.stats)
+        groups = ceil(k / ser.block_size) if ser.block_size else 1
+        return {
+            "pe_cycles": m * n * ceil(k / self.L) * s,
+            "group_accumulations": float(m * n * groups),
+            "dequantizations": float(m * n * groups),
+        }
+
+    def tile_cost(self, tile: Tile) -> TileCost:
+        counts = self.op_counts(tile)
+        reads, writes = os_buffer_bits(tile.m, tile.k, tile.n, self.R, self.C, tile.a, tile.b)
+        return TileCost(
+            cycles=self.tile_cycles(tile),
+            compute_pj=counts["pe_cycles"] * self.pe_pj,
+            buffer_read_bits=reads,
+            buffer_write_bits=writes,
+            macs=tile.m * tile.k * tile.n,
+        )
+
