@@ -70,34 +70,73 @@ _FIXED: dict[str, FormatInfo] = {
     "mxfp6-e3m2": _f("mxfp6-e3m2", 6, 3, 2, "OCP MX v1.0 FP6 E3M2, block 32, E8M0", 32, 8),
     "mxfp8-e4m3": _f("mxfp8-e4m3", 8, 4, 3, "OCP MX v1.0 FP8 E4M3, block 32, E8M0", 32, 8),
     "mxfp8-e5m2": _f("mxfp8-e5m2", 8, 5, 2, "OCP MX v1.0 FP8 E5M2, block 32, E8M0", 32, 8),
-    "mxint8": FormatInfo("mxint8", 8, "int", 32, 8,
-                         description="OCP MX v1.0 INT8 (k/64, k in [-127,127]), block 32, E8M0"),
-    "nvfp4": _f("nvfp4", 4, 2, 1,
-                "NVIDIA NVFP4: E2M1, blocks of 16, UE4M3 scale (+ one FP32 tensor scale)", 16, 8),
-    "ant-int4": FormatInfo("ant-int4", 4, "int",
-                           description="ANT int4 (±7), per-channel absmax scale"),
-    "ant-flint4": FormatInfo("ant-flint4", 4, "nonuniform",
-                             description="ANT flint4 {0,±.25,±.5,±.75,±1,±1.5,±2,±4}, per channel"),
-    "ant-pot4": FormatInfo("ant-pot4", 4, "nonuniform",
-                           description="ANT power-of-two {0,±2^0..±2^6}, per channel"),
+    "mxint8": FormatInfo(
+        "mxint8",
+        8,
+        "int",
+        32,
+        8,
+        description="OCP MX v1.0 INT8 (k/64, k in [-127,127]), block 32, E8M0",
+    ),
+    "nvfp4": _f(
+        "nvfp4",
+        4,
+        2,
+        1,
+        "NVIDIA NVFP4: E2M1, blocks of 16, UE4M3 scale (+ one FP32 tensor scale)",
+        16,
+        8,
+    ),
+    "ant-int4": FormatInfo(
+        "ant-int4", 4, "int", description="ANT int4 (±7), per-channel absmax scale"
+    ),
+    "ant-flint4": FormatInfo(
+        "ant-flint4",
+        4,
+        "nonuniform",
+        description="ANT flint4 {0,±.25,±.5,±.75,±1,±1.5,±2,±4}, per channel",
+    ),
+    "ant-pot4": FormatInfo(
+        "ant-pot4", 4, "nonuniform", description="ANT power-of-two {0,±2^0..±2^6}, per channel"
+    ),
     "ant-fp4": _f("ant-fp4", 4, 2, 1, "ANT float4 (E2M1), per channel"),
-    "ant4": FormatInfo("ant4", 4, "nonuniform",
-                       description="ANT: per-tensor type choice int4/flint4/PoT4/float4 by MSE"),
-    "olive-int4": FormatInfo("olive-int4", 4, "nonuniform",
-                             description="OliVe outlier-victim pairs: int4 normals, abfloat "
-                             "outliers, per channel"),
-    "olive-flint4": FormatInfo("olive-flint4", 4, "nonuniform",
-                               description="OliVe outlier-victim pairs: flint4 normals, "
-                               "abfloat outliers, per channel"),
-    "ternary": FormatInfo("ternary", 2, "int",
-                          description="BitNet b1.58 ternary {-1,0,1} (1.58 bits, packed in 2), "
-                          "per-tensor absmean scale"),
-    "binary": FormatInfo("binary", 1, "int",
-                         description="binary {-1,+1}, per-channel mean|x| scale"),
+    "ant4": FormatInfo(
+        "ant4",
+        4,
+        "nonuniform",
+        description="ANT: per-tensor type choice int4/flint4/PoT4/float4 by MSE",
+    ),
+    "olive-int4": FormatInfo(
+        "olive-int4",
+        4,
+        "nonuniform",
+        description="OliVe outlier-victim pairs: int4 normals, abfloat outliers, per channel",
+    ),
+    "olive-flint4": FormatInfo(
+        "olive-flint4",
+        4,
+        "nonuniform",
+        description="OliVe outlier-victim pairs: flint4 normals, abfloat outliers, per channel",
+    ),
+    "ternary": FormatInfo(
+        "ternary",
+        2,
+        "int",
+        description="BitNet b1.58 ternary {-1,0,1} (1.58 bits, packed in 2), "
+        "per-tensor absmean scale",
+    ),
+    "binary": FormatInfo(
+        "binary", 1, "int", description="binary {-1,+1}, per-channel mean|x| scale"
+    ),
 }
 
-_FP_ELEMS = {"fp4-e2m1": (4, 2, 1), "fp6-e2m3": (6, 2, 3), "fp6-e3m2": (6, 3, 2),
-             "fp8-e4m3": (8, 4, 3), "fp8-e5m2": (8, 5, 2)}
+_FP_ELEMS = {
+    "fp4-e2m1": (4, 2, 1),
+    "fp6-e2m3": (6, 2, 3),
+    "fp6-e3m2": (6, 3, 2),
+    "fp8-e4m3": (8, 4, 3),
+    "fp8-e5m2": (8, 5, 2),
+}
 
 _INT = re.compile(r"^int([2-8])(?:-g(\d+))?(-asym)?(-mse)?$")
 _FP = re.compile(r"^(fp4-e2m1|fp6-e2m3|fp6-e3m2|fp8-e4m3|fp8-e5m2)(?:-g(\d+))?$")
@@ -117,10 +156,15 @@ def _int_info(name: str) -> FormatInfo | None:
     meta = (16 + (bits if asym else 0)) if group else 0
     how = f"groups of {group}" if group else "per output channel"
     clip = ", MSE clipping" if m.group(4) else ""
-    return FormatInfo(name, bits, "int", block_size=group, block_meta_bits=meta,
-                      signed=not asym,
-                      description=f"INT{bits} {'asymmetric' if asym else 'symmetric'}, {how}"
-                      f", FP16 scale{clip}")
+    return FormatInfo(
+        name,
+        bits,
+        "int",
+        block_size=group,
+        block_meta_bits=meta,
+        signed=not asym,
+        description=f"INT{bits} {'asymmetric' if asym else 'symmetric'}, {how}, FP16 scale{clip}",
+    )
 
 
 def _fp_info(name: str) -> FormatInfo | None:
@@ -141,13 +185,17 @@ def _bitmod_info(name: str) -> FormatInfo | None:
     g = int(m.group(2) or 128)
     canon = f"bitmod-{m.group(1)}-g{g}"
     if m.group(1) == "int6":
-        return FormatInfo(canon, 6, "int", g, 8,
-                          description=f"BitMoD lossless INT6, groups of {g}")
+        return FormatInfo(canon, 6, "int", g, 8, description=f"BitMoD lossless INT6, groups of {g}")
     bits = int(m.group(1)[2])
     # 8 bits per group = scale + 2-bit type selector (SEED_SYSTEMS §1: 3.0625 / 4.0625 b/w).
-    return FormatInfo(canon, bits, "nonuniform", g, 8,
-                      description=f"BitMoD FP{bits} (ER/EA special values, per-group type "
-                      f"choice), groups of {g}")
+    return FormatInfo(
+        canon,
+        bits,
+        "nonuniform",
+        g,
+        8,
+        description=f"BitMoD FP{bits} (ER/EA special values, per-group type choice), groups of {g}",
+    )
 
 
 def _bipolar_info(name: str) -> FormatInfo | None:
@@ -155,8 +203,9 @@ def _bipolar_info(name: str) -> FormatInfo | None:
     if not m:
         return None
     b = int(m.group(1))
-    return FormatInfo(name, b, "int",
-                      description=f"bipolar-INT{b}: bit i = ±2^i (odd integers), per channel")
+    return FormatInfo(
+        name, b, "int", description=f"bipolar-INT{b}: bit i = ±2^i (odd integers), per channel"
+    )
 
 
 def known_names() -> list[str]:
@@ -168,12 +217,41 @@ def all_formats() -> list[FormatInfo]:
     """A representative list of formats (for `sim list formats`), effective bits included
     via `FormatInfo.bits_per_element`."""
     names = [
-        "fp32", "fp16", "bf16", "fp8-e4m3", "fp8-e5m2", "fp6-e2m3", "fp6-e3m2", "fp4-e2m1",
-        "int8", "int4", "int4-g128", "int4-g128-asym", "int4-g128-mse", "int3-g128",
-        "int2-g128", "mxfp4", "mxfp6-e2m3", "mxfp6-e3m2", "mxfp8-e4m3", "mxfp8-e5m2",
-        "mxint8", "nvfp4", "bitmod-fp3-g128", "bitmod-fp4-g128", "bitmod-int6-g128",
-        "ant-int4", "ant-flint4", "ant-pot4", "ant-fp4", "ant4", "olive-int4",
-        "olive-flint4", "ternary", "binary", "bipolar-int4",
+        "fp32",
+        "fp16",
+        "bf16",
+        "fp8-e4m3",
+        "fp8-e5m2",
+        "fp6-e2m3",
+        "fp6-e3m2",
+        "fp4-e2m1",
+        "int8",
+        "int4",
+        "int4-g128",
+        "int4-g128-asym",
+        "int4-g128-mse",
+        "int3-g128",
+        "int2-g128",
+        "mxfp4",
+        "mxfp6-e2m3",
+        "mxfp6-e3m2",
+        "mxfp8-e4m3",
+        "mxfp8-e5m2",
+        "mxint8",
+        "nvfp4",
+        "bitmod-fp3-g128",
+        "bitmod-fp4-g128",
+        "bitmod-int6-g128",
+        "ant-int4",
+        "ant-flint4",
+        "ant-pot4",
+        "ant-fp4",
+        "ant4",
+        "olive-int4",
+        "olive-flint4",
+        "ternary",
+        "binary",
+        "bipolar-int4",
     ]
     return [_lookup(n) for n in names]
 
@@ -190,8 +268,12 @@ def format_info(name: str, source: str = "format") -> FormatInfo:
     """Look a format up by name; bad names raise InputError listing the valid ones."""
     info = _lookup(name) if isinstance(name, str) else None
     if info is None:
-        raise InputError(source, repr(name),
-                         "a known format name, one of: " + ", ".join(known_names())
-                         + " (intB[-gG][-asym][-mse] for B=2..8, fpX-eEmM[-gG], "
-                         "bitmod-{fp3,fp4,int6}[-gG], bipolar-intB)")
+        raise InputError(
+            source,
+            repr(name),
+            "a known format name, one of: "
+            + ", ".join(known_names())
+            + " (intB[-gG][-asym][-mse] for B=2..8, fpX-eEmM[-gG], "
+            "bitmod-{fp3,fp4,int6}[-gG], bipolar-intB)",
+        )
     return info

@@ -267,8 +267,9 @@ def simulate_trace(
         "kvq": kvq or _first(ops, "attn_qk", "wq"),
     }
     m = tr.meta
-    return simulate_ops(accel, ops, m.model.name, m.run.prompt_tokens, m.run.decode_steps,
-                        m.run.batch, fmts)
+    return simulate_ops(
+        accel, ops, m.model.name, m.run.prompt_tokens, m.run.decode_steps, m.run.batch, fmts
+    )
 
 
 def _first(ops: Sequence[Op], kind: str, attr: str) -> str:

@@ -39,11 +39,31 @@ def _family_of(arch: str) -> str:
 
 
 def _print_table(rows, out=sys.stdout) -> None:
-    head = ("family", "kernel", "shape", "format", "check", "max_abs_err", "max_rel_err",
-            "bit_exact", "bound", "pass")
+    head = (
+        "family",
+        "kernel",
+        "shape",
+        "format",
+        "check",
+        "max_abs_err",
+        "max_rel_err",
+        "bit_exact",
+        "bound",
+        "pass",
+    )
     cells = [head] + [
-        (r.family, r.kernel, r.shape, r.fmt, r.what, f"{r.max_abs:.3g}", f"{r.max_rel:.3g}",
-         "yes" if r.exact else "no", r.bound, "PASS" if r.ok else "FAIL")
+        (
+            r.family,
+            r.kernel,
+            r.shape,
+            r.fmt,
+            r.what,
+            f"{r.max_abs:.3g}",
+            f"{r.max_rel:.3g}",
+            "yes" if r.exact else "no",
+            r.bound,
+            "PASS" if r.ok else "FAIL",
+        )
         for r in rows
     ]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
@@ -87,16 +107,35 @@ def run_golden(families: list[str]):
 
 @click.command("verify")
 @click.argument("arch", required=False)
-@click.option("--family", "family", default=None,
-              help="PE family (or 'all'); default: the ARCH's family, else all.")
-@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto",
-              show_default=True, help="Where the reference GEMMs run.")
-@click.option("--shapes", default=DEFAULT_SHAPES, show_default=True,
-              help="Comma-separated MxKxN problem sizes (M tokens, K reduction, N outputs).")
-@click.option("--golden/--no-golden", default=False,
-              help="Also compare with the recorded GPU outputs in tests/data/golden.")
-@click.option("--record", is_flag=True,
-              help="Record golden reference outputs on this device into tests/data/golden.")
+@click.option(
+    "--family",
+    "family",
+    default=None,
+    help="PE family (or 'all'); default: the ARCH's family, else all.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cuda", "cpu"]),
+    default="auto",
+    show_default=True,
+    help="Where the reference GEMMs run.",
+)
+@click.option(
+    "--shapes",
+    default=DEFAULT_SHAPES,
+    show_default=True,
+    help="Comma-separated MxKxN problem sizes (M tokens, K reduction, N outputs).",
+)
+@click.option(
+    "--golden/--no-golden",
+    default=False,
+    help="Also compare with the recorded GPU outputs in tests/data/golden.",
+)
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Record golden reference outputs on this device into tests/data/golden.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the random tensors.")
 def command(arch, family, device, shapes, golden, record, seed) -> None:
     """Check the functional kernels of a PE family against reference GEMMs."""
@@ -125,8 +164,10 @@ def command(arch, family, device, shapes, golden, record, seed) -> None:
         rows += run_golden(fams)
     _print_table(rows)
     bad = [r for r in rows if not r.ok]
-    click.echo(f"{len(rows) - len(bad)}/{len(rows)} checks passed on {dev} reference "
-               f"in {time.time() - t0:.1f} s")
+    click.echo(
+        f"{len(rows) - len(bad)}/{len(rows)} checks passed on {dev} reference "
+        f"in {time.time() - t0:.1f} s"
+    )
     if bad:
         sys.exit(1)
 

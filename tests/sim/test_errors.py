@@ -41,8 +41,7 @@ def test_malformed_yaml(tmp_path):
 
 def test_unknown_family(tmp_path):
     p = _arch(tmp_path, lambda c: c["pe_array"].update(family="quantum_pe"))
-    _assert_clean(*_run("run", p, "llama-2-7b")[:2], "bad.yaml", "pe_array.family",
-                  "systolic_mac")
+    _assert_clean(*_run("run", p, "llama-2-7b")[:2], "bad.yaml", "pe_array.family", "systolic_mac")
 
 
 def test_unknown_field(tmp_path):
@@ -57,9 +56,13 @@ def test_unknown_family_param(tmp_path):
 
 @pytest.mark.parametrize(
     "path,value",
-    [(("pe_array", "rows"), 0), (("pe_array", "cols"), -4), (("frequency_mhz",), 0),
-     (("memory", "buffers", "weight", "size_kib"), -1),
-     (("memory", "dram", "bandwidth_gb_s"), 0)],
+    [
+        (("pe_array", "rows"), 0),
+        (("pe_array", "cols"), -4),
+        (("frequency_mhz",), 0),
+        (("memory", "buffers", "weight", "size_kib"), -1),
+        (("memory", "dram", "bandwidth_gb_s"), 0),
+    ],
 )
 def test_zero_or_negative_sizes(tmp_path, path, value):
     def mutate(c):
@@ -74,13 +77,11 @@ def test_zero_or_negative_sizes(tmp_path, path, value):
 
 def test_buffer_too_small_for_any_tile(tmp_path):
     p = _arch(tmp_path, lambda c: c["memory"]["buffers"]["weight"].update(size_kib=0.01))
-    _assert_clean(*_run("run", p, "llama-2-7b")[:2], "bad.yaml", "memory.buffers",
-                  "too small")
+    _assert_clean(*_run("run", p, "llama-2-7b")[:2], "bad.yaml", "memory.buffers", "too small")
 
 
 def test_unknown_model():
-    _assert_clean(*_run("run", PRESET, "llama-9-900b")[:2], "model", "llama-9-900b",
-                  "llama-2-7b")
+    _assert_clean(*_run("run", PRESET, "llama-9-900b")[:2], "model", "llama-9-900b", "llama-2-7b")
 
 
 def test_missing_config_file(tmp_path):
@@ -112,8 +113,9 @@ def test_nothing_half_written(tmp_path):
 
 def test_out_dir_written_on_success(tmp_path):
     out = tmp_path / "out"
-    code, _, _ = _run("run", PRESET, "smollm2-135m", "--prefill", "16", "--decode", "2",
-                      "--out", str(out))
+    code, _, _ = _run(
+        "run", PRESET, "smollm2-135m", "--prefill", "16", "--decode", "2", "--out", str(out)
+    )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["ops.csv", "result.json", "summary.txt"]
 
@@ -122,23 +124,34 @@ def test_gemm_csv_bad_row(tmp_path):
     shapes = tmp_path / "in.csv"
     shapes.write_text("M,K,N,wq,aq\n1,4096,4096,int8,int8\n2,-5,7,int8,int8\n")
     out = tmp_path / "out.csv"
-    _assert_clean(*_run("gemm", PRESET, "--shapes", str(shapes), "--out", str(out))[:2],
-                  "in.csv", "row 3 column K", "positive integer")
+    _assert_clean(
+        *_run("gemm", PRESET, "--shapes", str(shapes), "--out", str(out))[:2],
+        "in.csv",
+        "row 3 column K",
+        "positive integer",
+    )
     assert not out.exists()
 
 
 def test_gemm_csv_bad_format_row(tmp_path):
     shapes = tmp_path / "in.csv"
     shapes.write_text("M,K,N,wq,aq\n1,64,64,int8,int8\n4,64,64,intX,int8\n")
-    _assert_clean(*_run("gemm", PRESET, "--shapes", str(shapes), "--out",
-                        str(tmp_path / "o.csv"))[:2], "in.csv", "row 3", "intX")
+    _assert_clean(
+        *_run("gemm", PRESET, "--shapes", str(shapes), "--out", str(tmp_path / "o.csv"))[:2],
+        "in.csv",
+        "row 3",
+        "intX",
+    )
 
 
 def test_gemm_csv_missing_column(tmp_path):
     shapes = tmp_path / "in.csv"
     shapes.write_text("M,K,N,wq\n1,64,64,int8\n")
-    _assert_clean(*_run("gemm", PRESET, "--shapes", str(shapes), "--out",
-                        str(tmp_path / "o.csv"))[:2], "header", "aq")
+    _assert_clean(
+        *_run("gemm", PRESET, "--shapes", str(shapes), "--out", str(tmp_path / "o.csv"))[:2],
+        "header",
+        "aq",
+    )
 
 
 def test_gemm_csv_roundtrip(tmp_path):

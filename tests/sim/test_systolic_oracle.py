@@ -9,14 +9,18 @@ import yaml
 
 from arch.accelerator import load_accelerator
 from sim.engine import Coster
-from workloads.ops import Op
-
 from tests.sim.systolic_oracle import run
+from workloads.ops import Op
 
 RNG = np.random.default_rng(7)
 SHAPES = [
-    (int(RNG.integers(1, 12)), int(RNG.integers(1, 20)), int(RNG.integers(1, 20)),
-     int(RNG.choice([2, 3, 4])), int(RNG.choice([2, 3, 4, 5])))
+    (
+        int(RNG.integers(1, 12)),
+        int(RNG.integers(1, 20)),
+        int(RNG.integers(1, 20)),
+        int(RNG.choice([2, 3, 4])),
+        int(RNG.choice([2, 3, 4, 5])),
+    )
     for _ in range(32)
 ]
 
