@@ -117,8 +117,10 @@ class BitSerialParams(BaseModel):
     max_serial_bits: int = Field(8, ge=1, le=16, description="widest serial operand")
     zero_skip: bool = Field(False, description="skip zero terms using trace statistics")
     dequant_cycles: int = Field(
-        4, ge=0, description="cycles of one bit-serial group dequantization (8-bit scale, "
-        "2 bits/cycle; our assumption, hidden unless groups are shorter)"
+        4,
+        ge=0,
+        description="cycles of one bit-serial group dequantization (8-bit scale, "
+        "2 bits/cycle; our assumption, hidden unless groups are shorter)",
     )
     pe_unit: str = Field("pe_bitmod", description="arch/tech/tables.yaml unit of one PE")
 
@@ -202,7 +204,14 @@ class BitSerial:
         ser, _, _ = self._split(tile.a, tile.b)
         s = self.step_cycles(tile.a, tile.b, tile.stats)
         return os_tile_cycles(
-            tile.m, tile.k, tile.n, self.R, self.C, self.L, s, ser.block_size,
+            tile.m,
+            tile.k,
+            tile.n,
+            self.R,
+            self.C,
+            self.L,
+            s,
+            ser.block_size,
             self.p.dequant_cycles,
         )
 
@@ -229,4 +238,3 @@ class BitSerial:
             buffer_write_bits=writes,
             macs=tile.m * tile.k * tile.n,
         )
-

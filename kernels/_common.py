@@ -152,30 +152,40 @@ def term_tables(values: np.ndarray, decompose) -> tuple[np.ndarray, np.ndarray, 
 # ------------------------------------------------------------------ numba cores
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def terms_core(aT, pat, types, nterms, mult, shift, gs):
     """Exact per-group sums for weights decoded into (multiplier, shift) terms.
 
-    aT: int64 [K, M] activations (transposed so the M lanes are contiguous). pat: int64
-    [N, K] weight bit patterns. types: int64 [N, G] type per group. Returns int64 [M, N, G]:
+    aT: integer [K, M] activations (transposed so the M lanes are contiguous; int32 for
+    INT8 codes, int64 for FP16 in units of 2^-24). pat: int64 [N, K] weight bit patterns.
+    types: int64 [N, G] type per group. Returns [M, N, G] in aT's type:
     P[m, n, g] = Σ_{k∈g} Σ_j mult[t, p, j]·(a[m, k] << shift[t, p, j]).
     """
     k_, m_ = aT.shape
     n_ = pat.shape[0]
     g_ = types.shape[1]
-    out = np.zeros((m_, n_, g_), np.int64)
+    out = np.zeros((m_, n_, g_), aT.dtype)
     for n in prange(n_):
-        acc = np.zeros(m_, np.int64)
+        acc = np.zeros(m_, aT.dtype)
+        pn = pat[n]
         for g in range(g_):
             t = types[n, g]
             acc[:] = 0
             for k in range(g * gs, min((g + 1) * gs, k_)):
-                p = pat[n, k]
+                p = pn[k]
+                ak = aT[k]
                 for j in range(nterms[t, p]):
                     mu = mult[t, p, j]
                     sh = shift[t, p, j]
-                    for m in range(m_):
-                        acc[m] += mu * (aT[k, m] << sh)
+                    if mu == 1:
+                        for m in range(m_):
+                            acc[m] += ak[m] << sh
+                    elif mu == -1:
+                        for m in range(m_):
+                            acc[m] -= ak[m] << sh
+                    else:
+                        for m in range(m_):
+                            acc[m] += mu * (ak[m] << sh)
             for m in range(m_):
                 out[m, n, g] = acc[m]
     return out
@@ -201,6 +211,15 @@ def dequant_core(part, pmul, w_scales, zeros, asum, a_scale):
     return out
 
 
+def lanes(a_int: np.ndarray, exp: int) -> np.ndarray:
+    """Activations transposed to [K, M] for the cores: int32 for INT codes (|a| ≤ 128, so
+    sums of products with integer-grid weights |w| ≤ 2^11 stay < 2^31 for K ≤ 2^12), int64 for FP16
+    fixed point."""
+    t = np.ascontiguousarray(a_int.T)
+    small = exp == 0 and a_int.shape[1] <= 4096 and np.abs(a_int).max(initial=0) <= 128
+    return t.astype(np.int32) if small else t
+
+
 def group_sums(a_int: np.ndarray, gs: int, g: int) -> np.ndarray:
     """Σ_{k∈g} a[m, k] as int64 [M, G] (for zero-point correction)."""
     m, k = a_int.shape
@@ -218,8 +237,9 @@ def dequantize_partials(part, pexp, w_scales, w_zeros=None, a_int=None, gs=0, a_
         z = np.zeros((n, g), np.int64)
         asum = np.zeros((m, g), np.int64)
     else:
-        z = np.ascontiguousarray(np.broadcast_to(np.asarray(w_zeros, np.int64).reshape(n, -1),
-                                                 (n, g)))
+        z = np.ascontiguousarray(
+            np.broadcast_to(np.asarray(w_zeros, np.int64).reshape(n, -1), (n, g))
+        )
         asum = group_sums(a_int, gs, g)
     a_s = np.ones(m, np.float32) if a_scale is None else np.asarray(a_scale, np.float32)
     a_s = np.ascontiguousarray(a_s.reshape(m))

@@ -25,6 +25,7 @@ from kernels._common import (
     activations_fixed,
     booth_terms,
     dequantize_partials,
+    lanes,
     lod_terms,
     n_groups,
     table_ints,
@@ -33,27 +34,35 @@ from kernels._common import (
 )
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def _bitplane_core(aT, w, bits, gs):
-    """P[m, n, g] = Σ_b ±2^b · Σ_{k∈g, bit b of w[n,k] set} a[m, k] (MSB plane negative)."""
+    """P[m, n, g] = Σ_b ±2^b · Σ_{k∈g, bit b of w[n,k] set} a[m, k] (MSB plane negative).
+    All bit-plane sums of a group are gathered in one pass over k (planes[b, m]), then
+    shifted and added; the accumulator type is aT's (int32 for INT8 activations)."""
     k_, m_ = aT.shape
     n_ = w.shape[0]
     g_ = -(-k_ // gs)
-    out = np.zeros((m_, n_, g_), np.int64)
+    out = np.zeros((m_, n_, g_), aT.dtype)
     for n in prange(n_):
-        plane = np.zeros(m_, np.int64)
+        planes = np.zeros((bits, m_), aT.dtype)
+        wn = w[n]
         for g in range(g_):
-            k0 = g * gs
-            k1 = min(k0 + gs, k_)
-            for b in range(bits):
-                plane[:] = 0
-                for k in range(k0, k1):
-                    bit = (w[n, k] >> b) & 1
+            planes[:, :] = 0
+            for k in range(g * gs, min(g * gs + gs, k_)):
+                wk = wn[k]
+                ak = aT[k]
+                for b in range(bits):
+                    bit = (wk >> b) & 1
+                    pb = planes[b]
                     for m in range(m_):
-                        plane[m] += aT[k, m] * bit
-                sgn = -1 if b == bits - 1 else 1
+                        pb[m] += ak[m] * bit
+            for b in range(bits):
+                pb = planes[b]
                 for m in range(m_):
-                    out[m, n, g] += sgn * (plane[m] << b)
+                    if b == bits - 1:
+                        out[m, n, g] -= pb[m] << b
+                    else:
+                        out[m, n, g] += pb[m] << b
     return out
 
 
@@ -61,13 +70,15 @@ def stripes_partials(a_codes, w_codes, bits: int, group_size: int = 0) -> np.nda
     """Exact int64 group partials [M, N, G] of a (int8 codes [M, K]) × w (signed `bits`-bit
     two's-complement codes [N, K]), one weight bit-plane per step."""
     a_int, _ = activations_fixed(a_codes)
-    w = np.ascontiguousarray(np.asarray(w_codes).astype(np.int64) & ((1 << bits) - 1))
+    w = np.ascontiguousarray(np.asarray(w_codes).astype(np.int32) & ((1 << bits) - 1))
     gs, _ = n_groups(a_int.shape[1], group_size)
-    return _bitplane_core(np.ascontiguousarray(a_int.T), w, bits, gs)
+    aT = np.ascontiguousarray(a_int.T.astype(np.int32))
+    return _bitplane_core(aT, w, bits, gs).astype(np.int64)
 
 
-def stripes_gemm(a_codes, w_codes, w_scales, *, bits: int, group_size: int = 0,
-                 a_scale=None) -> np.ndarray:
+def stripes_gemm(
+    a_codes, w_codes, w_scales, *, bits: int, group_size: int = 0, a_scale=None
+) -> np.ndarray:
     """FP32 [M, N] = a_scale[m] · Σ_g s[n, g] · P[m, n, g] (see stripes_partials)."""
     part = stripes_partials(a_codes, w_codes, bits, group_size)
     gs, _ = n_groups(np.shape(a_codes)[1], group_size)
@@ -87,8 +98,9 @@ def bitmod_tables(tables, int_bits: int = 0):
     return (*term_tables(ints, lod_terms), lsb)
 
 
-def bitmod_partials(a, w_codes, tables=None, types=None, *, group_size: int = 128,
-                    int_bits: int = 0):
+def bitmod_partials(
+    a, w_codes, tables=None, types=None, *, group_size: int = 128, int_bits: int = 0
+):
     """Exact group partials of FP16 a [M, K] × BitMoD weights. Returns (int64 [M, N, G],
     exponent pexp of their unit). w_codes: unsigned patterns (FP3/FP4 tables) or signed
     INT codes (tables None). types: [N, G] row of `tables` per group (None: row 0)."""
@@ -100,14 +112,16 @@ def bitmod_partials(a, w_codes, tables=None, types=None, *, group_size: int = 12
     gs, g = n_groups(k, group_size)
     ty = np.zeros((n, g), np.int64) if types is None else np.asarray(types, np.int64)
     ty = np.ascontiguousarray(np.broadcast_to(ty.reshape(n, -1), (n, g)))
-    part = terms_core(np.ascontiguousarray(a_int.T), pat, ty, nt, mu, sh, gs)
+    part = terms_core(lanes(a_int, aexp), pat, ty, nt, mu, sh, gs).astype(np.int64)
     return part, aexp + lsb
 
 
-def bitmod_gemm(a, w_codes, w_scales, tables=None, types=None, *, group_size: int = 128,
-                int_bits: int = 0) -> np.ndarray:
+def bitmod_gemm(
+    a, w_codes, w_scales, tables=None, types=None, *, group_size: int = 128, int_bits: int = 0
+) -> np.ndarray:
     """FP32 [M, N]: per-group FP32 dequantization of bitmod_partials."""
-    part, pexp = bitmod_partials(a, w_codes, tables, types, group_size=group_size,
-                                 int_bits=int_bits)
+    part, pexp = bitmod_partials(
+        a, w_codes, tables, types, group_size=group_size, int_bits=int_bits
+    )
     gs, _ = n_groups(np.shape(a)[1], group_size)
     return dequantize_partials(part, pexp, w_scales, gs=gs)

@@ -73,9 +73,17 @@ def mx_gemm(a_codes, a_scale_codes, a_table, w_codes, w_scale_codes, w_table):
     sa = np.asarray(a_scale_codes).astype(np.int64)
     sw = np.asarray(w_scale_codes).astype(np.int64)
     exact = amax * wmax * MX_BLOCK < 2**52
-    return _block_core(ai, np.ones_like(sa), np.ascontiguousarray(sa - 127 + la), wi,
-                       np.ones_like(sw), np.ascontiguousarray(sw - 127 + lw), MX_BLOCK,
-                       bool(exact), np.float32(1.0))
+    return _block_core(
+        ai,
+        np.ones_like(sa),
+        np.ascontiguousarray(sa - 127 + la),
+        wi,
+        np.ones_like(sw),
+        np.ascontiguousarray(sw - 127 + lw),
+        MX_BLOCK,
+        bool(exact),
+        np.float32(1.0),
+    )
 
 
 def mx_bound(a_vals, w_vals, a_table, w_table) -> np.ndarray:
@@ -87,8 +95,16 @@ def mx_bound(a_vals, w_vals, a_table, w_table) -> np.ndarray:
     return s * (gamma(nb + 1, U32) + gamma(MX_BLOCK, U64)) * (1 + 1e-9)
 
 
-def nvfp4_gemm(a_codes, a_scale_codes, a_tensor_scale, w_codes, w_scale_codes,
-               w_tensor_scale, fp4_table, ue4m3_table):
+def nvfp4_gemm(
+    a_codes,
+    a_scale_codes,
+    a_tensor_scale,
+    w_codes,
+    w_scale_codes,
+    w_tensor_scale,
+    fp4_table,
+    ue4m3_table,
+):
     """FP32 [M, N] of NVFP4 × NVFP4 (block 16). *_scale_codes: UE4M3 patterns [*, K/16];
     *_tensor_scale: FP32 per-tensor scales; tables: E2M1 and E4M3 value tables."""
     ai, la, _ = _elements(a_codes, fp4_table)

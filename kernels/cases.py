@@ -26,9 +26,9 @@ import numpy as np
 from kernels import bitserial, blockscaled, decoders, fpga_dsp, lut, mac, mixpe
 from kernels._common import U32, dequant_rounds, gamma, n_groups, table_ints
 from kernels.reference import (
+    fits_float64,
     float64_partials,
     float_gemm,
-    fits_float64,
     int_partials,
 )
 
@@ -84,9 +84,15 @@ def _int_inputs(q, a, a_scale, pexp_a, w_scales=None) -> dict:
     w, lsb = _grid(q)
     n, k = w.shape
     gs, g = n_groups(k, q.block_size)
-    d = {"ref_a": a, "ref_w": w, "pexp": np.int64(pexp_a + lsb), "gs": np.int64(q.block_size),
-         "w_scales": np.broadcast_to(q.scales if w_scales is None else w_scales,
-                                     (n, g)).astype(np.float32).copy()}
+    d = {
+        "ref_a": a,
+        "ref_w": w,
+        "pexp": np.int64(pexp_a + lsb),
+        "gs": np.int64(q.block_size),
+        "w_scales": np.broadcast_to(q.scales if w_scales is None else w_scales, (n, g))
+        .astype(np.float32)
+        .copy(),
+    }
     if q.zeros is not None:
         d["w_zeros"] = np.broadcast_to(q.zeros.astype(np.int64), (n, g)).copy()
     if a_scale is not None:
@@ -126,8 +132,10 @@ def _mk_int(wname, act, extra=None):
 
 
 def _types_tables(q) -> dict:
-    return {"tables": np.stack([f.table for f in q.formats]),
-            "types": np.asarray(q.types, np.int64)}
+    return {
+        "tables": np.stack([f.table for f in q.formats]),
+        "types": np.asarray(q.types, np.int64),
+    }
 
 
 def _ant_table(q) -> dict:
@@ -146,9 +154,15 @@ def _res(part, pexp, inp, out):
 def _deq_run(part, pexp, inp, a_int):
     from kernels._common import dequantize_partials
 
-    out = dequantize_partials(part, pexp, inp["w_scales"], inp.get("w_zeros"), a_int,
-                              n_groups(inp["ref_a"].shape[1], int(inp["gs"]))[0],
-                              inp.get("a_scale"))
+    out = dequantize_partials(
+        part,
+        pexp,
+        inp["w_scales"],
+        inp.get("w_zeros"),
+        a_int,
+        n_groups(inp["ref_a"].shape[1], int(inp["gs"]))[0],
+        inp.get("a_scale"),
+    )
     return _res(part, pexp, inp, out)
 
 
@@ -169,8 +183,13 @@ def _run_stripes(bits):
 def _run_bitmod(int_bits=0):
     def run(inp):
         part, pexp = bitserial.bitmod_partials(
-            inp["ref_a"], inp["w_codes"], inp.get("tables"), inp.get("types"),
-            group_size=int(inp["gs"]), int_bits=int_bits)
+            inp["ref_a"],
+            inp["w_codes"],
+            inp.get("tables"),
+            inp.get("types"),
+            group_size=int(inp["gs"]),
+            int_bits=int_bits,
+        )
         return _deq_run(part, pexp, inp, None)
 
     return run
@@ -178,28 +197,34 @@ def _run_bitmod(int_bits=0):
 
 def _run_mixpe(bits):
     def run(inp):
-        part, pexp = mixpe.mixpe_partials(inp["ref_a"], inp["w_codes"], bits=bits,
-                                          group_size=int(inp["gs"]))
+        part, pexp = mixpe.mixpe_partials(
+            inp["ref_a"], inp["w_codes"], bits=bits, group_size=int(inp["gs"])
+        )
         return _deq_run(part, pexp, inp, _a_int(inp))
 
     return run
 
 
 def _run_ant(inp):
-    part, pexp = decoders.ant_partials(inp["ref_a"], inp["w_codes"], inp["table"],
-                                       group_size=int(inp["gs"]))
+    part, pexp = decoders.ant_partials(
+        inp["ref_a"], inp["w_codes"], inp["table"], group_size=int(inp["gs"])
+    )
     return _deq_run(part, pexp, inp, None)
 
 
 def _run_olive(inp):
-    part, pexp = decoders.olive_partials(inp["ref_a"], inp["w_codes"], inp["normal_table"],
-                                         inp["outlier_table"], group_size=int(inp["gs"]))
+    part, pexp = decoders.olive_partials(
+        inp["ref_a"],
+        inp["w_codes"],
+        inp["normal_table"],
+        inp["outlier_table"],
+        group_size=int(inp["gs"]),
+    )
     return _deq_run(part, pexp, inp, None)
 
 
 def _run_int8(inp):
-    return _deq_run(mac.int8_partials(inp["ref_a"], inp["w_codes"], int(inp["gs"])), 0, inp,
-                    None)
+    return _deq_run(mac.int8_partials(inp["ref_a"], inp["w_codes"], int(inp["gs"])), 0, inp, None)
 
 
 def _run_dsp(bits):
@@ -230,8 +255,14 @@ def _mk_lut(wname, bits):
 
 
 def _run_lut(inp):
-    out = lut.lut_gemm(inp["ref_a"], inp["w_codes"], inp["w_scales"], inp.get("w_zeros"),
-                       bits=int(inp["bits"]), group_size=int(inp["gs"]))
+    out = lut.lut_gemm(
+        inp["ref_a"],
+        inp["w_codes"],
+        inp["w_scales"],
+        inp.get("w_zeros"),
+        bits=int(inp["bits"]),
+        group_size=int(inp["gs"]),
+    )
     return {"out": out}
 
 
@@ -265,17 +296,25 @@ def _mk_mx(name):
         qw = quant.quantize(_weights(rng, n, k), name)
         div = 64.0 if name == "mxint8" else 1.0
         tab = qa.formats[0].table / div
-        return {"a_codes": qa.codes, "a_sc": qa.scale_codes.astype(np.uint8),
-                "w_codes": qw.codes, "w_sc": qw.scale_codes.astype(np.uint8),
-                "table": tab, "ref_a": qa.dequantize().astype(np.float64),
-                "ref_w": qw.dequantize().astype(np.float64)}
+        return {
+            "a_codes": qa.codes,
+            "a_sc": qa.scale_codes.astype(np.uint8),
+            "w_codes": qw.codes,
+            "w_sc": qw.scale_codes.astype(np.uint8),
+            "table": tab,
+            "ref_a": qa.dequantize().astype(np.float64),
+            "ref_w": qw.dequantize().astype(np.float64),
+        }
 
     return make
 
 
 def _run_mx(inp):
-    return {"out": blockscaled.mx_gemm(inp["a_codes"], inp["a_sc"], inp["table"],
-                                       inp["w_codes"], inp["w_sc"], inp["table"])}
+    return {
+        "out": blockscaled.mx_gemm(
+            inp["a_codes"], inp["a_sc"], inp["table"], inp["w_codes"], inp["w_sc"], inp["table"]
+        )
+    }
 
 
 def _mk_nvfp4(rng, m, k, n):
@@ -288,19 +327,34 @@ def _mk_nvfp4(rng, m, k, n):
         v = q.element_values().astype(np.float64)
         return v * np.repeat(q.scales.astype(np.float64), 16, axis=-1)[:, : v.shape[1]]
 
-    return {"a_codes": qa.codes, "a_sc": qa.scale_codes.astype(np.uint8),
-            "a_ts": np.float32(qa.tensor_scale), "w_codes": qw.codes,
-            "w_sc": qw.scale_codes.astype(np.uint8), "w_ts": np.float32(qw.tensor_scale),
-            "fp4_table": qa.formats[0].table,
-            "ue4m3_table": __import__("quant").element_format("fp8-e4m3").table,
-            "ref_a": unscaled(qa), "ref_w": unscaled(qw),
-            "post": np.float64(qa.tensor_scale) * np.float64(qw.tensor_scale)}
+    return {
+        "a_codes": qa.codes,
+        "a_sc": qa.scale_codes.astype(np.uint8),
+        "a_ts": np.float32(qa.tensor_scale),
+        "w_codes": qw.codes,
+        "w_sc": qw.scale_codes.astype(np.uint8),
+        "w_ts": np.float32(qw.tensor_scale),
+        "fp4_table": qa.formats[0].table,
+        "ue4m3_table": __import__("quant").element_format("fp8-e4m3").table,
+        "ref_a": unscaled(qa),
+        "ref_w": unscaled(qw),
+        "post": np.float64(qa.tensor_scale) * np.float64(qw.tensor_scale),
+    }
 
 
 def _run_nvfp4(inp):
-    return {"out": blockscaled.nvfp4_gemm(inp["a_codes"], inp["a_sc"], inp["a_ts"],
-                                          inp["w_codes"], inp["w_sc"], inp["w_ts"],
-                                          inp["fp4_table"], inp["ue4m3_table"])}
+    return {
+        "out": blockscaled.nvfp4_gemm(
+            inp["a_codes"],
+            inp["a_sc"],
+            inp["a_ts"],
+            inp["w_codes"],
+            inp["w_sc"],
+            inp["w_ts"],
+            inp["fp4_table"],
+            inp["ue4m3_table"],
+        )
+    }
 
 
 def _cases() -> list[Case]:
@@ -309,52 +363,140 @@ def _cases() -> list[Case]:
     int8w = _mk_int("int8", "a8")
     # systolic_mac: plain INT8 MAC; decoder-fed MACs (ANT / OliVe arrays are systolic)
     add(Case("systolic_mac", "mac.int8", "W int8 / A int8", "int", int8w, _run_int8))
-    add(Case("systolic_mac", "decoders.ant", "W ant4 / A int8", "int",
-             _mk_int("ant4", "a8", _ant_table), _run_ant))
-    add(Case("systolic_mac", "decoders.olive", "W olive-int4 / A fp16", "int",
-             _mk_int("olive-int4", "a16", _olive_tables), _run_olive))
-    add(Case("systolic_mac", "decoders.olive", "W olive-flint4 / A int8", "int",
-             _mk_int("olive-flint4", "a8", _olive_tables), _run_olive))
+    add(
+        Case(
+            "systolic_mac",
+            "decoders.ant",
+            "W ant4 / A int8",
+            "int",
+            _mk_int("ant4", "a8", _ant_table),
+            _run_ant,
+        )
+    )
+    add(
+        Case(
+            "systolic_mac",
+            "decoders.olive",
+            "W olive-int4 / A fp16",
+            "int",
+            _mk_int("olive-int4", "a16", _olive_tables),
+            _run_olive,
+        )
+    )
+    add(
+        Case(
+            "systolic_mac",
+            "decoders.olive",
+            "W olive-flint4 / A int8",
+            "int",
+            _mk_int("olive-flint4", "a8", _olive_tables),
+            _run_olive,
+        )
+    )
     # gpu_tensorcore: INT8 / FP MACs against cuBLAS, block-scaled formats
     add(Case("gpu_tensorcore", "mac.int8", "W int8 / A int8", "int", int8w, _run_int8))
-    for f, dt in (("fp16", "float16"), ("bf16", "bfloat16"), ("fp8-e4m3", "fp8-e4m3"),
-                  ("fp32", "float32")):
-        add(Case("gpu_tensorcore", "mac.fp", f"{f} x {f}", f"float:{dt}", _mk_float(f),
-                 _run_float))
+    for f, dt in (
+        ("fp16", "float16"),
+        ("bf16", "bfloat16"),
+        ("fp8-e4m3", "fp8-e4m3"),
+        ("fp32", "float32"),
+    ):
+        add(Case("gpu_tensorcore", "mac.fp", f"{f} x {f}", f"float:{dt}", _mk_float(f), _run_float))
     for f in ("mxfp4", "mxfp6-e2m3", "mxfp8-e4m3", "mxfp8-e5m2", "mxint8"):
         add(Case("gpu_tensorcore", "blockscaled.mx", f"{f} x {f}", "mx", _mk_mx(f), _run_mx))
-    add(Case("gpu_tensorcore", "blockscaled.nvfp4", "nvfp4 x nvfp4", "nvfp4", _mk_nvfp4,
-             _run_nvfp4))
+    add(
+        Case("gpu_tensorcore", "blockscaled.nvfp4", "nvfp4 x nvfp4", "nvfp4", _mk_nvfp4, _run_nvfp4)
+    )
     # bitserial
-    add(Case("bitserial", "bitserial.stripes", "W int4-g128 / A int8", "int",
-             _mk_int("int4-g128", "a8"), _run_stripes(4)))
-    add(Case("bitserial", "bitserial.stripes", "W int8 / A int8", "int", int8w,
-             _run_stripes(8)))
+    add(
+        Case(
+            "bitserial",
+            "bitserial.stripes",
+            "W int4-g128 / A int8",
+            "int",
+            _mk_int("int4-g128", "a8"),
+            _run_stripes(4),
+        )
+    )
+    add(Case("bitserial", "bitserial.stripes", "W int8 / A int8", "int", int8w, _run_stripes(8)))
     for b in (3, 4):
-        add(Case("bitserial", "bitserial.bitmod", f"W bitmod-fp{b}-g128 / A fp16", "int",
-                 _mk_int(f"bitmod-fp{b}-g128", "a16", _types_tables), _run_bitmod()))
-    add(Case("bitserial", "bitserial.bitmod", "W bitmod-int6-g128 / A fp16 (Booth)", "int",
-             _mk_int("bitmod-int6-g128", "a16"), _run_bitmod(6)))
-    add(Case("bitserial", "bitserial.bitmod", "W int8-g128 / A fp16 (Booth)", "int",
-             _mk_int("int8-g128", "a16"), _run_bitmod(8)))
+        add(
+            Case(
+                "bitserial",
+                "bitserial.bitmod",
+                f"W bitmod-fp{b}-g128 / A fp16",
+                "int",
+                _mk_int(f"bitmod-fp{b}-g128", "a16", _types_tables),
+                _run_bitmod(),
+            )
+        )
+    add(
+        Case(
+            "bitserial",
+            "bitserial.bitmod",
+            "W bitmod-int6-g128 / A fp16 (Booth)",
+            "int",
+            _mk_int("bitmod-int6-g128", "a16"),
+            _run_bitmod(6),
+        )
+    )
+    add(
+        Case(
+            "bitserial",
+            "bitserial.bitmod",
+            "W int8-g128 / A fp16 (Booth)",
+            "int",
+            _mk_int("int8-g128", "a16"),
+            _run_bitmod(8),
+        )
+    )
     # lut
-    add(Case("lut", "lut.lut", "W int4-g128-asym / A fp16", "lut",
-             _mk_lut("int4-g128-asym", 4), _run_lut))
-    add(Case("lut", "lut.lut", "W int2-g128 / A fp16", "lut", _mk_lut("int2-g128", 2),
-             _run_lut))
-    add(Case("lut", "lut.lut", "W int3-g128 / A fp16", "lut", _mk_lut("int3-g128", 3),
-             _run_lut))
+    add(
+        Case(
+            "lut",
+            "lut.lut",
+            "W int4-g128-asym / A fp16",
+            "lut",
+            _mk_lut("int4-g128-asym", 4),
+            _run_lut,
+        )
+    )
+    add(Case("lut", "lut.lut", "W int2-g128 / A fp16", "lut", _mk_lut("int2-g128", 2), _run_lut))
+    add(Case("lut", "lut.lut", "W int3-g128 / A fp16", "lut", _mk_lut("int3-g128", 3), _run_lut))
     # mixpe
-    add(Case("mixpe", "mixpe.shift_add", "W int4-g128 / A int8", "int",
-             _mk_int("int4-g128", "a8"), _run_mixpe(4)))
-    add(Case("mixpe", "mixpe.shift_add", "W int4-g128-asym / A fp16", "int",
-             _mk_int("int4-g128-asym", "a16"), _run_mixpe(4)))
-    add(Case("mixpe", "mixpe.shift_add", "W int4-g128-asym / A int8", "int",
-             _mk_int("int4-g128-asym", "a8"), _run_mixpe(4)))
+    add(
+        Case(
+            "mixpe",
+            "mixpe.shift_add",
+            "W int4-g128 / A int8",
+            "int",
+            _mk_int("int4-g128", "a8"),
+            _run_mixpe(4),
+        )
+    )
+    add(
+        Case(
+            "mixpe",
+            "mixpe.shift_add",
+            "W int4-g128-asym / A fp16",
+            "int",
+            _mk_int("int4-g128-asym", "a16"),
+            _run_mixpe(4),
+        )
+    )
+    add(
+        Case(
+            "mixpe",
+            "mixpe.shift_add",
+            "W int4-g128-asym / A int8",
+            "int",
+            _mk_int("int4-g128-asym", "a8"),
+            _run_mixpe(4),
+        )
+    )
     # fpga_dsp
     add(Case("fpga_dsp", "fpga_dsp.int8x2", "W int8 / A int8", "int", int8w, _run_dsp(8)))
-    add(Case("fpga_dsp", "fpga_dsp.int4x4", "W int4-g128 / A int4", "int", _mk_dsp4,
-             _run_dsp(4)))
+    add(Case("fpga_dsp", "fpga_dsp.int4x4", "W int4-g128 / A int4", "int", _mk_dsp4, _run_dsp(4)))
     return c
 
 
@@ -379,8 +521,7 @@ def epilogue64(part, pexp, inp) -> np.ndarray:
         a_int = _a_int(inp)
         asum = group_sums(a_int, gs, g).astype(np.float64)
         x = x - inp["w_zeros"].astype(np.float64)[None, :, :] * asum[:, None, :]
-    out = np.einsum("mng,ng->mn", x, inp["w_scales"].astype(np.float64)) * 2.0 ** int(
-        inp["pexp"])
+    out = np.einsum("mng,ng->mn", x, inp["w_scales"].astype(np.float64)) * 2.0 ** int(inp["pexp"])
     if "a_scale" in inp:
         out = out * inp["a_scale"].astype(np.float64)[:, None]
     return out
@@ -399,7 +540,8 @@ def dequantized(inp, kind) -> tuple[np.ndarray, np.ndarray]:
         col = np.minimum(np.arange(w.shape[1]) // gs, g - 1)
         if "w_zeros" in inp:
             w = w - inp["w_zeros"].astype(np.float64)[:, col] * 2.0 ** int(inp["pexp"]) * (
-                2.0**24 if inp["ref_a"].dtype == np.float16 else 1.0)
+                2.0**24 if inp["ref_a"].dtype == np.float16 else 1.0
+            )
         return a, w * inp["w_scales"].astype(np.float64)[:, col]
     post = float(inp.get("post", 1.0))
     return inp["ref_a"].astype(np.float64), inp["ref_w"].astype(np.float64) * post
@@ -418,8 +560,12 @@ def reference(case: Case, inp: dict, device: str) -> dict:
             assert np.array_equal(part.astype(np.float64), pf)
         else:
             part = int_partials(a, w, gs, device)
-        return {"partials": part, "out": epilogue64(part, inp["pexp"], inp), "rel": 1e-13,
-                "out_u": 0.0}
+        return {
+            "partials": part,
+            "out": epilogue64(part, inp["pexp"], inp),
+            "rel": 1e-13,
+            "out_u": 0.0,
+        }
     if case.kind.startswith("float:"):
         out, rel, out_u = float_gemm(inp["ref_a"], inp["ref_w"], case.kind[6:], device)
         return {"out": out, "rel": rel, "out_u": out_u}
@@ -435,8 +581,14 @@ def kernel_bound(case: Case, inp: dict, s: np.ndarray) -> np.ndarray:
         _, g = n_groups(k, int(inp["gs"]))
         return s * gamma(dequant_rounds(g), U32)
     if case.kind == "lut":
-        return lut.lut_bound(inp["ref_a"], inp["w_codes"], inp["w_scales"], inp.get("w_zeros"),
-                             bits=int(inp["bits"]), group_size=int(inp["gs"]))
+        return lut.lut_bound(
+            inp["ref_a"],
+            inp["w_codes"],
+            inp["w_scales"],
+            inp.get("w_zeros"),
+            bits=int(inp["bits"]),
+            group_size=int(inp["gs"]),
+        )
     if case.kind.startswith("float:"):
         return s * gamma(k + 1, U32)
     if case.kind == "mx":
@@ -465,17 +617,41 @@ def check(case: Case, inp: dict, res: dict, ref: dict, shape: str) -> list[Row]:
         p, r = res["partials"], ref["partials"]
         same = p.shape == r.shape and np.array_equal(p, r)
         err = float(np.abs(p - r).max()) if p.shape == r.shape else float("inf")
-        rows.append(Row(case.family, case.kernel, shape, case.fmt, "partials", err,
-                        err / max(1.0, float(np.abs(r).max())), same, "exact", same))
+        rows.append(
+            Row(
+                case.family,
+                case.kernel,
+                shape,
+                case.fmt,
+                "partials",
+                err,
+                err / max(1.0, float(np.abs(r).max())),
+                same,
+                "exact",
+                same,
+            )
+        )
     a, w = dequantized(inp, case.kind)
     s = np.abs(a) @ np.abs(w).T
     out, rout = res["out"].astype(np.float64), ref["out"]
     bound = (kernel_bound(case, inp, s) + ref["rel"] * s + ref["out_u"] * np.abs(rout)) * (
-        1 + 1e-9) + 1e-300
+        1 + 1e-9
+    ) + 1e-300
     err = np.abs(out - rout)
     ok = bool(np.all(np.isfinite(out)) and np.all(err <= bound))
     scale = np.maximum(np.abs(rout), 1e-30)
-    rows.append(Row(case.family, case.kernel, shape, case.fmt, "out", float(err.max()),
-                    float((err / scale).max()), bool(np.array_equal(out, rout)),
-                    f"{float(bound.max()):.3g}", ok))
+    rows.append(
+        Row(
+            case.family,
+            case.kernel,
+            shape,
+            case.fmt,
+            "out",
+            float(err.max()),
+            float((err / scale).max()),
+            bool(np.array_equal(out, rout)),
+            f"{float(bound.max()):.3g}",
+            ok,
+        )
+    )
     return rows

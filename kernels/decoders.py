@@ -21,6 +21,7 @@ from numba import njit, prange
 from kernels._common import (
     activations_fixed,
     dequantize_partials,
+    lanes,
     mant_exp_term,
     n_groups,
     table_ints,
@@ -56,7 +57,7 @@ def ant_partials(a, w_codes, table, *, group_size: int = 0):
     n, k = pat.shape
     gs, g = n_groups(k, group_size)
     ty = np.zeros((n, g), np.int64)
-    return terms_core(np.ascontiguousarray(a_int.T), pat, ty, nt, mu, sh, gs), aexp + lsb
+    return terms_core(lanes(a_int, aexp), pat, ty, nt, mu, sh, gs).astype(np.int64), aexp + lsb
 
 
 def ant_gemm(a, w_codes, w_scales, table, *, group_size: int = 0, a_scale=None):
@@ -104,9 +105,11 @@ def _olive_core(aT, c, nm, ne, om, oe, victim, gs):
 def olive_partials(a, w_codes, normal_table, outlier_table, *, group_size: int = 0):
     """Exact int64 [M, N, G] partials and unit exponent for OliVe pair-coded weights."""
     a_int, aexp = activations_fixed(a)
-    both = np.concatenate([np.asarray(normal_table, np.float64),
-                           np.asarray(outlier_table, np.float64)])
+    both = np.concatenate(
+        [np.asarray(normal_table, np.float64), np.asarray(outlier_table, np.float64)]
+    )
     _, lsb = table_ints(both)
+
     def grid(t):
         t = np.asarray(t, np.float64) * 2.0**-lsb
         return np.rint(np.where(np.isnan(t), 0.0, t)).astype(np.int64)
@@ -119,10 +122,10 @@ def olive_partials(a, w_codes, normal_table, outlier_table, *, group_size: int =
     return part, aexp + lsb
 
 
-def olive_gemm(a, w_codes, w_scales, normal_table, outlier_table, *, group_size: int = 0,
-               a_scale=None):
+def olive_gemm(
+    a, w_codes, w_scales, normal_table, outlier_table, *, group_size: int = 0, a_scale=None
+):
     """FP32 [M, N] of olive_partials, dequantized per group (per channel when 0)."""
-    part, pexp = olive_partials(a, w_codes, normal_table, outlier_table,
-                                group_size=group_size)
+    part, pexp = olive_partials(a, w_codes, normal_table, outlier_table, group_size=group_size)
     gs, _ = n_groups(np.shape(a)[1], group_size)
     return dequantize_partials(part, pexp, w_scales, gs=gs, a_scale=a_scale)

@@ -132,8 +132,12 @@ def dsp_int4_partials(a_codes, w_codes, group_size: int = 0, chain: int = 15):
     """Exact int64 [M, N, G] of INT4 a [M, K] × INT4 w [N, K], 4 products per DSP."""
     a = np.asarray(a_codes).astype(np.int64)
     w = np.asarray(w_codes).astype(np.int64)
-    if a.min(initial=0) < -8 or a.max(initial=0) > 7 or w.min(initial=0) < -8 \
-            or w.max(initial=0) > 7:
+    if (
+        a.min(initial=0) < -8
+        or a.max(initial=0) > 7
+        or w.min(initial=0) < -8
+        or w.max(initial=0) > 7
+    ):
         raise ValueError("INT4 operands expected")
     if not 1 <= chain <= 15:
         raise ValueError("at most 15 INT4 products fit an 11-bit field")
@@ -142,8 +146,9 @@ def dsp_int4_partials(a_codes, w_codes, group_size: int = 0, chain: int = 15):
     return _dsp_int4_core(_pad_rows(a), _pad_rows(w), gs, chain)[:m, :n]
 
 
-def dsp_gemm(a_codes, w_codes, w_scales, *, bits: int = 8, group_size: int = 0,
-             a_scale=None) -> np.ndarray:
+def dsp_gemm(
+    a_codes, w_codes, w_scales, *, bits: int = 8, group_size: int = 0, a_scale=None
+) -> np.ndarray:
     """FP32 [M, N] of the DSP partials (bits 8 or 4), dequantized per group."""
     f = dsp_int8_partials if bits == 8 else dsp_int4_partials
     part = f(a_codes, w_codes, group_size)

@@ -26,12 +26,12 @@ GOLDEN_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "golden"
 
 #: (M, K, N) per family: M tokens; K, N slices of SmolLM2-135M / Llama-2-7B projections.
 SHAPES = {
-    "systolic_mac": (32, 576, 192),     # SmolLM2 k_proj (576 -> 192), 32 tokens
-    "gpu_tensorcore": (16, 576, 192),   # SmolLM2 k_proj, 16 tokens
-    "bitserial": (16, 512, 256),        # Llama-2-7B q_proj slice (K 512 of 4096, N 256)
-    "lut": (32, 576, 256),              # SmolLM2 q_proj slice (N 256 of 576)
-    "mixpe": (64, 576, 192),            # SmolLM2 v_proj, 64 tokens
-    "fpga_dsp": (16, 1024, 256),        # Llama-2-7B slice (K 1024 of 4096)
+    "systolic_mac": (32, 576, 192),  # SmolLM2 k_proj (576 -> 192), 32 tokens
+    "gpu_tensorcore": (16, 576, 192),  # SmolLM2 k_proj, 16 tokens
+    "bitserial": (16, 512, 256),  # Llama-2-7B q_proj slice (K 512 of 4096, N 256)
+    "lut": (32, 576, 256),  # SmolLM2 q_proj slice (N 256 of 576)
+    "mixpe": (64, 576, 192),  # SmolLM2 v_proj, 64 tokens
+    "fpga_dsp": (16, 1024, 256),  # Llama-2-7B slice (K 1024 of 4096)
 }
 
 
@@ -59,8 +59,11 @@ def _pack(inp: dict, case: Case) -> dict:
             continue
         if key == "ref_w":
             v = v.astype(np.int16)
-        if case.kind.startswith("float:") and v.dtype == np.float32 and np.array_equal(
-                v.astype(np.float16).astype(np.float32), v):
+        if (
+            case.kind.startswith("float:")
+            and v.dtype == np.float32
+            and np.array_equal(v.astype(np.float16).astype(np.float32), v)
+        ):
             v = v.astype(np.float16)  # fp16 / fp8 values: exact in binary16
         out[key] = v
     return out
@@ -96,7 +99,7 @@ def load(family: str, directory: Path = GOLDEN_DIR) -> list[tuple[Case, dict, di
     out = []
     for i, case in enumerate(FAMILIES[family]):
         pre = f"{i}."
-        fields = {k[len(pre):]: z[k] for k in z.files if k.startswith(pre)}
+        fields = {k[len(pre) :]: z[k] for k in z.files if k.startswith(pre)}
         ref = None
         if "gpu_rel" in fields:
             ref = {"rel": float(fields.pop("gpu_rel")), "out_u": float(fields.pop("gpu_out_u"))}

@@ -67,8 +67,12 @@ def _lut_core(tab, u, bits, gs, coef, s_half):
             for j in range(g * jg, min((g + 1) * jg, j_)):
                 k = 4 * j
                 for b in range(bits):
-                    p = (((u[n, k] >> b) & 1) | (((u[n, k + 1] >> b) & 1) << 1)
-                         | (((u[n, k + 2] >> b) & 1) << 2) | (((u[n, k + 3] >> b) & 1) << 3))
+                    p = (
+                        ((u[n, k] >> b) & 1)
+                        | (((u[n, k + 1] >> b) & 1) << 1)
+                        | (((u[n, k + 2] >> b) & 1) << 2)
+                        | (((u[n, k + 3] >> b) & 1) << 3)
+                    )
                     if p & 1:
                         idx = p >> 1
                         sgn = np.float32(1 << b)
@@ -94,8 +98,11 @@ def _unsigned(w_codes, w_zeros, bits: int, n: int, g: int):
         z = np.full((n, g), 1 << (bits - 1), np.int64)
     else:
         u = w.astype(np.int64)
-        z = (np.zeros((n, g), np.int64) if w_zeros is None
-             else np.broadcast_to(np.asarray(w_zeros, np.int64).reshape(n, -1), (n, g)))
+        z = (
+            np.zeros((n, g), np.int64)
+            if w_zeros is None
+            else np.broadcast_to(np.asarray(w_zeros, np.int64).reshape(n, -1), (n, g))
+        )
     if u.min(initial=0) < 0 or u.max(initial=0) >= (1 << bits):
         raise ValueError(f"weight codes out of range for {bits} bits")
     return u, np.ascontiguousarray(z)

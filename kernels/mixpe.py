@@ -18,6 +18,7 @@ from kernels._common import (
     activations_fixed,
     binary_terms,
     dequantize_partials,
+    lanes,
     n_groups,
     term_tables,
     terms_core,
@@ -38,11 +39,12 @@ def mixpe_partials(a, w_codes, *, bits: int, group_size: int = 128):
     pat = np.ascontiguousarray(w.astype(np.int64) & ((1 << bits) - 1))
     gs, g = n_groups(k, group_size)
     ty = np.zeros((n, g), np.int64)
-    return terms_core(np.ascontiguousarray(a_int.T), pat, ty, nt, mu, sh, gs), aexp
+    return terms_core(lanes(a_int, aexp), pat, ty, nt, mu, sh, gs).astype(np.int64), aexp
 
 
-def mixpe_gemm(a, w_codes, w_scales, w_zeros=None, *, bits: int, group_size: int = 128,
-               a_scale=None) -> np.ndarray:
+def mixpe_gemm(
+    a, w_codes, w_scales, w_zeros=None, *, bits: int, group_size: int = 128, a_scale=None
+) -> np.ndarray:
     """FP32 [M, N]: per-group dequantization of mixpe_partials (zero point applied as
     z·Σa, exact, before the scale)."""
     part, pexp = mixpe_partials(a, w_codes, bits=bits, group_size=group_size)

@@ -151,12 +151,20 @@ def float_gemm(a, w, dtype: str, device: str) -> tuple[np.ndarray, float, float]
         one = torch.ones((), dtype=torch.float32, device=dev)
         out = torch._scaled_mm(ta, tw.t(), scale_a=one, scale_b=one, out_dtype=torch.float32)
         return out[:m, :n].double().cpu().numpy(), gamma(k, U_FP8_ACC), U32
-    tdt = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16,
-           "bfloat16": torch.bfloat16}[dtype]
+    tdt = {
+        "float64": torch.float64,
+        "float32": torch.float32,
+        "float16": torch.float16,
+        "bfloat16": torch.bfloat16,
+    }[dtype]
     ta = torch.from_numpy(a).to(dev).to(tdt)
     tw = torch.from_numpy(w).to(dev).to(tdt)
     out = (ta @ tw.t()).double().cpu().numpy()
-    rel = {"float64": gamma(k, U64), "float32": gamma(k, U32), "float16": gamma(k, U32),
-           "bfloat16": gamma(k, U32)}[dtype]
+    rel = {
+        "float64": gamma(k, U64),
+        "float32": gamma(k, U32),
+        "float16": gamma(k, U32),
+        "bfloat16": gamma(k, U32),
+    }[dtype]
     out_u = {"float64": 0.0, "float32": 0.0, "float16": U16, "bfloat16": 2.0**-8}[dtype]
     return out, rel, out_u

@@ -42,7 +42,6 @@ def terms_partials(a, pat, types, nterms, mult, shift, gs):
     """Σ_j mult·(a << shift) per (type, pattern) term j (BitMoD / MixPE / ANT)."""
     a_int, aexp = activations_fixed(a)
     n, k = pat.shape
-    g = types.shape[1]
     t = np.repeat(types, gs, axis=1)[:, :k]
     out = 0
     for j in range(mult.shape[2]):
@@ -89,15 +88,15 @@ def dsp_int8_partials(a_codes, w_codes, chain=7, block_n=256):
     wp = np.concatenate([w, np.zeros((n2, pad), np.int64)], axis=1)
     out = np.zeros((m, n2), np.int64)
     for n0 in range(0, n2, 2 * block_n):
-        ws = wp[n0:n0 + 2 * block_n]
+        ws = wp[n0 : n0 + 2 * block_n]
         pa = (ws[1::2] << 18) + ws[0::2]  # [n, K]
         prod = ap[:, None, :] * pa[None, :, :]  # [M, n, K] 45-bit products
         p = prod.reshape(m, pa.shape[0], -1, chain).sum(axis=3)  # P register per chain
         p = ((p + (1 << 47)) & ((1 << 48) - 1)) - (1 << 47)  # 48-bit wrap
         lo = ((p + (1 << 17)) & ((1 << 18) - 1)) - (1 << 17)
         hi = (p - lo) >> 18
-        out[:, n0:n0 + 2 * block_n:2] = lo.sum(axis=2)
-        out[:, n0 + 1:n0 + 2 * block_n:2] = hi.sum(axis=2)
+        out[:, n0 : n0 + 2 * block_n : 2] = lo.sum(axis=2)
+        out[:, n0 + 1 : n0 + 2 * block_n : 2] = hi.sum(axis=2)
     return out[:, : np.shape(w_codes)[0], None]
 
 
@@ -136,7 +135,7 @@ def lut_gemm(a, w_codes, w_scales, w_zeros=None, *, bits, group_size=0):
         acc = np.zeros((m, n), np.float16)
         off = np.zeros((m, 1), np.float16)
         for j in range(gi * jg, min((gi + 1) * jg, jn)):
-            w4 = u[:, 4 * j:4 * j + 4]
+            w4 = u[:, 4 * j : 4 * j + 4]
             for b in range(bits):
                 p = ((w4 >> b) & 1) @ np.array([1, 2, 4, 8])  # [N]
                 pos = (p & 1) == 1
@@ -155,8 +154,9 @@ def mx_gemm(a_codes, a_sc, a_table, w_codes, w_sc, w_table):
     wi, lw, _ = blockscaled._elements(w_codes, w_table)
     bs = blockscaled.MX_BLOCK
     d = _gemm_groups(ai, wi, bs)  # [M, N, NB]
-    e = (np.asarray(a_sc, np.int64) - 127 + la)[:, None, :] + \
-        (np.asarray(w_sc, np.int64) - 127 + lw)[None, :, :]
+    e = (np.asarray(a_sc, np.int64) - 127 + la)[:, None, :] + (
+        np.asarray(w_sc, np.int64) - 127 + lw
+    )[None, :, :]
     v = np.ldexp(d.astype(np.float64), e).astype(np.float32)
     acc = np.zeros(v.shape[:2], np.float32)
     for b in range(v.shape[2]):
@@ -170,5 +170,5 @@ def fp_mac_gemm(a, w):
     w = np.asarray(w, np.float32)
     acc = np.zeros((a.shape[0], w.shape[0]), np.float32)
     for k in range(a.shape[1]):
-        acc = acc + a[:, k:k + 1] * w[None, :, k]
+        acc = acc + a[:, k : k + 1] * w[None, :, k]
     return acc

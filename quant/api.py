@@ -20,8 +20,11 @@ from quant.qtensor import QTensor
 from quant.scheme import QuantScheme, rtn
 from quant.select import quantize_ant, quantize_bitmod
 
-_CAST = {"fp32": (np.float32, np.uint32), "fp16": (np.float16, np.uint16),
-         "bf16": (ml_dtypes.bfloat16, np.uint16)}
+_CAST = {
+    "fp32": (np.float32, np.uint32),
+    "fp16": (np.float16, np.uint16),
+    "bf16": (ml_dtypes.bfloat16, np.uint16),
+}
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,14 @@ def scheme_for(name: str) -> QuantScheme | None:
     m = re.match(r"^int([2-8])(?:-g(\d+))?(-asym)?(-mse)?$", name)
     if m:
         g = int(m.group(2) or 0)
-        return QuantScheme(f"int{m.group(1)}", "group" if g else "channel", g,
-                           symmetric=not m.group(3), scale_format="fp16",
-                           scale_method="mse" if m.group(4) else "absmax")
+        return QuantScheme(
+            f"int{m.group(1)}",
+            "group" if g else "channel",
+            g,
+            symmetric=not m.group(3),
+            scale_format="fp16",
+            scale_method="mse" if m.group(4) else "absmax",
+        )
     m = re.match(r"^(fp\d-e\dm\d)(?:-g(\d+))?$", name)
     if m:
         if m.group(2):
@@ -68,8 +76,9 @@ def quantize(x: np.ndarray, name: str, axis: int = -1) -> QTensor:
     x = np.asarray(x, dtype=np.float32)
     if canon in _CAST:
         f = CastFormat(canon, np.dtype(_CAST[canon][1]).itemsize * 8)
-        return QTensor(f.encode(x), np.ones((1,) * x.ndim, np.float32), None, canon, 0,
-                       axis % x.ndim, (f,))
+        return QTensor(
+            f.encode(x), np.ones((1,) * x.ndim, np.float32), None, canon, 0, axis % x.ndim, (f,)
+        )
     if np.isnan(x).any():
         raise ValueError(f"{canon}: cannot quantize an array containing NaN")
     if canon in MX_ELEMENTS:

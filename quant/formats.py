@@ -146,7 +146,8 @@ class NumberFormat:
         if nan.any():
             neg = np.signbit(x)
             nc = self.nan_code
-            out[nan] = np.where(neg[nan], nc | (1 << (self.bits - 1)), nc) if self.signed_nan else nc
+            neg_nc = nc | (1 << (self.bits - 1)) if self.signed_nan else nc
+            out[nan] = np.where(neg[nan], neg_nc, nc)
         return out.astype(self.code_dtype)
 
     def _encode_integer(self, x: np.ndarray) -> np.ndarray:
@@ -250,8 +251,13 @@ class _E8M0(NumberFormat):
         return np.where(bad, 255, code).astype(np.uint8)
 
 
-def table_format(name: str, bits: int, magnitudes: list[float], neg_special: float | None = None,
-                 sign_magnitude: bool = True) -> NumberFormat:
+def table_format(
+    name: str,
+    bits: int,
+    magnitudes: list[float],
+    neg_special: float | None = None,
+    sign_magnitude: bool = True,
+) -> NumberFormat:
     """Sign-magnitude table: pattern s|m has value (−1)^s · magnitudes[m].
 
     `magnitudes` has 2^(bits−1) entries with magnitudes[0] = 0. The −0 pattern (s=1, m=0) is
@@ -279,7 +285,10 @@ def binary_format() -> NumberFormat:
 def ternary_format() -> NumberFormat:
     """Ternary {−1, 0, +1} stored as a 2-bit two's-complement integer (pattern 10 unused)."""
     return NumberFormat(
-        "ternary", 2, np.array([0.0, 1.0, np.nan, -1.0]), signed_codes=True,
+        "ternary",
+        2,
+        np.array([0.0, 1.0, np.nan, -1.0]),
+        signed_codes=True,
         integer_grid=True,
     )
 

@@ -28,8 +28,9 @@ def quantize_ternary(x: np.ndarray, axis: int = -1) -> QTensor:
     gamma = np.float32(max(float(np.abs(x).mean(dtype=np.float64)) if x.size else 0.0, BITNET_EPS))
     fmt = element_format("ternary")
     codes = fmt.encode(x / gamma)
-    return QTensor(codes, np.full((1,) * x.ndim, gamma, np.float32), None, "ternary", 0,
-                   axis % x.ndim, (fmt,))
+    return QTensor(
+        codes, np.full((1,) * x.ndim, gamma, np.float32), None, "ternary", 0, axis % x.ndim, (fmt,)
+    )
 
 
 def quantize_binary(x: np.ndarray, axis: int = -1) -> QTensor:
@@ -47,21 +48,24 @@ def quantize_bitnet_activations(x: np.ndarray, axis: int = -1) -> QTensor:
     return rtn(x, QuantScheme("int8", "channel", scale_format="fp32"), axis, "int8")
 
 
-def smoothquant_scales(w_absmax: np.ndarray, a_absmax: np.ndarray, alpha: float = 0.5
-                       ) -> np.ndarray:
+def smoothquant_scales(
+    w_absmax: np.ndarray, a_absmax: np.ndarray, alpha: float = 0.5
+) -> np.ndarray:
     """Per-input-channel migration factors s_j = a_j^α / w_j^(1−α) (float32, length K).
     Channels where either absmax is 0 get s = 1."""
     w = np.asarray(w_absmax, dtype=np.float64)
     a = np.asarray(a_absmax, dtype=np.float64)
     ok = (w > 0) & (a > 0)
-    s = np.where(ok, np.power(np.where(ok, a, 1), alpha) / np.power(np.where(ok, w, 1),
-                                                                     1 - alpha), 1.0)
+    s = np.where(
+        ok, np.power(np.where(ok, a, 1), alpha) / np.power(np.where(ok, w, 1), 1 - alpha), 1.0
+    )
     return s.astype(np.float32)
 
 
 def smooth(w: np.ndarray, x: np.ndarray, alpha: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Apply SmoothQuant to a Linear weight w [N, K] and activations x [..., K]:
     returns (w·s, x/s) with x' @ w'.T == x @ w.T up to rounding."""
-    s = smoothquant_scales(np.abs(w).max(axis=0), np.abs(x).reshape(-1, x.shape[-1]).max(axis=0),
-                           alpha)
+    s = smoothquant_scales(
+        np.abs(w).max(axis=0), np.abs(x).reshape(-1, x.shape[-1]).max(axis=0), alpha
+    )
     return (w * s).astype(np.float32), (x / s).astype(np.float32)

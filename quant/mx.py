@@ -53,7 +53,13 @@ def quantize_mx(x: np.ndarray, name: str, axis: int = -1) -> QTensor:
         X = X / np.float32(64)
     codes = fmt.encode(y)
     return QTensor(
-        b.merge(codes), b.per_block(X), None, name, MX_BLOCK, b.axis, (fmt,),
+        b.merge(codes),
+        b.per_block(X),
+        None,
+        name,
+        MX_BLOCK,
+        b.axis,
+        (fmt,),
         scale_codes=b.per_block(e8),
     )
 
@@ -74,6 +80,13 @@ def quantize_nvfp4(x: np.ndarray, axis: int = -1) -> QTensor:
     y = np.where(denom[..., None] > 0, xb / np.where(denom > 0, denom, 1)[..., None], 0)
     codes = fp4.encode(y.astype(np.float32))
     return QTensor(
-        b.merge(codes), b.per_block(s_b), None, "nvfp4", NVFP4_BLOCK, b.axis, (fp4,),
-        tensor_scale=float(s_t), scale_codes=b.per_block(sb_codes),
+        b.merge(codes),
+        b.per_block(s_b),
+        None,
+        "nvfp4",
+        NVFP4_BLOCK,
+        b.axis,
+        (fp4,),
+        tensor_scale=float(s_t),
+        scale_codes=b.per_block(sb_codes),
     )

@@ -121,8 +121,13 @@ def rtn(x: np.ndarray, scheme: QuantScheme, axis: int = -1, name: str = "") -> Q
     for r in ratios:
         r = np.float32(r)
         if not scheme.symmetric:
-            codes, s, z = _asym(xb, np.broadcast_to(lo * r, absmax.shape),
-                                np.broadcast_to(hi * r, absmax.shape), fmt, scheme.scale_format)
+            codes, s, z = _asym(
+                xb,
+                np.broadcast_to(lo * r, absmax.shape),
+                np.broadcast_to(hi * r, absmax.shape),
+                fmt,
+                scheme.scale_format,
+            )
             rec = (fmt.decode(codes) - z[..., None]) * s[..., None]
         else:
             if scheme.scale_format == "e8m0":

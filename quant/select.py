@@ -84,8 +84,17 @@ def select_types(xb: np.ndarray, s: np.ndarray, fmts: tuple[NumberFormat, ...]):
     codes = np.zeros(xb.shape, np.int64)
     best_t = np.zeros(xb.shape[0], np.int8)
     err = np.zeros(s.shape, np.float64)
-    _select_kernel(np.ascontiguousarray(xb, np.float32), np.ascontiguousarray(s, np.float32),
-                   mids, nmid, cds, tables, codes, best_t, err)
+    _select_kernel(
+        np.ascontiguousarray(xb, np.float32),
+        np.ascontiguousarray(s, np.float32),
+        mids,
+        nmid,
+        cds,
+        tables,
+        codes,
+        best_t,
+        err,
+    )
     return codes, best_t, err
 
 
@@ -124,7 +133,12 @@ def quantize_ant(x: np.ndarray, name: str, axis: int = -1) -> QTensor:
     t = int(np.argmin(errs))
     q = cands[t]
     return QTensor(
-        q.codes, q.scales, None, name, 0, q.axis,
+        q.codes,
+        q.scales,
+        None,
+        name,
+        0,
+        q.axis,
         tuple(element_format(e) for e in ANT_TYPES),
         types=np.full((1,) * x.ndim, t, dtype=np.int8),
     )

@@ -19,6 +19,10 @@ def _num(x: float) -> str:
     return f"{x:.3f}" if abs(x) < 1e5 else f"{x:.3e}"
 
 
+def _opt(name) -> str:
+    return name if isinstance(name, str) else "-"
+
+
 def _fmt_delta(delta: float, ref: float, is_ref: bool) -> str:
     if is_ref:
         return "—"
@@ -45,7 +49,7 @@ def render_table(df) -> str:
             _num(r.perplexity),
             _fmt_delta(r.delta, ref, i == 0),
         ]
-        cells += [r.aq or "-"] * show_aq + [r.kvq or "-"] * show_kv
+        cells += [_opt(r.aq)] * show_aq + [_opt(r.kvq)] * show_kv
         body.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     left = {0}

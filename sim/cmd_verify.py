@@ -38,7 +38,7 @@ def _family_of(arch: str) -> str:
     return load_accelerator(arch).config.pe_array.family
 
 
-def _print_table(rows, out=sys.stdout) -> None:
+def _print_table(rows) -> None:
     head = (
         "family",
         "kernel",
@@ -68,7 +68,7 @@ def _print_table(rows, out=sys.stdout) -> None:
     ]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
     for c in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip(), file=out)
+        click.echo("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
 
 
 def run_verify(families: list[str], shapes, device: str, seed: int = 0):
@@ -105,6 +105,109 @@ def run_golden(families: list[str]):
     return rows
 
 
+def _trace_cases(family: str, bits: int, sym: bool, act: str):
+    """(Case, needs-fp16-activations) pairs of `family` that take INT-coded weights."""
+    from kernels import cases as C
+
+    lut = C.Case(family, "lut.lut", "", "lut", None, C._run_lut)
+    table = {
+        "systolic_mac": [(C.Case(family, "mac.int8", "", "int", None, C._run_int8), False)]
+        if bits == 8 and sym and act == "int8"
+        else [],
+        "gpu_tensorcore": [(C.Case(family, "mac.int8", "", "int", None, C._run_int8), False)]
+        if bits == 8 and sym and act == "int8"
+        else [],
+        "bitserial": (
+            [(C.Case(family, "bitserial.stripes", "", "int", None, C._run_stripes(bits)), False)]
+            if sym and act == "int8"
+            else []
+        )
+        + (
+            [(C.Case(family, "bitserial.bitmod", "", "int", None, C._run_bitmod(bits)), True)]
+            if sym and bits in (6, 8)
+            else []
+        ),
+        "lut": [(lut, True)],
+        "mixpe": [
+            (C.Case(family, "mixpe.shift_add", "", "int", None, C._run_mixpe(bits)), act != "int8")
+        ],
+        "fpga_dsp": [(C.Case(family, "fpga_dsp.int8x2", "", "int", None, C._run_dsp(8)), False)]
+        if bits == 8 and sym and act == "int8"
+        else [],
+    }
+    return table.get(family, [])
+
+
+def run_trace(path: str, families: list[str], device: str, layers: int = 1):
+    """Rows for the real tensors of a trace (INT-coded weights; INT8 or FP16 activations):
+    every GEMM op of the first `layers` layers that carries weight and activation payloads."""
+    import re
+    from dataclasses import replace
+
+    import numpy as np
+
+    from kernels.cases import check, reference
+    from workloads.trace import load_trace, tensor_key
+
+    t = load_trace(path)
+    if not t.has_tensors:
+        raise InputError(path, "tensors.safetensors", "a trace with a tensor payload")
+    wq, aq = t.meta.formats.wq, t.meta.formats.aq
+    m = re.match(r"^int([2-8])(?:-g(\d+))?(-asym)?$", wq)
+    if not m:
+        raise InputError(path, "formats.wq", "an INT weight format (intB, intB-gG[-asym])")
+    bits, gs, sym = int(m.group(1)), int(m.group(2) or 0), not m.group(3)
+    keys = set(t.tensor_keys())
+    pairs, rows = [], []
+    for key in sorted(keys):
+        parts = key.split("/")
+        if parts[-1] == "weight.codes":
+            pairs.append((parts[0], int(parts[1]) if len(parts) == 3 else None))
+    for op, lay in pairs:
+        if lay is not None and lay >= layers:
+            continue
+        if tensor_key(op, lay, "act", "codes") not in keys:
+            continue
+        wc = t.tensor(tensor_key(op, lay, "weight", "codes"))
+        ws = t.tensor(tensor_key(op, lay, "weight", "scales")).astype(np.float32)
+        ws = ws.reshape(wc.shape[0], -1)
+        gsz = 0 if ws.shape[1] == 1 else gs  # the trace stores per-channel scales then
+        zk = tensor_key(op, lay, "weight", "zeros")
+        a_fp = t.dequantized(op, lay, "act").astype(np.float16)
+        a_codes = t.tensor(tensor_key(op, lay, "act", "codes"))
+        for fam in families:
+            for case, wants_fp16 in _trace_cases(fam, bits, sym, aq):
+                base = {
+                    "ref_w": wc.astype(np.int32),
+                    "w_codes": wc,
+                    "gs": np.int64(gsz),
+                    "w_scales": ws.reshape(wc.shape[0], -1),
+                    "bits": np.int64(bits),
+                }
+                if zk in keys:
+                    base["w_zeros"] = t.tensor(zk).astype(np.int64).reshape(wc.shape[0], -1)
+                if wants_fp16 or aq != "int8":
+                    inp = {**base, "ref_a": a_fp, "pexp": np.int64(-24)}
+                else:
+                    a_s = t.tensor(tensor_key(op, lay, "act", "scales")).astype(np.float32)
+                    inp = {
+                        **base,
+                        "ref_a": a_codes.astype(np.int8),
+                        "pexp": np.int64(0),
+                        "a_scale": a_s.reshape(-1),
+                    }
+                c = replace(case, fmt=f"W {wq} / A {'fp16' if inp['pexp'] else aq} (trace)")
+                mm, kk = inp["ref_a"].shape
+                rows += check(
+                    c,
+                    inp,
+                    c.run(inp),
+                    reference(c, inp, device),
+                    f"{op}/{lay} {mm}x{kk}x{wc.shape[0]}",
+                )
+    return rows
+
+
 @click.command("verify")
 @click.argument("arch", required=False)
 @click.option(
@@ -132,12 +235,25 @@ def run_golden(families: list[str]):
     help="Also compare with the recorded GPU outputs in tests/data/golden.",
 )
 @click.option(
+    "--trace",
+    "trace",
+    default=None,
+    type=click.Path(),
+    help="Also run on a trace's real tensors (workloads.trace; INT-coded weights).",
+)
+@click.option(
+    "--trace-layers",
+    default=1,
+    show_default=True,
+    help="With --trace: how many leading layers to check.",
+)
+@click.option(
     "--record",
     is_flag=True,
     help="Record golden reference outputs on this device into tests/data/golden.",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the random tensors.")
-def command(arch, family, device, shapes, golden, record, seed) -> None:
+def command(arch, family, device, shapes, golden, trace, trace_layers, record, seed) -> None:
     """Check the functional kernels of a PE family against reference GEMMs."""
     from kernels.cases import FAMILIES
     from kernels.reference import resolve_device
@@ -162,6 +278,8 @@ def command(arch, family, device, shapes, golden, record, seed) -> None:
     rows = run_verify(fams, shp, dev, seed)
     if golden:
         rows += run_golden(fams)
+    if trace:
+        rows += run_trace(trace, fams, dev, trace_layers)
     _print_table(rows)
     bad = [r for r in rows if not r.ok]
     click.echo(

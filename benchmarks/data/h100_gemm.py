@@ -5,6 +5,9 @@
 Writes `h100_gemm_run<run>.csv` (run, model, layer, M, M_run, K, N, dtype, mode, time_us) and
 `h100_gemm_meta_run<run>.json` (GPU name, clocks, driver, torch/CUDA versions, bandwidth probes).
 The CSV is written row by row, so a run stopped early keeps what it measured.
+benchmarks/data/h100_gemm.csv holds run 1 (M ascending; recorded by this script before the
+`run` column and `--run/--reverse` options existed, otherwise identical) and run 2
+(`--run 2 --reverse`), concatenated; the fit uses the geometric mean of the two.
 
 Shapes: every linear layer of Llama-2-7B, Llama-3-8B and OPT-6.7B, y = x @ W^T with
 x: M x K (activations) and W: N x K (weights, PyTorch nn.Linear layout), M = tokens.

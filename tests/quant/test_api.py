@@ -8,11 +8,39 @@ from quant.info import all_formats, format_info
 from sim.errors import InputError
 
 NAMES = [f.name for f in all_formats()]
-REQUIRED = ["int8", "int4-g128", "int4-g128-asym", "int3-g128", "int2-g128", "fp4-e2m1",
-            "fp6-e2m3", "fp6-e3m2", "fp8-e4m3", "fp8-e5m2", "mxfp4", "mxfp6-e2m3",
-            "mxfp6-e3m2", "mxfp8-e4m3", "mxint8", "nvfp4", "bitmod-fp3-g128", "bitmod-fp4-g128",
-            "bitmod-int6-g128", "ant-int4", "ant-flint4", "ant-pot4", "ant4", "olive-int4",
-            "olive-flint4", "ternary", "binary", "bipolar-int4", "fp32", "fp16", "bf16"]
+REQUIRED = [
+    "int8",
+    "int4-g128",
+    "int4-g128-asym",
+    "int3-g128",
+    "int2-g128",
+    "fp4-e2m1",
+    "fp6-e2m3",
+    "fp6-e3m2",
+    "fp8-e4m3",
+    "fp8-e5m2",
+    "mxfp4",
+    "mxfp6-e2m3",
+    "mxfp6-e3m2",
+    "mxfp8-e4m3",
+    "mxint8",
+    "nvfp4",
+    "bitmod-fp3-g128",
+    "bitmod-fp4-g128",
+    "bitmod-int6-g128",
+    "ant-int4",
+    "ant-flint4",
+    "ant-pot4",
+    "ant4",
+    "olive-int4",
+    "olive-flint4",
+    "ternary",
+    "binary",
+    "bipolar-int4",
+    "fp32",
+    "fp16",
+    "bf16",
+]
 
 
 def test_required_names_listed():
@@ -61,8 +89,9 @@ def test_axis_zero_equals_transpose():
 
 def test_wide_float_formats_just_cast():
     x = np.float32([1.0 + 2.0**-12, 3.14159, -1e-8])
-    np.testing.assert_array_equal(quant.quantize_dequantize(x, "fp16"),
-                                  x.astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(
+        quant.quantize_dequantize(x, "fp16"), x.astype(np.float16).astype(np.float32)
+    )
     np.testing.assert_array_equal(quant.quantize_dequantize(x, "fp32"), x)
     assert quant.quantize_dequantize(x, "bf16")[1] == np.float32(3.140625)
 

@@ -15,9 +15,22 @@ ML = {
     "fp8-e4m3": ml_dtypes.float8_e4m3fn,
     "fp8-e5m2": ml_dtypes.float8_e5m2,
 }
-ALL = [*ML, "int2", "int3", "int4", "int6", "int8", "uint4", "flint4", "pot4",
-       "abfloat4", "binary", "ternary", "bipolar-int4",
-       *[f"bitmod-fp{b}-{v}" for b in (3, 4) for v in ("er_pos", "er_neg", "ea_pos", "ea_neg")]]
+ALL = [
+    *ML,
+    "int2",
+    "int3",
+    "int4",
+    "int6",
+    "int8",
+    "uint4",
+    "flint4",
+    "pot4",
+    "abfloat4",
+    "binary",
+    "ternary",
+    "bipolar-int4",
+    *[f"bitmod-fp{b}-{v}" for b in (3, 4) for v in ("er_pos", "er_neg", "ea_pos", "ea_neg")],
+]
 
 
 @pytest.mark.parametrize("name", list(ML))
@@ -38,12 +51,14 @@ def test_fp_encode_matches_ml_dtypes_on_random_and_saturating_inputs(name):
     fmt = element_format(name)
     rng = np.random.default_rng(1)
     mx = fmt.max_abs
-    x = np.concatenate([
-        rng.standard_normal(20000) * mx / 4,
-        rng.uniform(-4 * mx, 4 * mx, 5000),           # many beyond ±max: saturate
-        (rng.integers(-30, 30, 5000) / 2.0) * 2.0 ** rng.integers(-12, 4, 5000),  # ties
-        [np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30],
-    ]).astype(np.float32)
+    x = np.concatenate(
+        [
+            rng.standard_normal(20000) * mx / 4,
+            rng.uniform(-4 * mx, 4 * mx, 5000),  # many beyond ±max: saturate
+            (rng.integers(-30, 30, 5000) / 2.0) * 2.0 ** rng.integers(-12, 4, 5000),  # ties
+            [np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30],
+        ]
+    ).astype(np.float32)
     ours = fmt.encode(x)
     # ml_dtypes makes E4M3fn overflow NaN and E5M2 overflow inf: we saturate, so compare with
     # the cast of the clipped input (identical to the cast wherever |x| <= max).
@@ -55,8 +70,9 @@ def test_fp_encode_matches_ml_dtypes_on_random_and_saturating_inputs(name):
 def test_fp8_nan_codes_match_ml_dtypes_and_nan_raises_elsewhere():
     x = np.float32([np.nan, -np.nan])
     for name in ("fp8-e4m3", "fp8-e5m2"):
-        np.testing.assert_array_equal(element_format(name).encode(x),
-                                      x.astype(ML[name]).view(np.uint8))
+        np.testing.assert_array_equal(
+            element_format(name).encode(x), x.astype(ML[name]).view(np.uint8)
+        )
     with pytest.raises(ValueError):
         element_format("fp4-e2m1").encode(x)
 
@@ -101,11 +117,13 @@ def test_encode_is_nearest_with_ties_to_even_index(name, xs):
 def test_exact_ties_fp4_and_int():
     fp4 = element_format("fp4-e2m1")
     # 0.25 -> 0 (even), 0.75 -> 1.0 (E2M1 1.0 = 010, mantissa even), 1.75 -> 2, 2.5 -> 2, 5 -> 4
-    np.testing.assert_array_equal(fp4.quantize_values(np.float32([0.25, 0.75, 1.75, 2.5, 5.0])),
-                                  [0.0, 1.0, 2.0, 2.0, 4.0])
+    np.testing.assert_array_equal(
+        fp4.quantize_values(np.float32([0.25, 0.75, 1.75, 2.5, 5.0])), [0.0, 1.0, 2.0, 2.0, 4.0]
+    )
     i4 = element_format("int4")
-    np.testing.assert_array_equal(i4.encode(np.float32([0.5, 1.5, 2.5, -2.5, 9.0, -9.0])),
-                                  [0, 2, 2, -2, 7, -7])  # −8 not kept
+    np.testing.assert_array_equal(
+        i4.encode(np.float32([0.5, 1.5, 2.5, -2.5, 9.0, -9.0])), [0, 2, 2, -2, 7, -7]
+    )  # −8 not kept
 
 
 def _vals(name):
@@ -137,8 +155,10 @@ def test_bitmod_value_sets_match_seed_table():
 
 
 def test_ant_and_olive_value_sets():
-    assert _vals("flint4") == sorted({s * m for s in (1, -1)
-                                      for m in (0, 0.25, 0.5, 0.75, 1, 1.5, 2, 4)})
+    assert _vals("flint4") == sorted(
+        {s * m for s in (1, -1) for m in (0, 0.25, 0.5, 0.75, 1, 1.5, 2, 4)}
+    )
     assert _vals("pot4") == sorted({0.0} | {s * 2.0**i for s in (1, -1) for i in range(7)})
-    assert _vals("abfloat4") == sorted({0.0} | {s * m for s in (1, -1)
-                                                for m in (48, 64, 96, 128, 192, 256, 384)})
+    assert _vals("abfloat4") == sorted(
+        {0.0} | {s * m for s in (1, -1) for m in (48, 64, 96, 128, 192, 256, 384)}
+    )

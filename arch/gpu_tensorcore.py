@@ -1,0 +1,453 @@
+"""`gpu_tensorcore`: a GPU running library GEMM kernels (cuBLAS-style) on tensor cores.
+
+The calibration baseline: its parameters are fitted to GEMM latencies measured on a real
+H100 (benchmarks/data/h100_gemm.csv, fitted by benchmarks/fit_h100.py, written into
+arch/presets/h100.yaml). It is a physical model with a handful of parameters, not a lookup
+table of shapes. The engine uses `cost_op` (whole op), not the tile pipeline.
+
+GEMM (M x K) @ (K x N); the API returns microseconds (names ending in _us), `cost_op`
+cycles of frequency_mhz:
+
+1. Precision class of the tensor-core instruction (`precision`):
+   - fp16: activations fp16/bf16 (or any <= 16-bit format) x any weight format that is not
+     int8/fp8-class with a matching activation: fp16/bf16 GEMMs, and weight-only low-bit
+     formats (int4-g128, nf/mx/fp4 ...), ASSUMED to run at the fp16 rate with the weights
+     read at their stored bits (dequantization in registers hidden, as in Marlin-style
+     kernels; not measured here).
+   - int8: integer activations and weights of <= 8 bits (W8A8, W4A8 upcast to int8).
+   - fp8: float activations and weights of <= 8 bits (e4m3/e5m2; narrower floats upcast).
+   fp32 activations are rejected (TF32 is not modelled).
+2. Output-tile (CTA) quantization. The library picks, per shape, the fastest of its CTA
+   tile shapes (tm x tn, `cta_tiles`) and split-K factors s (`split_k`). For a choice:
+      ctas = ceil(M/tm) * ceil(N/tn) * s,   waves = ceil(ctas / sms)
+      tile_cycles = max(tm*tn*ceil(K/s) / (peak * eff),                    # tensor cores
+                        (min(tm,M)*a_B + min(tn,N)*b_B) * ceil(K/s) / l2_B)  # operand feed
+                    + tile_overhead_cycles                                  # prologue/epilogue
+      compute = waves * tile_cycles / f
+   peak = dense MAC/cycle/SM of the precision (datasheet), eff = the fitted fraction the
+   kernels sustain at clock f (it absorbs the power-limited clock: the H100 runs large
+   GEMMs at 1.3-1.6 GHz under its 700 W limit, benchmarks/data/h100_probe.json),
+   a_B / b_B = operand bytes per element, l2_B = L2->SM bytes/cycle/SM (fitted).
+3. HBM traffic: unique bytes once (the L2 catches tile re-reads, CUTLASS-style rasterized
+   tile order):  bytes = M*K*a_bits/8 + K*N*b_bits/8 + M*N*out_bytes (+ split-K partials
+   2*s*M*N*4 when s > 1), memory = bytes / (dram.bandwidth * dram.efficiency).
+   With `weights_in_l2` (weights reused while resident) weights of at most
+   `l2_resident_bytes` move at `l2_bandwidth_gb_s` instead (measured: 33.6 MB of weights
+   stayed resident, 45 MB did not; the 50 MB L2 is two partitions, so the preset says
+   40 MB). A forward pass streams each layer's weights once and the model's weights are
+   GBs, so the presets leave it off.
+4. time = (compute^p + memory^p)^(1/p) + kernel_fixed_us[prec]: a smooth max (p -> inf is
+   max, p = 1 is the sum) for the partial overlap of the tile pipeline with HBM streaming,
+   plus the per-kernel fixed time seen back to back (ramp-up, tail, grid launch inside a
+   CUDA graph). In `timing: per_call` mode `launch_overhead_us` (host dispatch + launch +
+   synchronize of one isolated eager call) is added.
+Attention ops (attn_qk / attn_pv, count = layers x heads) are ASSUMED to run inside one
+batched kernel per layer: one head's share is costed at full SM occupancy (no wave
+quantization, no per-kernel fixed time). With `fused_attention` (default; FlashAttention,
+the usual H100 inference kernel) the scores never reach HBM: attn_qk writes no output,
+attn_pv reads no probabilities, and softmax costs only its lane operations on the CUDA
+cores (vector_unit.lanes per cycle), no HBM traffic and no kernel of its own. Not measured.
+
+Vector ops (norm, act, eltwise; softmax when not fused): one kernel each, bandwidth bound:
+   time = passes * elements * bits/8 / (BW * dram.efficiency * vector_efficiency[kind])
+          + vector_fixed_us[kind] (+ launch_overhead_us per call),
+   passes = 2 (read + write; 3 for act/eltwise, two inputs), vector_efficiency measured
+   (benchmarks/data/h100_vector.csv: add, rms_norm, softmax of 4096-wide fp16 rows).
+
+Energy (pJ): compute = MACs * mac_pj[prec]; sram = HBM bytes * onchip_pj_per_byte (L2,
+NoC, shared memory traffic that each HBM byte causes); dram = HBM bits * dram.energy_pj_per_bit.
+mac_pj and onchip_pj_per_byte come from board power (nvidia-smi) minus idle power during
+sustained 8192^3 GEMMs and an HBM-bound GEMV (benchmarks/fit_h100.py derives them); the
+HBM device energy per bit is an assumption (see the preset). Idle (static) board power,
+127 W measured, is not part of any op's energy.
+Area: the whole die (die_area_mm2) split by `area_fraction` (an assumption; no vendor
+breakdown exists), the SRAM buffers of the preset being subtracted from the "uncore" part
+so that the accelerator's area total is the die.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from arch.pe import OpCost, Tile, TileCost
+from arch.schema import ArchConfig
+from arch.tech import TechTable
+from quant.info import FormatInfo, format_info
+from sim.errors import InputError
+
+PRECISIONS = ("fp16", "int8", "fp8")
+Precision = Literal["fp16", "int8", "fp8"]
+# lane operations per element (as the engine's vector model) and HBM passes per element
+_VECTOR_OPS = {"softmax": 5, "norm": 4, "act": 4, "eltwise": 1}
+_VECTOR_PASSES = {"softmax": 2, "norm": 2, "act": 3, "eltwise": 3}
+_K_QUANTUM = {"fp16": 16, "int8": 32, "fp8": 32}  # K of one Hopper wgmma instruction
+
+
+def _per_prec(default: float) -> dict[str, float]:
+    return dict.fromkeys(PRECISIONS, default)
+
+
+class GPUParams(BaseModel):
+    """Parameters of the GPU model (units in the names; sources in arch/presets/h100.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sms: PositiveInt = Field(132, description="streaming multiprocessors (= pe_array.rows)")
+    peak_macs_per_cycle_per_sm: dict[Precision, PositiveFloat] = Field(
+        default_factory=lambda: {"fp16": 2048.0, "int8": 4096.0, "fp8": 4096.0},
+        description="dense tensor-core MACs per cycle per SM, datasheet",
+    )
+    compute_efficiency: dict[Precision, float] = Field(
+        default_factory=lambda: _per_prec(0.7),
+        description="fraction of peak the GEMM kernels sustain at frequency_mhz (fitted)",
+    )
+    cta_tiles: dict[Precision, list[tuple[PositiveInt, PositiveInt]]] = Field(
+        default_factory=lambda: dict.fromkeys(PRECISIONS, [(64, 128), (128, 128), (128, 256)]),
+        description="output tile shapes (tm, tn) the library chooses from",
+    )
+    split_k: list[PositiveInt] = Field([1, 2, 4, 8], description="split-K factors it may use")
+    tile_overhead_cycles: float = Field(0.0, ge=0, description="per CTA tile (fitted)")
+    l2_bytes_per_cycle_per_sm: PositiveFloat = Field(
+        64.0, description="operand feed from L2 to one SM, bytes/cycle (fitted)"
+    )
+    overlap_exponent: float = Field(4.0, ge=1, description="p of the smooth max (fitted)")
+    kernel_fixed_us: dict[Precision, float] = Field(
+        default_factory=lambda: _per_prec(3.0),
+        description="fixed time per GEMM kernel, back to back (fitted), us",
+    )
+    output_bytes: dict[Precision, PositiveFloat] = Field(
+        default_factory=lambda: {"fp16": 2.0, "int8": 4.0, "fp8": 2.0},
+        description="bytes per output element (fp16: same type, int8: int32, fp8: bf16)",
+    )
+    timing: Literal["steady", "per_call"] = Field(
+        "steady", description="steady: back-to-back kernels; per_call: isolated eager calls"
+    )
+    launch_overhead_us: float = Field(0.0, ge=0, description="per eager call (fitted), us")
+    l2_resident_bytes: PositiveFloat = Field(
+        40e6, description="largest weight that stays L2-resident across calls, bytes"
+    )
+    l2_bandwidth_gb_s: PositiveFloat = Field(6000.0, description="L2-resident weight reads")
+    weights_in_l2: bool = Field(
+        False, description="weights <= l2_resident_bytes read from L2 (hot reuse)"
+    )
+    fused_attention: bool = Field(
+        True, description="attention scores stay on chip (FlashAttention); see docstring"
+    )
+    vector_fixed_us: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(_VECTOR_OPS, 2.0),
+        description="fixed time per vector kernel by op kind, back to back, us (measured)",
+    )
+    vector_efficiency: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(_VECTOR_OPS, 1.0),
+        description="fraction of achievable HBM bandwidth per vector op kind (measured)",
+    )
+    mac_pj: dict[Precision, PositiveFloat] = Field(
+        default_factory=lambda: {"fp16": 1.7, "int8": 1.3, "fp8": 0.85},
+        description="dynamic chip energy per MAC (measured board power), pJ",
+    )
+    onchip_pj_per_byte: float = Field(
+        0.0, ge=0, description="on-chip energy per HBM byte moved (measured), pJ"
+    )
+    die_area_mm2: PositiveFloat = Field(814.0, description="die area, mm^2")
+    area_fraction: dict[str, float] = Field(
+        default_factory=lambda: {"tensor_cores": 0.2, "sm_other": 0.3},
+        description="die fractions; the rest is uncore (L2, HBM PHY, NoC, I/O)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> GPUParams:
+        for name in ("compute_efficiency", "cta_tiles", "kernel_fixed_us", "mac_pj"):
+            missing = set(PRECISIONS) - set(getattr(self, name))
+            if missing:
+                raise ValueError(f"{name} needs an entry for {sorted(missing)}")
+        if any(not 0 < e <= 1 for e in self.compute_efficiency.values()):
+            raise ValueError("compute_efficiency values must be in (0, 1]")
+        if sum(self.area_fraction.values()) >= 1:
+            raise ValueError("area_fraction values must sum to less than 1")
+        return self
+
+
+@dataclass(frozen=True)
+class GemmTime:
+    """One GEMM's modelled time (us) and the choice behind it."""
+
+    time_us: float
+    compute_us: float
+    memory_us: float
+    fixed_us: float
+    hbm_bytes: float
+    tile: tuple[int, int]
+    split_k: int
+    ctas: int
+    waves: int
+
+    @property
+    def bound(self) -> str:
+        return "compute" if self.compute_us >= self.memory_us else "memory"
+
+
+def gemm_time_arrays(
+    p: GPUParams,
+    freq_hz: float,
+    hbm_bytes_s: float,
+    prec: str,
+    M: np.ndarray,
+    K: np.ndarray,
+    N: np.ndarray,
+    a_bits: np.ndarray | float,
+    b_bits: np.ndarray | float,
+    timing: str | None = None,
+    weights_in_l2: bool | None = None,
+    batched: bool = False,
+    read_a: bool = True,
+    write_o: bool = True,
+) -> dict[str, np.ndarray]:
+    """Vectorized GEMM time model (module docstring) over arrays of shapes (all us).
+
+    hbm_bytes_s: achievable HBM bandwidth (peak x efficiency), bytes/s. Returns arrays:
+    time_us, compute_us, memory_us, fixed_us, hbm_bytes, and the chosen tm, tn, s, ctas,
+    waves. `batched` (attention heads): compute at full occupancy, no fixed time.
+    read_a / write_o: whether the A operand / the output cross HBM (fused attention: no).
+    """
+    M, K, N = (np.asarray(x, dtype=np.float64)[..., None] for x in (M, K, N))
+    a_bits = np.asarray(a_bits, dtype=np.float64)[..., None]
+    b_bits = np.asarray(b_bits, dtype=np.float64)[..., None]
+    timing = p.timing if timing is None else timing
+    in_l2 = p.weights_in_l2 if weights_in_l2 is None else weights_in_l2
+    cands = np.array([(tm, tn, s) for tm, tn in p.cta_tiles[prec] for s in p.split_k], float)
+    tm, tn, s = cands[:, 0], cands[:, 1], cands[:, 2]
+    rate = p.peak_macs_per_cycle_per_sm[prec] * p.compute_efficiency[prec]  # MAC/cycle/SM
+    kk = np.ceil(K / s)
+    ctas = np.ceil(M / tm) * np.ceil(N / tn) * s
+    waves = np.ceil(ctas / p.sms)
+    feed = (np.minimum(tm, M) * a_bits + np.minimum(tn, N) * b_bits) / 8 * kk
+    tile_cyc = np.maximum(tm * tn * kk / rate, feed / p.l2_bytes_per_cycle_per_sm)
+    tile_cyc = tile_cyc + p.tile_overhead_cycles
+    if batched:
+        compute = M * N * K / (p.sms * rate) / freq_hz * 1e6 + 0 * s
+    else:
+        compute = waves * tile_cyc / freq_hz * 1e6
+    a_b, w_b = M * K * a_bits / 8 * read_a, K * N * b_bits / 8
+    o_b = M * N * p.output_bytes[prec] * write_o
+    part = np.where(s > 1, 2 * s * M * N * 4, 0.0)
+    hot = (w_b <= p.l2_resident_bytes) if in_l2 else np.zeros_like(w_b, dtype=bool)
+    hbm = a_b + o_b + part + np.where(hot, 0.0, w_b)
+    memory = hbm / hbm_bytes_s * 1e6 + np.where(hot, w_b / (p.l2_bandwidth_gb_s * 1e9) * 1e6, 0)
+    q = p.overlap_exponent
+    big = np.maximum(compute, memory)
+    t = big * ((compute / big) ** q + (memory / big) ** q) ** (1 / q)
+    best = np.argmin(t, axis=-1)[..., None]
+
+    def pick(x: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(np.broadcast_to(x, t.shape), best, axis=-1)[..., 0]
+
+    fixed = 0.0 if batched else p.kernel_fixed_us[prec]
+    if timing == "per_call" and not batched:
+        fixed = fixed + p.launch_overhead_us
+    tt = pick(t)
+    return {
+        "time_us": tt + fixed,
+        "compute_us": pick(compute),
+        "memory_us": pick(memory),
+        "fixed_us": np.full_like(tt, fixed),
+        "hbm_bytes": pick(hbm),
+        "tm": pick(tm),
+        "tn": pick(tn),
+        "s": pick(s),
+        "ctas": pick(ctas),
+        "waves": pick(waves),
+    }
+
+
+class GPUTensorCore:
+    """A GPU's tensor cores behind library GEMM kernels (see module docstring)."""
+
+    family = "gpu_tensorcore"
+    Params = GPUParams
+
+    def __init__(self, config: ArchConfig, params: GPUParams, tech: TechTable) -> None:
+        if config.pe_array.rows != params.sms:
+            raise ValueError(
+                f"pe_array.rows ({config.pe_array.rows}) must equal params.sms ({params.sms})"
+            )
+        self.p = params
+        self.config = config
+        self.tech = tech
+        self.freq_hz = config.frequency_mhz * 1e6
+        d = config.memory.dram
+        self.hbm_bytes_s = d.bandwidth_gb_s * 1e9 * d.efficiency
+
+    # -- capability -------------------------------------------------------------------
+    def precision(self, a: FormatInfo, b: FormatInfo) -> str:
+        """Tensor-core instruction class for activations `a` x weights/KV `b`."""
+        if a.element_bits <= 8 and b.element_bits <= 8:
+            if a.kind == "int" and b.kind == "int":
+                return "int8"
+            if a.kind == "float" and b.kind == "float":
+                return "fp8"
+        return "fp16"
+
+    def unsupported(self, a: FormatInfo, b: FormatInfo, kind: str) -> str | None:
+        if a.element_bits > 16:
+            return f"GPU tensor-core model takes activations of <= 16 bits, not {a.name}"
+        if b.element_bits > 16:
+            return f"GPU tensor-core model takes weights/KV of <= 16 bits, not {b.name}"
+        return None
+
+    def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
+        prec = self.precision(a, b)
+        tm, tn = self.p.cta_tiles[prec][0]
+        return (tm, _K_QUANTUM[prec], tn)
+
+    def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
+        return float(self.p.sms * self.p.peak_macs_per_cycle_per_sm[self.precision(a, b)])
+
+    def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
+        return 32
+
+    def area_um2(self) -> dict[str, float]:
+        """Die area by part (um^2); uncore excludes the preset's SRAM buffers and vector
+        unit, which the accelerator adds, so that the total is die_area_mm2."""
+        die = self.p.die_area_mm2 * 1e6
+        out = {k: f * die for k, f in self.p.area_fraction.items()}
+        sram = sum(
+            self.tech.sram_area_um2(b.size_bytes, b.banks)
+            for b in (
+                self.config.memory.buffers.weight,
+                self.config.memory.buffers.input,
+                self.config.memory.buffers.output,
+            )
+        )
+        out["uncore"] = die - sum(out.values()) - sram - self.config.vector_unit.area_um2
+        return out
+
+    # -- tiles (protocol; the engine uses cost_op) --------------------------------------
+    def tile_cycles(self, prec: str, m: int, k: int, n: int) -> float:
+        """Cycles of one CTA computing an m x n output tile over k on one SM."""
+        rate = self.p.peak_macs_per_cycle_per_sm[prec] * self.p.compute_efficiency[prec]
+        return m * n * k / rate + self.p.tile_overhead_cycles
+
+    def tile_cost(self, tile: Tile) -> TileCost:
+        prec = self.precision(tile.a, tile.b)
+        m, k, n = tile.m, tile.k, tile.n
+        macs = m * k * n
+        return TileCost(
+            cycles=ceil(self.tile_cycles(prec, m, k, n)),
+            compute_pj=macs * self.p.mac_pj[prec],
+            buffer_read_bits={
+                "weight": k * n * tile.b.bits_per_element,
+                "input": m * k * tile.a.bits_per_element,
+                "output": 0.0,
+            },
+            buffer_write_bits={"output": m * n * self.p.output_bytes[prec] * 8},
+            macs=macs,
+        )
+
+    # -- whole ops --------------------------------------------------------------------
+    def gemm_time(
+        self,
+        M: int,
+        K: int,
+        N: int,
+        a: FormatInfo,
+        b: FormatInfo,
+        timing: str | None = None,
+        weights_in_l2: bool | None = None,
+        batched: bool = False,
+        read_a: bool = True,
+        write_o: bool = True,
+    ) -> GemmTime:
+        """Modelled time of one (M x K) @ (K x N) GEMM (module docstring)."""
+        r = gemm_time_arrays(
+            self.p,
+            self.freq_hz,
+            self.hbm_bytes_s,
+            self.precision(a, b),
+            M,
+            K,
+            N,
+            a.bits_per_element,
+            b.bits_per_element,
+            timing,
+            weights_in_l2,
+            batched,
+            read_a,
+            write_o,
+        )
+        return GemmTime(
+            float(r["time_us"]),
+            float(r["compute_us"]),
+            float(r["memory_us"]),
+            float(r["fixed_us"]),
+            float(r["hbm_bytes"]),
+            (int(r["tm"]), int(r["tn"])),
+            int(r["s"]),
+            int(r["ctas"]),
+            int(r["waves"]),
+        )
+
+    def vector_time_us(self, kind: str, elements: int, bits: float) -> tuple[float, float]:
+        """(time us, HBM bytes) of one vector kernel over `elements` values."""
+        nbytes = _VECTOR_PASSES[kind] * elements * bits / 8
+        bw = self.hbm_bytes_s * self.p.vector_efficiency.get(kind, 1.0)
+        fixed = self.p.vector_fixed_us.get(kind, max(self.p.vector_fixed_us.values()))
+        if self.p.timing == "per_call":
+            fixed += self.p.launch_overhead_us
+        return nbytes / bw * 1e6 + fixed, nbytes
+
+    def cost_op(self, op, accel) -> OpCost:  # noqa: ANN001 - protocol signature
+        a = format_info(op.aq, source=f"op {op.name} ({op.phase}) aq")
+        dram_pj_bit = self.config.memory.dram.energy_pj_per_bit
+        vu = self.config.vector_unit
+        if op.kind == "softmax" and self.p.fused_attention:
+            lane_ops = op.elements * _VECTOR_OPS["softmax"]
+            return OpCost(
+                cycles=lane_ops / vu.lanes,
+                compute_pj=lane_ops * vu.energy_pj_per_op,
+                sram_pj=0.0,
+                dram_pj=0.0,
+                dram_bytes=0.0,
+                bound="compute",
+            )
+        if not op.is_gemm:
+            t_us, nbytes = self.vector_time_us(op.kind, op.elements, a.bits_per_element)
+            lane_ops = op.elements * _VECTOR_OPS[op.kind]
+            return OpCost(
+                cycles=t_us * 1e-6 * self.freq_hz,
+                compute_pj=lane_ops * vu.energy_pj_per_op,
+                sram_pj=nbytes * self.p.onchip_pj_per_byte,
+                dram_pj=nbytes * 8 * dram_pj_bit,
+                dram_bytes=nbytes,
+                bound="memory",
+            )
+        b = format_info(op.wq, source=f"op {op.name} ({op.phase}) wq/kvq")
+        reason = self.unsupported(a, b, op.kind)
+        if reason:
+            raise InputError(accel.source, "pe_array", f"{reason} (op {op.name}, {op.phase})")
+        fused = self.p.fused_attention
+        g = self.gemm_time(
+            op.M,
+            op.K,
+            op.N,
+            a,
+            b,
+            batched=op.kind != "linear",
+            read_a=not (fused and op.kind == "attn_pv"),
+            write_o=not (fused and op.kind == "attn_qk"),
+        )
+        if g.fixed_us > max(g.compute_us, g.memory_us):
+            bound = "overhead"
+        else:
+            bound = g.bound
+        return OpCost(
+            cycles=g.time_us * 1e-6 * self.freq_hz,
+            compute_pj=op.macs * self.p.mac_pj[self.precision(a, b)],
+            sram_pj=g.hbm_bytes * self.p.onchip_pj_per_byte,
+            dram_pj=g.hbm_bytes * 8 * dram_pj_bit,
+            dram_bytes=g.hbm_bytes,
+            bound=bound,
+        )
