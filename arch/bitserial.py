@@ -21,10 +21,13 @@ Cycles of one (m x k x n) tile, operands already on chip:
                 term_encoding "booth" (BitMoD):  s = ceil(floor(b) / 2)
                   (radix-4 Booth / leading-one term decoding: 2 for W3/W4, 3 for W6, 4 for
                    INT8 KV; BitMoD pe_array.py `pe_latency`)
-              with `zero_skip: true`, s = clamp(stats[x + "_nonzero_terms_mean"] * s / t_max,
-                1, s) where x = "b" (weight-serial) or "a" (activation-serial) and t_max = the
-                terms a value can have (b for "bit", s for "booth"): Pragmatic-style skipping
-                of zero terms. The stat is the mean number of nonzero terms per value; a
+              with `zero_skip: true`, s = clamp(nonzero_terms * s / t_max, 1, s) where
+                t_max = the terms a value can have (b for "bit", s for "booth"):
+                Pragmatic-style skipping of zero terms. nonzero_terms comes from the trace
+                statistics of the serial operand (prefix x = "w" weight-serial, "a"
+                activation-serial; workloads/trace_stats.py): "booth" uses
+                `{x}_booth_terms_mean`, "bit" uses (1 - `{x}_bitplane_zero_mean`) * b (one
+                bits of the two's-complement codes). The stat is a per-value mean; a
                 per-dp-group max (lanes run in lock step) gives the exact figure, a per-value
                 mean the optimistic bound. Without the stat: no skipping (s unchanged).
   per_fold  = max(steps * s, ceil(k / G) * dequant_cycles)   (G = the serial operand's
@@ -143,15 +146,15 @@ class BitSerial:
     # -- operands ---------------------------------------------------------------------
     def _split(self, a: FormatInfo, b: FormatInfo) -> tuple[FormatInfo, FormatInfo, str]:
         """(serial format, parallel format, stats prefix)."""
-        return (b, a, "b") if self.p.serial_operand == "weight" else (a, b, "a")
+        return (b, a, "w") if self.p.serial_operand == "weight" else (a, b, "a")
 
     def step_cycles(self, a: FormatInfo, b: FormatInfo, stats=None) -> float:
         """Cycles per dp step (PE latency), with zero-term skipping when enabled."""
         ser, _, x = self._split(a, b)
         s = serial_step_cycles(ser.element_bits, self.p.term_encoding)
-        if self.p.zero_skip and stats and f"{x}_nonzero_terms_mean" in stats:
+        mean = _nonzero_terms(stats or {}, x, self.p.term_encoding, ser.element_bits)
+        if self.p.zero_skip and mean is not None:
             t_max = ser.element_bits if self.p.term_encoding == "bit" else s
-            mean = float(stats[f"{x}_nonzero_terms_mean"])
             return min(float(s), max(1.0, mean * s / t_max))
         return float(s)
 
@@ -238,3 +241,12 @@ class BitSerial:
             buffer_write_bits=writes,
             macs=tile.m * tile.k * tile.n,
         )
+
+
+def _nonzero_terms(stats, x: str, encoding: str, bits: int) -> float | None:
+    """Mean nonzero terms per serial value from trace statistics, or None if absent."""
+    if encoding == "booth":
+        v = stats.get(f"{x}_booth_terms_mean")
+        return None if v is None else float(v)
+    v = stats.get(f"{x}_bitplane_zero_mean")
+    return None if v is None else (1.0 - float(v)) * bits

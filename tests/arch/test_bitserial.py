@@ -121,10 +121,10 @@ def test_zero_skip_uses_trace_stats(tmp_path):
     # no stats -> no skipping: 64 steps * 4 + 16 = 272
     assert skip.tile_cycles(t_plain) == 272
     # mean 2 nonzero terms of 4 -> s = 2: 64 * 2 + 16 = 144
-    t = Tile(16, 256, 64, F("fp16"), F("int8"), stats={"b_nonzero_terms_mean": 2.0})
+    t = Tile(16, 256, 64, F("fp16"), F("int8"), stats={"w_booth_terms_mean": 2.0})
     assert skip.tile_cycles(t) == 144
     # at least one cycle per step: mean 0.3 -> s = 1
-    t0 = Tile(16, 256, 64, F("fp16"), F("int8"), stats={"b_nonzero_terms_mean": 0.3})
+    t0 = Tile(16, 256, 64, F("fp16"), F("int8"), stats={"w_booth_terms_mean": 0.3})
     assert skip.tile_cycles(t0) == 64 + 16
     # disabled: stats ignored
     assert load_accelerator("bitmod-gen-w3").pe.tile_cycles(t) == 272
@@ -148,3 +148,12 @@ def test_presets_take_their_default_formats(preset):
     assert accel.pe.unsupported(F(d.aq), F(d.wq), "linear") is None
     assert accel.pe.unsupported(F(d.aq), F(d.kvq), "attn_qk") is None
     assert accel.config.description and accel.config.source
+
+
+def test_stripes_zero_skip_from_bitplane_stats(tmp_path):
+    # activation-serial "bit" encoding: nonzero terms = (1 - bitplane_zero_mean) * bits
+    skip = _arch(tmp_path, "stripes", zero_skip=True).pe
+    t = Tile(16, 256, 16, F("int8"), F("int8"), stats={"a_bitplane_zero_mean": 0.75})
+    # 8-bit activations with 3/4 of their bits zero: 2 nonzero terms -> s = 2
+    # 16 steps * 2 + 16 drain = 48 (vs 16 * 8 + 16 = 144 without skipping)
+    assert skip.tile_cycles(t) == 48

@@ -148,10 +148,37 @@ def test_trace_run_agrees_with_shape_only_run(smol) -> None:
     trace_dir = smol[1].path
     tr = simulate_trace("int8-systolic", str(trace_dir))
     f = tr.formats
-    shape = simulate("int8-systolic", "smollm2-135m", prefill=tr.prefill, decode=tr.decode,
-                     batch=tr.batch, wq=f["wq"], aq=f["aq"], kvq=f["kvq"])
+    shape = simulate(
+        "int8-systolic",
+        "smollm2-135m",
+        prefill=tr.prefill,
+        decode=tr.decode,
+        batch=tr.batch,
+        wq=f["wq"],
+        aq=f["aq"],
+        kvq=f["kvq"],
+    )
     assert tr.total_cycles == pytest.approx(shape.total_cycles, rel=0.01)
     assert tr.energy_j == pytest.approx(shape.energy_j, rel=0.01)
     res = CliRunner().invoke(main, ["run", "int8-systolic", str(trace_dir), "--format", "json"])
     assert res.exit_code == 0, res.output
     assert '"ttft_s"' in res.stdout
+
+
+def test_trace_statistics_drive_zero_skipping(smol, tmp_path) -> None:
+    """A data-dependent PE (Stripes with zero-term skipping) runs faster on the trace's real
+    activation bit statistics than on the shape-only model (no stats: no skipping)."""
+    import yaml
+
+    from sim.api import simulate, simulate_trace
+
+    cfg = yaml.safe_load(open("arch/presets/stripes.yaml"))
+    cfg["pe_array"]["params"]["zero_skip"] = True
+    arch = tmp_path / "stripes-skip.yaml"
+    arch.write_text(yaml.safe_dump(cfg))
+    tr = simulate_trace(str(arch), str(smol[1].path), wq="int8", aq="int8", kvq="int8")
+    shape = simulate(str(arch), "smollm2-135m", prefill=tr.prefill, decode=tr.decode,
+                     wq="int8", aq="int8", kvq="int8")
+    q_tr = next(r for r in tr.rows if r.phase == "prefill" and r.name == "q_proj")
+    q_sh = next(r for r in shape.rows if r.phase == "prefill" and r.name == "q_proj")
+    assert q_tr.compute_cycles < 0.9 * q_sh.compute_cycles
