@@ -16,6 +16,11 @@ weight-stationary (WS): a fold holds a (R*L) x c block of the B operand (c <= C 
     fold streams, and a PE switches banks when the first input of the new fold reaches it.
     Fold f starts injecting at R + f*max(m, R), so F folds take
     R + (F-1)*max(m, R) + m + R + c_last - 2.
+  * `weight_fill_rows_per_cycle: w` (default 1, the shift chain above) models a wider
+    weight-fill bus: a fold's weights load in W = ceil(R/w) cycles instead of R, and W
+    replaces R in the load terms: W + (F-1)*max(m, W) + m + R + c_last - 2 (double-
+    buffered), W + R + c + m - 2 per fold (single). At m = 1 (decode GEMV) the default
+    array is limited by filling weights (R cycles per R*C weights), not by DRAM.
 output-stationary (OS): a fold holds an R x C block of outputs; A enters from the left and
   B from the top, both skewed, ceil(k/L) steps each; the last MAC happens at step
   ceil(k/L) + R + C - 3 and the R x C results shift out in R cycles:
@@ -31,7 +36,7 @@ from __future__ import annotations
 from math import ceil
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from arch.pe import Tile, TileCost
 from arch.schema import ArchConfig
@@ -48,6 +53,7 @@ class SystolicParams(BaseModel):
     dataflow: Literal["weight_stationary", "output_stationary"] = "weight_stationary"
     mac: Literal["int8", "fp16", "fp32"] = "int8"
     weight_double_buffer: bool = True
+    weight_fill_rows_per_cycle: int = Field(1, ge=1)
 
 
 class SystolicMAC:
@@ -95,13 +101,14 @@ class SystolicMAC:
     def fold_cycles(self, m: int, k: int, n: int) -> int:
         """Cycles of the whole tile's folds (closed forms in the module docstring)."""
         R, C, L = self.R, self.C, self.L
+        W = ceil(R / self.p.weight_fill_rows_per_cycle)  # cycles to load a fold's weights
         if self.p.dataflow == "weight_stationary":
             kf, nf = ceil(k / (R * L)), ceil(n / C)
             c_last = n - (nf - 1) * C
             if self.p.weight_double_buffer:
-                return R + (kf * nf - 1) * max(m, R) + m + R + c_last - 2
-            full = (nf - 1) * kf * (2 * R + C + m - 2)
-            return full + kf * (2 * R + c_last + m - 2)
+                return W + (kf * nf - 1) * max(m, W) + m + R + c_last - 2
+            full = (nf - 1) * kf * (W + R + C + m - 2)
+            return full + kf * (W + R + c_last + m - 2)
         folds = ceil(m / R) * ceil(n / C)
         return folds * (ceil(k / L) + 2 * R + C - 2)
 
@@ -115,6 +122,7 @@ class SystolicMAC:
         R, C, L = self.R, self.C, self.L
         macs = m * k * n
         a_bits, b_bits, acc = tile.a.element_bits, tile.b.element_bits, 32
+        W = ceil(R / self.p.weight_fill_rows_per_cycle)  # cycles to load a fold's weights
         if self.p.dataflow == "weight_stationary":
             kf, nf = ceil(k / (R * L)), ceil(n / C)
             reads = {

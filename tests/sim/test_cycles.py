@@ -95,3 +95,10 @@ def test_operand_bits_change_traffic_and_energy():
     # int4-g128: 4 bits + 16-bit scale per 128 = 4.125 bits per weight
     assert w4.dram_bytes == pytest.approx(w8.dram_bytes * 4.125 / 8, rel=0.01)
     assert w4.compute_pj < w8.compute_pj
+
+
+def test_wide_weight_fill(tmp_path):
+    pe = _arch(tmp_path, rows=32, cols=32, params={"weight_fill_rows_per_cycle": 4}).pe
+    # W = ceil(32/4) = 8 cycles per fold load; 1 x 4096 x 4096: F = 128*128 = 16384
+    # W + (F-1)*max(1, W) + 1 + R + C - 2 = 8 + 16383*8 + 1 + 32 + 32 - 2 = 131,135
+    assert pe.fold_cycles(1, 4096, 4096) == 131_135
