@@ -122,7 +122,6 @@ class SystolicMAC:
         R, C, L = self.R, self.C, self.L
         macs = m * k * n
         a_bits, b_bits, acc = tile.a.element_bits, tile.b.element_bits, 32
-        W = ceil(R / self.p.weight_fill_rows_per_cycle)  # cycles to load a fold's weights
         if self.p.dataflow == "weight_stationary":
             kf, nf = ceil(k / (R * L)), ceil(n / C)
             reads = {
