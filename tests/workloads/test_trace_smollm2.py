@@ -177,8 +177,15 @@ def test_trace_statistics_drive_zero_skipping(smol, tmp_path) -> None:
     arch = tmp_path / "stripes-skip.yaml"
     arch.write_text(yaml.safe_dump(cfg))
     tr = simulate_trace(str(arch), str(smol[1].path), wq="int8", aq="int8", kvq="int8")
-    shape = simulate(str(arch), "smollm2-135m", prefill=tr.prefill, decode=tr.decode,
-                     wq="int8", aq="int8", kvq="int8")
+    shape = simulate(
+        str(arch),
+        "smollm2-135m",
+        prefill=tr.prefill,
+        decode=tr.decode,
+        wq="int8",
+        aq="int8",
+        kvq="int8",
+    )
     q_tr = next(r for r in tr.rows if r.phase == "prefill" and r.name == "q_proj")
     q_sh = next(r for r in shape.rows if r.phase == "prefill" and r.name == "q_proj")
     assert q_tr.compute_cycles < 0.9 * q_sh.compute_cycles
