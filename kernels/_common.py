@@ -175,17 +175,17 @@ def terms_core(aT, pat, types, nterms, mult, shift, gs):
                 p = pn[k]
                 ak = aT[k]
                 for j in range(nterms[t, p]):
-                    mu = mult[t, p, j]
-                    sh = shift[t, p, j]
+                    mu = aT.dtype.type(mult[t, p, j])
+                    sh = aT.dtype.type(shift[t, p, j])
                     if mu == 1:
                         for m in range(m_):
-                            acc[m] += ak[m] << sh
+                            acc[m] = acc[m] + (ak[m] << sh)
                     elif mu == -1:
                         for m in range(m_):
-                            acc[m] -= ak[m] << sh
+                            acc[m] = acc[m] - (ak[m] << sh)
                     else:
                         for m in range(m_):
-                            acc[m] += mu * (ak[m] << sh)
+                            acc[m] = acc[m] + mu * (ak[m] << sh)
             for m in range(m_):
                 out[m, n, g] = acc[m]
     return out
@@ -218,6 +218,13 @@ def lanes(a_int: np.ndarray, exp: int) -> np.ndarray:
     t = np.ascontiguousarray(a_int.T)
     small = exp == 0 and a_int.shape[1] <= 4096 and np.abs(a_int).max(initial=0) <= 128
     return t.astype(np.int32) if small else t
+
+
+def patterns(w_codes, bits: int) -> np.ndarray:
+    """Weight bit patterns w & (2^bits − 1) [N, K], as uint8 when bits ≤ 8 (int64 otherwise):
+    the cores index term tables with them; a narrow copy costs far less than an int64 one."""
+    dt = np.uint8 if bits <= 8 else np.int64
+    return np.ascontiguousarray(np.asarray(w_codes).astype(dt) & dt((1 << bits) - 1))
 
 
 def group_sums(a_int: np.ndarray, gs: int, g: int) -> np.ndarray:

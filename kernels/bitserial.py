@@ -32,17 +32,23 @@ from kernels._common import (
     term_tables,
     terms_core,
 )
+from kernels._common import (
+    patterns as _patterns,
+)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def _bitplane_core(aT, w, bits, gs):
     """P[m, n, g] = Σ_b ±2^b · Σ_{k∈g, bit b of w[n,k] set} a[m, k] (MSB plane negative).
-    All bit-plane sums of a group are gathered in one pass over k (planes[b, m]), then
-    shifted and added; the accumulator type is aT's (int32 for INT8 activations)."""
+    All bit-plane sums of a group are gathered in one pass over k (planes[b, m]: the bit
+    selects the activation through an AND mask −bit), then shifted and added in int64.
+    The plane accumulators have aT's type (int16/int32, chosen by stripes_partials so that
+    gs·max|a| fits it); the token lanes m are innermost and contiguous."""
     k_, m_ = aT.shape
     n_ = w.shape[0]
     g_ = -(-k_ // gs)
-    out = np.zeros((m_, n_, g_), aT.dtype)
+    out = np.zeros((m_, n_, g_), np.int64)
+    one = aT.dtype.type(1)
     for n in prange(n_):
         planes = np.zeros((bits, m_), aT.dtype)
         wn = w[n]
@@ -52,17 +58,17 @@ def _bitplane_core(aT, w, bits, gs):
                 wk = wn[k]
                 ak = aT[k]
                 for b in range(bits):
-                    bit = (wk >> b) & 1
+                    msk = aT.dtype.type(-(one & (wk >> b)))
                     pb = planes[b]
                     for m in range(m_):
-                        pb[m] += ak[m] * bit
+                        pb[m] = pb[m] + (ak[m] & msk)
             for b in range(bits):
-                pb = planes[b]
                 for m in range(m_):
+                    v = np.int64(planes[b, m]) << b
                     if b == bits - 1:
-                        out[m, n, g] -= pb[m] << b
+                        out[m, n, g] -= v
                     else:
-                        out[m, n, g] += pb[m] << b
+                        out[m, n, g] += v
     return out
 
 
@@ -70,10 +76,14 @@ def stripes_partials(a_codes, w_codes, bits: int, group_size: int = 0) -> np.nda
     """Exact int64 group partials [M, N, G] of a (int8 codes [M, K]) × w (signed `bits`-bit
     two's-complement codes [N, K]), one weight bit-plane per step."""
     a_int, _ = activations_fixed(a_codes)
-    w = np.ascontiguousarray(np.asarray(w_codes).astype(np.int32) & ((1 << bits) - 1))
+    wdt = np.uint8 if bits <= 8 else np.int64
+    w = np.ascontiguousarray(np.asarray(w_codes).astype(wdt) & wdt((1 << bits) - 1))
     gs, _ = n_groups(a_int.shape[1], group_size)
-    aT = np.ascontiguousarray(a_int.T.astype(np.int32))
-    return _bitplane_core(aT, w, bits, gs).astype(np.int64)
+    # plane sum bound: |Σ_{k∈g} a·bit| ≤ gs·max|a| must fit the accumulator type
+    bound = gs * int(np.abs(a_int).max(initial=0))
+    adt = np.int16 if bound <= 2**15 - 1 else np.int32 if bound <= 2**31 - 1 else np.int64
+    aT = np.ascontiguousarray(a_int.T.astype(adt))
+    return _bitplane_core(aT, w, bits, gs)
 
 
 def stripes_gemm(
@@ -107,7 +117,7 @@ def bitmod_partials(
     a_int, aexp = activations_fixed(a)
     nt, mu, sh, lsb = bitmod_tables(tables, int_bits)
     bits = int(np.log2(mu.shape[1]))
-    pat = np.ascontiguousarray(np.asarray(w_codes).astype(np.int64) & ((1 << bits) - 1))
+    pat = _patterns(w_codes, bits)
     n, k = pat.shape
     gs, g = n_groups(k, group_size)
     ty = np.zeros((n, g), np.int64) if types is None else np.asarray(types, np.int64)

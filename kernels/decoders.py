@@ -28,6 +28,9 @@ from kernels._common import (
     term_tables,
     terms_core,
 )
+from kernels._common import (
+    patterns as _patterns,
+)
 
 #: OliVe victim marker pattern (the unused −0 / −8 pattern of the 4-bit normal type).
 VICTIM = 0b1000
@@ -53,7 +56,7 @@ def ant_partials(a, w_codes, table, *, group_size: int = 0):
     bits = int(np.log2(table.size))
     ints, lsb = table_ints(table)
     nt, mu, sh = term_tables(ints[None, :], mant_exp_term)
-    pat = np.ascontiguousarray(np.asarray(w_codes).astype(np.int64) & ((1 << bits) - 1))
+    pat = _patterns(w_codes, bits)
     n, k = pat.shape
     gs, g = n_groups(k, group_size)
     ty = np.zeros((n, g), np.int64)
@@ -116,7 +119,7 @@ def olive_partials(a, w_codes, normal_table, outlier_table, *, group_size: int =
 
     nm, ne = mant_exp(grid(normal_table))
     om, oe = mant_exp(grid(outlier_table))
-    c = np.ascontiguousarray(np.asarray(w_codes).astype(np.int64) & 15)
+    c = _patterns(w_codes, 4)
     gs, _ = n_groups(c.shape[1], group_size)
     part = _olive_core(np.ascontiguousarray(a_int.T), c, nm, ne, om, oe, VICTIM, gs)
     return part, aexp + lsb

@@ -23,6 +23,9 @@ from kernels._common import (
     term_tables,
     terms_core,
 )
+from kernels._common import (
+    patterns as _patterns,
+)
 
 
 def mixpe_partials(a, w_codes, *, bits: int, group_size: int = 128):
@@ -36,7 +39,7 @@ def mixpe_partials(a, w_codes, *, bits: int, group_size: int = 128):
     pats = np.arange(1 << bits)
     vals = np.where(signed & (pats >= 1 << (bits - 1)), pats - (1 << bits), pats)[None, :]
     nt, mu, sh = term_tables(vals, lambda v: binary_terms(v, bits, signed))
-    pat = np.ascontiguousarray(w.astype(np.int64) & ((1 << bits) - 1))
+    pat = _patterns(w, bits)
     gs, g = n_groups(k, group_size)
     ty = np.zeros((n, g), np.int64)
     return terms_core(lanes(a_int, aexp), pat, ty, nt, mu, sh, gs).astype(np.int64), aexp
