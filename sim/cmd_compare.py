@@ -74,7 +74,10 @@ def compare(
 @click.option("--aq", default=None)
 @click.option("--kvq", default=None)
 @click.option("--csv", "csv_path", default="compare.csv", show_default=True)
-def command(presets, model, baseline, prefill, decode, batch, wq, aq, kvq, csv_path) -> None:
+@click.option("--report", "report_dir", default=None, help="also write compare.md + compare.png")
+def command(
+    presets, model, baseline, prefill, decode, batch, wq, aq, kvq, csv_path, report_dir
+) -> None:
     """Compare accelerators on one model (speedup, energy efficiency, area vs baseline)."""
     if Path(csv_path).is_dir():
         raise InputError(csv_path, "--csv", "a file path (a directory has that name)")
@@ -103,3 +106,9 @@ def command(presets, model, baseline, prefill, decode, batch, wq, aq, kvq, csv_p
         click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     write_atomic(Path(csv_path), df.to_csv(index=False))
     click.echo(f"wrote {csv_path}", err=True)
+    if report_dir:
+        from reports.compare import write_compare_report
+
+        title = f"{model}: prefill {prefill}, decode {decode}, batch {batch}; baseline {df.arch[0]}"
+        for p in write_compare_report(df, title, report_dir):
+            click.echo(f"wrote {p}", err=True)

@@ -1,0 +1,48 @@
+"""Markdown + PNG report of a `sim compare` table (speedup, energy efficiency and area of
+accelerators normalized to a baseline). Pure rendering: it simulates nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sim.output import write_atomic  # noqa: E402
+
+METRICS = {
+    "speedup": "speedup (end to end)",
+    "decode_speedup": "decode speedup",
+    "energy_eff": "energy efficiency",
+    "area_ratio": "area (relative)",
+}
+
+
+def write_compare_report(df: pd.DataFrame, title: str, out_dir: str | Path) -> list[Path]:
+    """Write compare.md (the table) and compare.png (grouped bars of METRICS) to out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cols = ["arch", "wq", "aq", "kvq", "tokens_per_s", "energy_per_token_j", "area_mm2", *METRICS]
+    table = df[cols].to_markdown(index=False, floatfmt=".4g")
+    md = out / "compare.md"
+    png = out / "compare.png"
+    write_atomic(md, f"# {title}\n\n{table}\n\n![normalized metrics]({png.name})\n")
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(df), 3.6))
+    width = 0.8 / len(METRICS)
+    for i, (col, label) in enumerate(METRICS.items()):
+        xs = [j + i * width for j in range(len(df))]
+        ax.bar(xs, df[col].fillna(0.0), width, label=label)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(df))], df["arch"], rotation=20)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_ylabel("x baseline")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = png.with_name(f".{png.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(png)
+    return [md, png]
