@@ -76,28 +76,6 @@ DEFAULT_PROMPT = (
     "on zeros, and to keep the most frequently used values close to the arithmetic. "
 )
 
-# Execution order of the ops of one Llama decoder pass (names of workloads.llm).
-LLAMA_ORDER = (
-    "attn_norm",
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "rotary",
-    "attn_qk",
-    "softmax",
-    "attn_pv",
-    "o_proj",
-    "attn_residual",
-    "mlp_norm",
-    "gate_proj",
-    "up_proj",
-    "act",
-    "gate_mul",
-    "down_proj",
-    "mlp_residual",
-    "final_norm",
-    "lm_head",
-)
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
 
@@ -260,6 +238,17 @@ def _attention_events(
 def _layer_of(qualname: str) -> int | None:
     m = _LAYER_RE.search(qualname)
     return int(m.group(1)) if m else None
+
+
+def _op_order(model: Any, name: str) -> tuple[str, ...]:
+    """Execution order of one forward pass's op names, taken from the shape-only builder
+    (workloads.llm) so that traces and shape-only runs list ops alike."""
+    from workloads.llm import prefill_ops
+    from workloads.zoo import shape_from_config
+
+    shape = shape_from_config(model.config.to_dict(), name, "model config")
+    ops = prefill_ops(shape, seq=1, batch=1, wq="fp16", aq="fp16", kvq="fp16")
+    return tuple(dict.fromkeys(o.name for o in ops))
 
 
 def _attach_llm_hooks(model: Any, rec: _Recorder) -> list[Any]:
@@ -566,11 +555,12 @@ def export_llm(
         for h in handles:
             h.remove()
 
+    order = _op_order(model, name)
     records: list[OpRecord] = []
     for i, events in enumerate(rec.passes):
         phase = "prefill" if i == 0 else "decode"
         records += _collapse(
-            events, phase, LLAMA_ORDER, per_layer and i == 0, formats, wstats, wkeys, rec.act_keys
+            events, phase, order, per_layer and i == 0, formats, wstats, wkeys, rec.act_keys
         )
     meta = TraceFile(
         format_version=FORMAT_VERSION,
