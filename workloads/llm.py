@@ -79,39 +79,16 @@ def build_ops(
 def prefill_ops(shape: ModelShape, seq: int, batch: int, wq: str, aq: str, kvq: str) -> list[Op]:
     """Ops of the prefill of `seq` tokens for `batch` sequences (see module docstring)."""
     span = seq if shape.sliding_window is None else min(seq, shape.sliding_window)
-    attn = [
-        Op(
-            "attn_qk",
-            "attn_qk",
-            "prefill",
-            M=seq,
-            K=shape.head_dim,
-            N=span,
-            count=shape.layers * batch * shape.heads,
-            wq=kvq,
-            aq=aq,
-        ),
-        Op(
-            "softmax",
-            "softmax",
-            "prefill",
-            elements=batch * shape.heads * seq * span,
-            count=shape.layers,
-            aq=aq,
-            wq=aq,
-        ),
-        Op(
-            "attn_pv",
-            "attn_pv",
-            "prefill",
-            M=seq,
-            K=span,
-            N=shape.head_dim,
-            count=shape.layers * batch * shape.heads,
-            wq=kvq,
-            aq=aq,
-        ),
-    ]
+    attn = _attn_ops(
+        "prefill",
+        rows=seq,
+        span=span,
+        gemms=shape.layers * batch * shape.heads,
+        softmax_elements=batch * shape.heads * seq * span,
+        shape=shape,
+        aq=aq,
+        kvq=kvq,
+    )
     ops = _pre_layers(shape, "prefill", batch * seq, aq)
     ops += _layer_ops(shape, "prefill", batch * seq, attn, wq, aq)
     ops += _head_ops(shape, "prefill", batch * seq, batch, wq, aq)
@@ -127,40 +104,16 @@ def decode_step_ops(
     """
     _check_int("kv_len", kv_len, 1)
     span = kv_len if shape.sliding_window is None else min(kv_len, shape.sliding_window)
-    group = shape.group
-    attn = [
-        Op(
-            "attn_qk",
-            "attn_qk",
-            "decode",
-            M=group,
-            K=shape.head_dim,
-            N=span,
-            count=shape.layers * batch * shape.kv_heads,
-            wq=kvq,
-            aq=aq,
-        ),
-        Op(
-            "softmax",
-            "softmax",
-            "decode",
-            elements=batch * shape.heads * span,
-            count=shape.layers,
-            aq=aq,
-            wq=aq,
-        ),
-        Op(
-            "attn_pv",
-            "attn_pv",
-            "decode",
-            M=group,
-            K=span,
-            N=shape.head_dim,
-            count=shape.layers * batch * shape.kv_heads,
-            wq=kvq,
-            aq=aq,
-        ),
-    ]
+    attn = _attn_ops(
+        "decode",
+        rows=shape.group,
+        span=span,
+        gemms=shape.layers * batch * shape.kv_heads,
+        softmax_elements=batch * shape.heads * span,
+        shape=shape,
+        aq=aq,
+        kvq=kvq,
+    )
     ops = _pre_layers(shape, "decode", batch, aq)
     ops += _layer_ops(shape, "decode", batch, attn, wq, aq)
     ops += _head_ops(shape, "decode", batch, batch, wq, aq)
@@ -168,6 +121,28 @@ def decode_step_ops(
 
 
 # --- pieces -------------------------------------------------------------------------
+
+
+def _attn_ops(
+    phase: str,
+    rows: int,
+    span: int,
+    gemms: int,
+    softmax_elements: int,
+    shape: ModelShape,
+    aq: str,
+    kvq: str,
+) -> list[Op]:
+    """QK^T, softmax and PV of one layer type: each GEMM has `rows` query rows against
+    `span` cached keys (K/V in `kvq`) and runs `gemms` times; softmax runs once per layer."""
+    d = shape.head_dim
+    return [
+        Op("attn_qk", "attn_qk", phase, M=rows, K=d, N=span, count=gemms, wq=kvq, aq=aq),
+        Op(
+            "softmax", "softmax", phase, elements=softmax_elements, count=shape.layers, aq=aq, wq=aq
+        ),
+        Op("attn_pv", "attn_pv", phase, M=rows, K=span, N=d, count=gemms, wq=kvq, aq=aq),
+    ]
 
 
 def _pre_layers(shape: ModelShape, phase: str, tokens: int, aq: str) -> list[Op]:
