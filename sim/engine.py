@@ -145,10 +145,8 @@ def _cost_gemm(coster: Coster, op: Op) -> OpCostRecord:
         )
     compute = np.empty(cands.tm.size)
     for i in range(cands.tm.size):
-        mp = Mapping(int(cands.tm[i]), int(cands.tk[i]), int(cands.tn[i]), "mkn", 0, 0, 0)
-        compute[i] = sum(
-            coster.tile(m, k, n, a, b, op).cycles * cnt for m, k, n, cnt in tile_shapes(M, K, N, mp)
-        )
+        tiles = tile_shapes(M, K, N, int(cands.tm[i]), int(cands.tk[i]), int(cands.tn[i]))
+        compute[i] = sum(coster.tile(m, k, n, a, b, op).cycles * cnt for m, k, n, cnt in tiles)
     bw = accel.dram_bytes_per_cycle
     dram = cands.a_bytes + cands.b_bytes + cands.o_bytes
     first_load = (cands.tm * cands.tk * a_bytes + cands.tk * cands.tn * b_bytes) / bw
@@ -216,7 +214,7 @@ def _gemm_record(coster, op, mp: Mapping, a, b, cycles: float, compute_cycles: f
     compute_pj = 0.0
     reads: dict[str, float] = {"weight": 0.0, "input": 0.0, "output": 0.0}
     writes: dict[str, float] = {"weight": 0.0, "input": 0.0, "output": 0.0}
-    for m, k, n, cnt in tile_shapes(M, K, N, mp):
+    for m, k, n, cnt in tile_shapes(M, K, N, mp.tm, mp.tk, mp.tn):
         tc = coster.tile(m, k, n, a, b, op)
         compute_pj += tc.compute_pj * cnt
         for which, bits in tc.buffer_read_bits.items():

@@ -140,7 +140,9 @@ def candidates(
     )
 
 
-def tile_shapes(M: int, K: int, N: int, mp: Mapping) -> list[tuple[int, int, int, int]]:
+def tile_shapes(
+    M: int, K: int, N: int, tm: int, tk: int, tn: int
+) -> list[tuple[int, int, int, int]]:
     """Distinct tile shapes of a mapping with how many tiles have each: (m, k, n, count)."""
 
     def parts(dim: int, t: int) -> list[tuple[int, int]]:
@@ -149,8 +151,6 @@ def tile_shapes(M: int, K: int, N: int, mp: Mapping) -> list[tuple[int, int, int
 
     return [
         (m, k, n, cm * ck * cn)
-        for (m, cm), (k, ck), (n, cn) in itertools.product(
-            parts(M, mp.tm), parts(K, mp.tk), parts(N, mp.tn)
-        )
+        for (m, cm), (k, ck), (n, cn) in itertools.product(parts(M, tm), parts(K, tk), parts(N, tn))
         if cm and ck and cn
     ]
