@@ -15,7 +15,7 @@ from arch.families import FAMILIES, family_class
 from arch.pe import PEModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable, tech_table
-from sim.errors import InputError
+from common.errors import InputError
 
 PRESETS_DIR = Path(__file__).with_name("presets")
 

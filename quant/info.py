@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sim.errors import InputError
+from common.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.output import write_atomic  # noqa: E402
+from common.files import write_atomic  # noqa: E402
 
 METRICS = {
     "speedup": "speedup (end to end)",
@@ -41,8 +41,6 @@ def write_compare_report(df: pd.DataFrame, title: str, out_dir: str | Path) -> l
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = png.with_name(f".{png.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    write_atomic(png, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
-    tmp.replace(png)
     return [md, png]

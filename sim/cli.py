@@ -11,7 +11,7 @@ import sys
 import click
 
 import sim
-from sim.errors import InputError
+from common.errors import InputError
 
 
 class _Group(click.Group):

@@ -11,9 +11,9 @@ import click
 import pandas as pd
 
 from arch.accelerator import load_accelerator
+from common.errors import InputError
+from common.files import write_atomic
 from sim.api import simulate
-from sim.errors import InputError
-from sim.output import write_atomic
 
 
 def compare(

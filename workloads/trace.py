@@ -20,16 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sim.errors import InputError
+from common.errors import InputError
+from common.files import write_atomic, write_dir_atomic
 from workloads.ops import GEMM_KINDS, PHASES, VECTOR_KINDS, Op
 
 FORMAT_VERSION = 1
@@ -418,31 +417,25 @@ def save_trace(
         raise InputError(str(out), "--out", "a path that does not exist yet")
     if out.exists() and not out.is_dir():
         raise InputError(str(out), "--out", "a directory path (a file is in the way)")
-    out.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in (arrays or {}).items()}
     table: dict[str, TensorSpec] = {}
     for k, v in arrays.items():
         if v.dtype not in NP_TO_ST:
             raise ValueError(f"tensor {k}: dtype {v.dtype} not supported in a trace")
         table[k] = TensorSpec(dtype=NP_TO_ST[v.dtype], shape=list(v.shape))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    record: list[TraceFile] = []
+
+    def fill(tmp: Path) -> None:
         tf_info = None
         if arrays:
             save_file(arrays, str(tmp / TENSORS_FILE), metadata={"format_version": "1"})
             tf = tmp / TENSORS_FILE
             tf_info = TensorsFileInfo(bytes=tf.stat().st_size, sha256=_sha256(tf))
-        meta = meta.model_copy(update={"tensors": table, "tensors_file": tf_info})
-        TraceFile.model_validate(meta.model_dump())  # re-check the assembled record
-        (tmp / TRACE_JSON).write_text(json.dumps(meta.model_dump(), indent=1) + "\n")
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old.{os.getpid()}")
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        full = meta.model_copy(update={"tensors": table, "tensors_file": tf_info})
+        TraceFile.model_validate(full.model_dump())  # re-check the assembled record
+        write_atomic(tmp / TRACE_JSON, json.dumps(full.model_dump(), indent=1) + "\n")
+        record.append(full)
+
+    write_dir_atomic(out, fill)
+    meta = record[0]
     return Trace(meta, out)

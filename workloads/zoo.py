@@ -20,7 +20,7 @@ Supported `model_type`s and how they map onto a `ModelShape`:
 (1) when `architectures` names Bitnet (1bitLLM's LLaMA-shaped BitNet b1.58 models).
 (2) `sliding_window` only when `use_sliding_window` is true.
 
-Every problem with a config raises `sim.errors.InputError(file, field, expected)`.
+Every problem with a config raises `common.errors.InputError(file, field, expected)`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
+from common.errors import InputError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 

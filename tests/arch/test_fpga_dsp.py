@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from arch.accelerator import load_accelerator
+from common.errors import InputError
 from sim import simulate
 from sim.engine import Coster
-from sim.errors import InputError
 from workloads.ops import Op
 
 # flightllm_test_demo/profile/README.md, case (batch 1, prefill 128, decode 512) on the

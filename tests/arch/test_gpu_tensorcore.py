@@ -14,9 +14,9 @@ import yaml
 from arch.accelerator import load_accelerator
 from arch.gpu_tensorcore import gemm_time_arrays
 from arch.pe import OpCost, PEModel
+from common.errors import InputError
 from quant.info import format_info
 from sim.engine import Coster
-from sim.errors import InputError
 from workloads.ops import Op
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,10 +8,10 @@ import yaml
 
 from arch.accelerator import load_accelerator
 from arch.pe import Tile
+from common.errors import InputError
 from quant.info import format_info
 from sim import simulate
 from sim.engine import Coster
-from sim.errors import InputError
 from workloads.ops import Op
 
 FP16, INT8 = format_info("fp16"), format_info("int8")

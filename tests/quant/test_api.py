@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import quant
+from common.errors import InputError
 from quant.info import all_formats, format_info
-from sim.errors import InputError
 
 NAMES = [f.name for f in all_formats()]
 REQUIRED = [

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.errors import InputError
+from common.errors import InputError
 from workloads.llm import build_ops, count_params, decode_step_ops, prefill_ops
 from workloads.ops import Op
 from workloads.zoo import ModelShape, load_model_shape, shape_from_config

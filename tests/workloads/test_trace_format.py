@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from safetensors.numpy import load_file, save_file
 
+from common.errors import InputError
 from sim.cli import main
-from sim.errors import InputError
 from workloads.export import export_llm, export_module, export_trace
 from workloads.ops import GEMM_KINDS
 from workloads.trace import (

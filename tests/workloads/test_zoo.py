@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import InputError
+from common.errors import InputError
 from workloads.llm import count_params, kv_cache_bytes
 from workloads.zoo import ModelShape, list_models, load_model_shape
 
