@@ -92,6 +92,12 @@ def load_accelerator(arch: str) -> Accelerator:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "document"
         raise InputError(src, where, f"well-formed YAML ({getattr(e, 'problem', e)})") from None
+    return build_accelerator(raw, src)
+
+
+def build_accelerator(raw: object, source: str) -> Accelerator:
+    """Validate a dict of arch fields (the parsed YAML) and build; errors name `source`."""
+    src = source
     if not isinstance(raw, dict):
         raise InputError(src, "(top level)", "a mapping of arch fields")
     try:

@@ -11,12 +11,22 @@ use so that `import sim` stays cheap for the CLI's help and list commands.
 from common.errors import InputError
 from common.files import write_atomic, write_dir_atomic
 
-__all__ = ["InputError", "write_atomic", "write_dir_atomic", "simulate", "simulate_ops"]
+# name -> module that defines it (imported on first use)
+_LAZY = {
+    "simulate": "sim.api",
+    "simulate_ops": "sim.api",
+    "Arch": "arch.arch",
+    "sweep": "sim.dse.run",
+    "search": "sim.dse.search",
+    "pareto": "sim.dse.analysis",
+}
+
+__all__ = ["InputError", "write_atomic", "write_dir_atomic", *_LAZY]
 
 
 def __getattr__(name: str):
-    if name in ("simulate", "simulate_ops"):
-        from sim import api as _mod
+    if name in _LAZY:
+        import importlib
 
-        return getattr(_mod, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(name)
