@@ -33,8 +33,11 @@ def simulate(
     kvq: str | None = None,
     coster: Coster | None = None,
 ) -> SimResult:
-    """Simulate a model (zoo name, HF config path, trace dir, or a list of Ops)."""
-    accel = arch if isinstance(arch, Accelerator) else load_accelerator(arch)
+    """Simulate a model (zoo name, HF config path, trace dir, or a list of Ops) on `arch`:
+    a preset name, a YAML path, an `Arch` (arch.arch) or an `Accelerator`."""
+    from arch.arch import as_accelerator
+
+    accel = as_accelerator(arch)
     d = accel.config.defaults
     fmts = {"wq": wq or d.wq, "aq": aq or d.aq, "kvq": kvq or d.kvq}
     if isinstance(model, str):
