@@ -1,7 +1,7 @@
 """`sim accuracy MODEL --wq FMT ...`: perplexity of a model with fake-quantized weights,
 activations and KV cache, one row per weight format after the reference row.
 
-The work is `quant.accuracy.evaluate`; this module parses options and prints the table
+The work is `workloads.accuracy.evaluate`; this module parses options and prints the table
 (or JSON). Progress lines go to stderr so `--format json` output stays clean.
 """
 
@@ -11,8 +11,9 @@ import json
 import math
 
 import click
+from tabulate import tabulate
 
-from quant.accuracy import DEFAULT_TOKENS, DEFAULT_WINDOW, evaluate
+from workloads.accuracy import DEFAULT_TOKENS, DEFAULT_WINDOW, evaluate
 
 
 def _num(x: float) -> str:
@@ -51,15 +52,13 @@ def render_table(df) -> str:
         ]
         cells += [_opt(r.aq)] * show_aq + [_opt(r.kvq)] * show_kv
         body.append(cells)
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    left = {0}
-
-    def line(cells):
-        return "  ".join(
-            str(c).ljust(w) if j in left else str(c).rjust(w)
-            for j, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
+    table = tabulate(
+        body,
+        headers=head,
+        tablefmt="simple",
+        colalign=("left",) + ("right",) * (len(head) - 1),
+        disable_numparse=True,
+    )
     out = [
         f"Perplexity of {a['model']} ({a['model_description']})",
         f"text: {a['text']} (sha256 {a['text_sha256'][:12]})",
@@ -67,9 +66,7 @@ def render_table(df) -> str:
         f"sliding window {a['window']}, stride {a['stride']} (each window scores only its "
         "new tokens)",
         "",
-        line(head),
-        line(["-" * w for w in widths]),
-        *(line(c) for c in body),
+        *(row.rstrip() for row in table.splitlines()),
         "",
         f"* reference = {a['reference']}",
         "quantized:",

