@@ -6,7 +6,6 @@ lists the valid ones); the canonical name goes into `QTensor.format_name`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import ml_dtypes
@@ -15,6 +14,7 @@ import numpy as np
 from quant.info import format_info
 from quant.lowbit import quantize_binary, quantize_ternary
 from quant.mx import MX_ELEMENTS, quantize_mx, quantize_nvfp4
+from quant.names import parse_format
 from quant.olive import quantize_olive
 from quant.qtensor import QTensor
 from quant.scheme import QuantScheme, rtn
@@ -45,26 +45,26 @@ class CastFormat:
 
 def scheme_for(name: str) -> QuantScheme | None:
     """The RTN scheme behind an INT / plain-FP / BitMoD-INT6 / bipolar name (None otherwise)."""
-    m = re.match(r"^int([2-8])(?:-g(\d+))?(-asym)?(-mse)?$", name)
-    if m:
-        g = int(m.group(2) or 0)
+    p = parse_format(name)
+    if p is None:
+        return None
+    if p.family == "int":
+        g = p.group or 0
         return QuantScheme(
-            f"int{m.group(1)}",
+            f"int{p.bits}",
             "group" if g else "channel",
             g,
-            symmetric=not m.group(3),
+            symmetric=not p.asym,
             scale_format="fp16",
-            scale_method="mse" if m.group(4) else "absmax",
+            scale_method="mse" if p.mse else "absmax",
         )
-    m = re.match(r"^(fp\d-e\dm\d)(?:-g(\d+))?$", name)
-    if m:
-        if m.group(2):
-            return QuantScheme(m.group(1), "group", int(m.group(2)), scale_format="fp16")
-        return QuantScheme(m.group(1), "tensor", scale_format="fp32")
-    m = re.match(r"^bitmod-int6-g(\d+)$", name)
-    if m:
-        return QuantScheme("int6", "group", int(m.group(1)), scale_format="fp16")
-    if name.startswith("bipolar-int"):
+    if p.family == "fp":
+        if p.group:
+            return QuantScheme(p.element, "group", p.group, scale_format="fp16")
+        return QuantScheme(p.element, "tensor", scale_format="fp32")
+    if p.family == "bitmod" and p.element == "int6" and p.group:
+        return QuantScheme("int6", "group", p.group, scale_format="fp16")
+    if p.family == "bipolar":
         return QuantScheme(name, "channel", scale_format="fp16")
     return None
 
@@ -85,9 +85,9 @@ def quantize(x: np.ndarray, name: str, axis: int = -1) -> QTensor:
         return quantize_mx(x, canon, axis)
     if canon == "nvfp4":
         return quantize_nvfp4(x, axis)
-    m = re.match(r"^bitmod-fp([34])-g(\d+)$", canon)
-    if m:
-        return quantize_bitmod(x, int(m.group(1)), int(m.group(2)), axis)
+    p = parse_format(canon)
+    if p is not None and p.family == "bitmod" and p.element != "int6":
+        return quantize_bitmod(x, p.bits, p.group, axis)
     if canon.startswith("ant"):
         return quantize_ant(x, canon, axis)
     if canon.startswith("olive"):

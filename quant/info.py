@@ -17,10 +17,10 @@ Grammar of the parametric families (B = bits, G = group size along K):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from common.errors import InputError
+from quant.names import FP_ELEMENTS, FormatName, parse_format
 
 
 @dataclass(frozen=True)
@@ -130,32 +130,12 @@ _FIXED: dict[str, FormatInfo] = {
     ),
 }
 
-_FP_ELEMS = {
-    "fp4-e2m1": (4, 2, 1),
-    "fp6-e2m3": (6, 2, 3),
-    "fp6-e3m2": (6, 3, 2),
-    "fp8-e4m3": (8, 4, 3),
-    "fp8-e5m2": (8, 5, 2),
-}
 
-_INT = re.compile(r"^int([2-8])(?:-g(\d+))?(-asym)?(-mse)?$")
-_FP = re.compile(r"^(fp4-e2m1|fp6-e2m3|fp6-e3m2|fp8-e4m3|fp8-e5m2)(?:-g(\d+))?$")
-_BITMOD = re.compile(r"^bitmod-(fp3|fp4|int6)(?:-g(\d+))?$")
-_BIPOLAR = re.compile(r"^bipolar-int([2-8])$")
-
-
-def _int_info(name: str) -> FormatInfo | None:
-    m = _INT.match(name)
-    if not m:
-        return None
-    bits = int(m.group(1))
-    group = int(m.group(2) or 0)
-    asym = bool(m.group(3))
-    if m.group(2) is not None and group <= 0:
-        return None
+def _int_info(name: str, p: FormatName) -> FormatInfo:
+    bits, group, asym = p.bits, p.group or 0, p.asym
     meta = (16 + (bits if asym else 0)) if group else 0
     how = f"groups of {group}" if group else "per output channel"
-    clip = ", MSE clipping" if m.group(4) else ""
+    clip = ", MSE clipping" if p.mse else ""
     return FormatInfo(
         name,
         bits,
@@ -167,26 +147,20 @@ def _int_info(name: str) -> FormatInfo | None:
     )
 
 
-def _fp_info(name: str) -> FormatInfo | None:
-    m = _FP.match(name)
-    if not m or (m.group(2) is not None and int(m.group(2)) <= 0):
-        return None
-    bits, e, mant = _FP_ELEMS[m.group(1)]
-    if m.group(2) is None:
+def _fp_info(name: str, p: FormatName) -> FormatInfo:
+    bits, e, mant = FP_ELEMENTS[p.element]
+    if p.group is None:
         return _f(name, bits, e, mant, f"OCP FP{bits} E{e}M{mant}, per-tensor FP32 scale")
-    g = int(m.group(2))
+    g = p.group
     return _f(name, bits, e, mant, f"FP{bits} E{e}M{mant}, groups of {g}, FP16 scale", g, 16)
 
 
-def _bitmod_info(name: str) -> FormatInfo | None:
-    m = _BITMOD.match(name)
-    if not m or (m.group(2) is not None and int(m.group(2)) <= 0):
-        return None
-    g = int(m.group(2) or 128)
-    canon = f"bitmod-{m.group(1)}-g{g}"
-    if m.group(1) == "int6":
+def _bitmod_info(name: str, p: FormatName) -> FormatInfo:
+    g = p.group or 128
+    canon = f"bitmod-{p.element}-g{g}"
+    if p.element == "int6":
         return FormatInfo(canon, 6, "int", g, 8, description=f"BitMoD lossless INT6, groups of {g}")
-    bits = int(m.group(1)[2])
+    bits = p.bits
     # 8 bits per group = scale + 2-bit type selector (SEED_SYSTEMS §1: 3.0625 / 4.0625 b/w).
     return FormatInfo(
         canon,
@@ -198,14 +172,14 @@ def _bitmod_info(name: str) -> FormatInfo | None:
     )
 
 
-def _bipolar_info(name: str) -> FormatInfo | None:
-    m = _BIPOLAR.match(name)
-    if not m:
-        return None
-    b = int(m.group(1))
+def _bipolar_info(name: str, p: FormatName) -> FormatInfo:
+    b = p.bits
     return FormatInfo(
         name, b, "int", description=f"bipolar-INT{b}: bit i = ±2^i (odd integers), per channel"
     )
+
+
+_PARAMETRIC = {"int": _int_info, "fp": _fp_info, "bitmod": _bitmod_info, "bipolar": _bipolar_info}
 
 
 def known_names() -> list[str]:
@@ -257,11 +231,10 @@ def all_formats() -> list[FormatInfo]:
 
 
 def _lookup(name: str) -> FormatInfo | None:
-    for parse in (_FIXED.get, _int_info, _fp_info, _bitmod_info, _bipolar_info):
-        info = parse(name)
-        if info is not None:
-            return info
-    return None
+    if name in _FIXED:
+        return _FIXED[name]
+    p = parse_format(name)
+    return None if p is None else _PARAMETRIC[p.family](name, p)
 
 
 def format_info(name: str, source: str = "format") -> FormatInfo:
