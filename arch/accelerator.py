@@ -4,7 +4,6 @@ file and the field."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,6 @@ class Accelerator:
     pe: PEModel
     tech: TechTable
     source: str  # file it came from
-    digest: str  # hash of the validated config, for memoization keys
 
     @property
     def name(self) -> str:
@@ -119,8 +117,7 @@ def build_accelerator(raw: object, source: str) -> Accelerator:
         pe = cls(cfg, params, tech)
     except ValueError as e:
         raise InputError(src, "pe_array", str(e)) from None
-    digest = hashlib.sha1(cfg.model_dump_json().encode()).hexdigest()[:16]
-    return Accelerator(cfg, pe, tech, src, digest)
+    return Accelerator(cfg, pe, tech, src)
 
 
 def _expectation(err: dict) -> str:

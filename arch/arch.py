@@ -14,6 +14,7 @@ preset name / YAML path (`as_accelerator`).
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,12 @@ def set_path(raw: dict, path: str, value: Any, source: str) -> None:
 class Arch:
     """A validated accelerator description (the dict of arch-YAML fields + its model)."""
 
-    __slots__ = ("_raw", "_accel")
+    __slots__ = ("_raw", "_accel", "_digest")
 
     def __init__(self, raw: dict, accelerator: Accelerator) -> None:
         self._raw = raw
         self._accel = accelerator
+        self._digest: str | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping, source: str = "arch dict") -> Arch:
@@ -119,7 +121,10 @@ class Arch:
     @property
     def digest(self) -> str:
         """Hash of the validated config (equal configs, equal digests)."""
-        return self._accel.digest
+        if self._digest is None:
+            cfg = self._accel.config.model_dump_json().encode()
+            self._digest = hashlib.sha1(cfg).hexdigest()[:16]
+        return self._digest
 
     @property
     def area_mm2(self) -> float:

@@ -57,7 +57,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from arch.pe import Tile, TileCost
+from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
 from quant.info import FormatInfo
@@ -128,7 +128,7 @@ class BitSerialParams(BaseModel):
     pe_unit: str = Field("pe_bitmod", description="arch/tech/tables.yaml unit of one PE")
 
 
-class BitSerial:
+class BitSerial(TileModel):
     """Bit-/term-serial dot-product PE array (see module docstring for the cycle model)."""
 
     family = "bitserial"
@@ -198,9 +198,6 @@ class BitSerial:
 
     def area_um2(self) -> dict[str, float]:
         return {"pe": self.R * self.C * self.pe_um2}
-
-    def cost_op(self, op, accel):  # noqa: ANN001 - protocol method, tile path used
-        return None
 
     # -- cost -------------------------------------------------------------------------
     def tile_cycles(self, tile: Tile) -> int:

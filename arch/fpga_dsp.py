@@ -28,7 +28,9 @@ Cycle model (per op execution; d = density of the op's weights, 1 if dense; kb =
       cycles_MM = ceil(M / 128) * ceil(N / 16) * kb * 128*16*16 / (mm_m*mm_n*mm_k) * d
   The compiler picks the cheaper mode (the repo uses MV for M = 1, MM otherwise).
   Sparse DSP chain: zero 16-blocks are skipped, so cycles scale by d (repo: computation *=
-  sparse_ratio); `sparsity: {q_proj: 0.7}` gives per-op-name densities (linear ops only).
+  sparse_ratio); d is the op's `weight_density` (linear ops only), which the workload sets:
+  FlightLLM's compressed model prunes q/k projections to 0.7, given by the presets'
+  `defaults.weight_density: {q_proj: 0.7, k_proj: 0.7}` (or measured in a trace).
   Loads: bytes / (channel_bw * channels * efficiency) per stream (inst_profiler.time_LD):
     weights  MV: `mv_weight_channels` (8) at same-channel eff; MM: `mm_weight_channels` (1)
              at cross-channel eff when `mm_weights_cross_channel`; reloaded once per
@@ -72,11 +74,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from arch.pe import OpCost, Tile, TileCost
+from arch.pe import OpCost, OpModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
-from common.errors import InputError
-from quant.info import FormatInfo, format_info
+from arch.vector import VectorModel
+from quant.info import FormatInfo
 
 BRAM36_BITS, URAM_BITS, BRAM_URAM_WIDTH = 36 * 1024, 288 * 1024, 72  # UG1273 / AM007
 PRODUCTS_PER_DSP = {  # (dsp kind, precision) -> products per slice (module docstring)
@@ -131,7 +133,6 @@ class FPGAParams(_P):
     mv: MVPar = Field(default_factory=MVPar)
     unified_matrix_unit: bool = True
     block: PositiveInt = Field(16, description="sparse block / FSB size along K")
-    sparsity: dict[str, float] = Field(default_factory=dict, description="op name -> density")
     sparse_index_bits: float = Field(4.0, ge=0, description="index bits per kept weight")
     hbm: Hbm = Field(default_factory=Hbm)
     always_on_chip_decode: bool = True
@@ -142,7 +143,7 @@ class FPGAParams(_P):
     extra_dsp: int = Field(0, ge=0, description="DSPs of the SFU / other units")
 
 
-class FPGADSP:
+class FPGADSP(OpModel):
     """FlightLLM-style FPGA overlay (see module docstring for the models)."""
 
     family = "fpga_dsp"
@@ -151,9 +152,6 @@ class FPGADSP:
     def __init__(self, config: ArchConfig, params: FPGAParams, tech: TechTable) -> None:
         self.cfg = config
         self.p = params
-        for name, dens in params.sparsity.items():
-            if not 0 < dens <= 1:
-                raise ValueError(f"params.sparsity.{name}: a density in (0, 1] (got {dens})")
         mm = params.mm
         pe = config.pe_array
         if (pe.rows, pe.cols * pe.lanes) != (mm.k, mm.m * mm.n):
@@ -219,22 +217,13 @@ class FPGADSP:
                 return f"the FPGA DSP datapath takes int2..int8 {role}s, not {f.name}"
         return None
 
-    def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
-        return (MM_ISSUE_M, self.p.block, MM_ISSUE_N)
-
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
         return float(self.p.mm.m * self.p.mm.n * self.p.mm.k) * self.p.calibration
-
-    def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
-        return 32
 
     def area_um2(self) -> dict[str, float]:
         return {}  # an FPGA: see resources() for its "area"
 
     # -- cycle model ------------------------------------------------------------------
-    def density(self, name: str, kind: str) -> float:
-        return self.p.sparsity.get(name, 1.0) if kind == "linear" else 1.0
-
     def mv_cycles(self, M: int, K: int, N: int, d: float) -> float:
         """MV: M rows x ceil(N/512) instructions of K_blocks*16*512/(mv_n*mv_k) cycles."""
         per_block = self.p.block * MV_ISSUE_N / (self.p.mv.n * self.p.mv.k)
@@ -246,19 +235,6 @@ class FPGADSP:
         per_block = MM_ISSUE_M * self.p.block * MM_ISSUE_N / (mm.m * mm.n * mm.k)
         return ceil(M / MM_ISSUE_M) * ceil(N / MM_ISSUE_N) * ceil(K / self.p.block) * per_block * d
 
-    def tile_cost(self, tile: Tile) -> TileCost:
-        """MM-mode cost of a tile (the engine path is unused: cost_op covers every op)."""
-        m, k, n = tile.m, tile.k, tile.n
-        cyc = min(self.mm_cycles(m, k, n, 1.0), self.mv_cycles(m, k, n, 1.0))
-        reads = {
-            "weight": k * n * tile.b.element_bits,
-            "input": m * k * tile.a.element_bits,
-            "output": 0.0,
-        }
-        return TileCost(
-            ceil(cyc), m * k * n * self.mac_pj, reads, {"output": m * n * 32}, m * k * n
-        )
-
     def _bytes_per_cycle(self, accel, channels: int, cross: bool) -> float:
         """One stream's HBM bytes per cycle: channel BW x channels x efficiency."""
         d = self.cfg.memory.dram
@@ -267,39 +243,31 @@ class FPGADSP:
         eff = h.cross_channel_efficiency if cross else h.same_channel_efficiency
         return per_channel * min(channels, h.channels) * eff
 
-    def cost_op(self, op, accel) -> OpCost:  # noqa: ANN001 - workloads.ops.Op, Accelerator
-        if op.is_gemm:
-            return self._gemm(op, accel)
-        return self._vector(op, accel)
-
-    def _vector(self, op, accel) -> OpCost:  # noqa: ANN001
-        a = format_info(op.aq, source=f"op {op.name} ({op.phase}) aq")
+    def vector_model(self, accel) -> VectorModel:  # noqa: ANN001 - Accelerator
+        """The MISC unit (inst_profiler.time_MISC): `MISC_PASSES` lane passes per element,
+        data kept in the output buffer when it fits, else read and written back over the
+        activation channels; `calibration` divides the time as it divides every
+        instruction's."""
         vu = self.cfg.vector_unit
-        lane_ops = op.elements * MISC_PASSES[op.kind]
-        compute = lane_ops / vu.lanes
-        nbytes = op.elements * a.bits_per_element / 8
-        on_chip = nbytes <= self.cfg.memory.buffers.output.size_bytes
-        dram = 0.0 if on_chip else 2 * nbytes
-        load = dram / self._bytes_per_cycle(accel, self.p.hbm.act_channels, False)
-        cycles = max(compute, load) / self.p.calibration + self.cfg.kernel_overhead_cycles
-        width = self.cfg.memory.buffers.output.width_bits
-        return OpCost(
-            cycles=cycles,
-            compute_pj=lane_ops * vu.energy_pj_per_op,
-            sram_pj=2 * nbytes * 8 / width * accel.buffer_access_pj("output"),
-            dram_pj=dram * 8 * self.cfg.memory.dram.energy_pj_per_bit,
-            dram_bytes=dram,
-            bound="compute" if compute >= load else "memory",
+        out = self.cfg.memory.buffers.output
+        bpc = self._bytes_per_cycle(accel, self.p.hbm.act_channels, False)
+        return VectorModel(
+            lanes=vu.lanes,
+            energy_pj_per_op=vu.energy_pj_per_op,
+            lane_ops=MISC_PASSES,
+            dram_passes=dict.fromkeys(MISC_PASSES, 2.0),
+            dram_bytes_per_cycle=dict.fromkeys(MISC_PASSES, bpc),
+            dram_pj_per_bit=self.cfg.memory.dram.energy_pj_per_bit,
+            on_chip_bytes=out.size_bytes,
+            sram_pj_per_byte=8 / out.width_bits * accel.buffer_access_pj("output"),
+            sram_passes=2.0,
+            overhead_cycles=self.cfg.kernel_overhead_cycles,
+            time_scale=1 / self.p.calibration,
         )
 
-    def _gemm(self, op, accel) -> OpCost:  # noqa: ANN001
-        a = format_info(op.aq, source=f"op {op.name} ({op.phase}) aq")
-        b = format_info(op.wq, source=f"op {op.name} ({op.phase}) wq/kvq")
-        reason = self.unsupported(a, b, op.kind)
-        if reason:
-            raise InputError(accel.source, "pe_array", f"{reason} (op {op.name}, {op.phase})")
+    def cost_op(self, op, a: FormatInfo, b: FormatInfo, accel) -> OpCost:  # noqa: ANN001
         M, K, N = op.M, op.K, op.N
-        d = self.density(op.name, op.kind)
+        d = op.weight_density if op.kind == "linear" else 1.0
         mv, mm = self.mv_cycles(M, K, N, d), self.mm_cycles(M, K, N, d)
         use_mv = mv <= mm
         compute = mv if use_mv else mm
@@ -330,12 +298,15 @@ class FPGADSP:
         act_stream = 0.0 if on_chip else a_bytes + o_bytes
         load = b_stream / self._bytes_per_cycle(accel, ch, cross)
         load += act_stream / self._bytes_per_cycle(accel, h.act_channels, False)
-        cycles = max(compute, load) / self.p.calibration + self.cfg.kernel_overhead_cycles
+        scale = 1 / self.p.calibration
+        cycles = max(compute, load) * scale + self.cfg.kernel_overhead_cycles
         dram = b_stream + act_stream
         sram_bits = 2 * b_stream * 8 + a_bytes * 8 * ceil(N / MV_ISSUE_N) + 2 * o_bytes * 8
         width = bufs.weight.width_bits
         return OpCost(
             cycles=cycles,
+            compute_cycles=compute * scale,
+            memory_cycles=load * scale,
             compute_pj=M * K * N * d * self.mac_pj,
             sram_pj=sram_bits / width * accel.buffer_access_pj("weight"),
             dram_pj=dram * 8 * self.cfg.memory.dram.energy_pj_per_bit,

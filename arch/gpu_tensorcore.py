@@ -68,24 +68,22 @@ so that the accelerator's area total is the die.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
-from arch.pe import OpCost, Tile, TileCost
+from arch.pe import OpCost, OpModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
-from common.errors import InputError
-from quant.info import FormatInfo, format_info
+from arch.vector import VectorModel
+from quant.info import FormatInfo
 
 PRECISIONS = ("fp16", "int8", "fp8")
 Precision = Literal["fp16", "int8", "fp8"]
 # lane operations per element (as the engine's vector model) and HBM passes per element
 _VECTOR_OPS = {"softmax": 5, "norm": 4, "act": 4, "eltwise": 1}
 _VECTOR_PASSES = {"softmax": 2, "norm": 2, "act": 3, "eltwise": 3}
-_K_QUANTUM = {"fp16": 16, "int8": 32, "fp8": 32}  # K of one Hopper wgmma instruction
 
 
 def _per_prec(default: float) -> dict[str, float]:
@@ -263,7 +261,7 @@ def gemm_time_arrays(
     }
 
 
-class GPUTensorCore:
+class GPUTensorCore(OpModel):
     """A GPU's tensor cores behind library GEMM kernels (see module docstring)."""
 
     family = "gpu_tensorcore"
@@ -298,16 +296,8 @@ class GPUTensorCore:
             return f"GPU tensor-core model takes weights/KV of <= 16 bits, not {b.name}"
         return None
 
-    def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
-        prec = self.precision(a, b)
-        tm, tn = self.p.cta_tiles[prec][0]
-        return (tm, _K_QUANTUM[prec], tn)
-
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
         return float(self.p.sms * self.p.peak_macs_per_cycle_per_sm[self.precision(a, b)])
-
-    def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
-        return 32
 
     def area_um2(self) -> dict[str, float]:
         """Die area by part (um^2); uncore excludes the preset's SRAM buffers and vector
@@ -324,28 +314,6 @@ class GPUTensorCore:
         )
         out["uncore"] = die - sum(out.values()) - sram - self.config.vector_unit.area_um2
         return out
-
-    # -- tiles (protocol; the engine uses cost_op) --------------------------------------
-    def tile_cycles(self, prec: str, m: int, k: int, n: int) -> float:
-        """Cycles of one CTA computing an m x n output tile over k on one SM."""
-        rate = self.p.peak_macs_per_cycle_per_sm[prec] * self.p.compute_efficiency[prec]
-        return m * n * k / rate + self.p.tile_overhead_cycles
-
-    def tile_cost(self, tile: Tile) -> TileCost:
-        prec = self.precision(tile.a, tile.b)
-        m, k, n = tile.m, tile.k, tile.n
-        macs = m * k * n
-        return TileCost(
-            cycles=ceil(self.tile_cycles(prec, m, k, n)),
-            compute_pj=macs * self.p.mac_pj[prec],
-            buffer_read_bits={
-                "weight": k * n * tile.b.bits_per_element,
-                "input": m * k * tile.a.bits_per_element,
-                "output": 0.0,
-            },
-            buffer_write_bits={"output": m * n * self.p.output_bytes[prec] * 8},
-            macs=macs,
-        )
 
     # -- whole ops --------------------------------------------------------------------
     def gemm_time(
@@ -390,44 +358,35 @@ class GPUTensorCore:
             int(r["waves"]),
         )
 
-    def vector_time_us(self, kind: str, elements: int, bits: float) -> tuple[float, float]:
-        """(time us, HBM bytes) of one vector kernel over `elements` values."""
-        nbytes = _VECTOR_PASSES[kind] * elements * bits / 8
-        bw = self.hbm_bytes_s * self.p.vector_efficiency.get(kind, 1.0)
-        fixed = self.p.vector_fixed_us.get(kind, max(self.p.vector_fixed_us.values()))
-        if self.p.timing == "per_call":
-            fixed += self.p.launch_overhead_us
-        return nbytes / bw * 1e6 + fixed, nbytes
+    def vector_model(self, accel) -> VectorModel:  # noqa: ANN001 - Accelerator
+        """One kernel per vector op, bandwidth bound (module docstring): `_VECTOR_PASSES`
+        HBM passes at the measured `vector_efficiency`, plus `vector_fixed_us` per kernel
+        (and `launch_overhead_us` per call in per_call timing). With `fused_attention`
+        softmax runs inside the attention kernel: lane operations only."""
+        p = self.p
+        launch = p.launch_overhead_us if p.timing == "per_call" else 0.0
+        fallback = max(p.vector_fixed_us.values())
+        kinds = tuple(_VECTOR_OPS)
+        bpc = self.hbm_bytes_s / self.freq_hz
+        return VectorModel(
+            lanes=self.config.vector_unit.lanes,
+            energy_pj_per_op=self.config.vector_unit.energy_pj_per_op,
+            lane_ops=_VECTOR_OPS,
+            dram_passes=_VECTOR_PASSES,
+            dram_bytes_per_cycle={k: bpc * p.vector_efficiency.get(k, 1.0) for k in kinds},
+            dram_pj_per_bit=self.config.memory.dram.energy_pj_per_bit,
+            on_chip_bytes=0.0,
+            sram_pj_per_byte=p.onchip_pj_per_byte,
+            sram_passes=None,
+            fused=frozenset({"softmax"}) if p.fused_attention else frozenset(),
+            fixed_cycles={
+                k: (p.vector_fixed_us.get(k, fallback) + launch) * 1e-6 * self.freq_hz
+                for k in kinds
+            },
+            overhead_cycles=self.config.kernel_overhead_cycles,
+        )
 
-    def cost_op(self, op, accel) -> OpCost:  # noqa: ANN001 - protocol signature
-        a = format_info(op.aq, source=f"op {op.name} ({op.phase}) aq")
-        dram_pj_bit = self.config.memory.dram.energy_pj_per_bit
-        vu = self.config.vector_unit
-        if op.kind == "softmax" and self.p.fused_attention:
-            lane_ops = op.elements * _VECTOR_OPS["softmax"]
-            return OpCost(
-                cycles=lane_ops / vu.lanes,
-                compute_pj=lane_ops * vu.energy_pj_per_op,
-                sram_pj=0.0,
-                dram_pj=0.0,
-                dram_bytes=0.0,
-                bound="compute",
-            )
-        if not op.is_gemm:
-            t_us, nbytes = self.vector_time_us(op.kind, op.elements, a.bits_per_element)
-            lane_ops = op.elements * _VECTOR_OPS[op.kind]
-            return OpCost(
-                cycles=t_us * 1e-6 * self.freq_hz,
-                compute_pj=lane_ops * vu.energy_pj_per_op,
-                sram_pj=nbytes * self.p.onchip_pj_per_byte,
-                dram_pj=nbytes * 8 * dram_pj_bit,
-                dram_bytes=nbytes,
-                bound="memory",
-            )
-        b = format_info(op.wq, source=f"op {op.name} ({op.phase}) wq/kvq")
-        reason = self.unsupported(a, b, op.kind)
-        if reason:
-            raise InputError(accel.source, "pe_array", f"{reason} (op {op.name}, {op.phase})")
+    def cost_op(self, op, a: FormatInfo, b: FormatInfo, accel) -> OpCost:  # noqa: ANN001
         fused = self.p.fused_attention
         g = self.gemm_time(
             op.M,
@@ -443,8 +402,11 @@ class GPUTensorCore:
             bound = "overhead"
         else:
             bound = g.bound
+        dram_pj_bit = self.config.memory.dram.energy_pj_per_bit
         return OpCost(
             cycles=g.time_us * 1e-6 * self.freq_hz,
+            compute_cycles=g.compute_us * 1e-6 * self.freq_hz,
+            memory_cycles=g.memory_us * 1e-6 * self.freq_hz,
             compute_pj=op.macs * self.p.mac_pj[self.precision(a, b)],
             sram_pj=g.hbm_bytes * self.p.onchip_pj_per_byte,
             dram_pj=g.hbm_bytes * 8 * dram_pj_bit,

@@ -79,7 +79,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from arch.pe import Tile, TileCost
+from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
 from quant.info import FormatInfo
@@ -102,7 +102,7 @@ class LUTParams(BaseModel):
     lookups_per_cycle: float = Field(1.0, gt=0, description="tmac_cpu: tbl+add pairs/cycle")
 
 
-class LUTTensorCore:
+class LUTTensorCore(TileModel):
     """LUT-based mpGEMM array (see module docstring for the cycle model)."""
 
     family = "lut"
@@ -169,9 +169,6 @@ class LUTTensorCore:
             "lut_units": self.units * per_unit,
             "precompute": self.p.precompute_adders * self.fadd_um2,
         }
-
-    def cost_op(self, op, accel):  # noqa: ANN001 - protocol method, tile path used
-        return None
 
     # -- cost -------------------------------------------------------------------------
     def precompute_cycles(self, m: int, k: int) -> int:

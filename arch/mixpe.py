@@ -57,7 +57,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from arch.bitserial import ACC_BITS, os_buffer_bits, os_tile_cycles
-from arch.pe import Tile, TileCost
+from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
 from quant.info import FormatInfo
@@ -96,7 +96,7 @@ class MixPEParams(BaseModel):
     )
 
 
-class MixPE:
+class MixPE(TileModel):
     """Mixed-precision bit-parallel MAC array (see module docstring for the cycle model)."""
 
     family = "mixpe"
@@ -197,9 +197,6 @@ class MixPE:
         if self.p.decoder != "none":
             area["decoder"] = (self.R + self.C) * self.dec_um2
         return area
-
-    def cost_op(self, op, accel):  # noqa: ANN001 - protocol method, tile path used
-        return None
 
     # -- cost -------------------------------------------------------------------------
     def tile_cycles(self, tile: Tile) -> int:

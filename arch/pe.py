@@ -1,24 +1,36 @@
-"""The PE-family interface: what the engine asks of a processing-element model.
+"""The two PE contracts: what the engine asks of a processing-element model.
 
-One family = one module under arch/ with one class implementing `PEModel`, registered by
-name in arch/families.py. The engine never knows a family's arithmetic: it splits an op
-into tiles (a mapping), asks the family for each distinct tile's `TileCost`, and adds
-memory traffic, overlap and energy of buffers and DRAM itself.
+A family implements exactly one of them (one module under arch/, one class, registered by
+name in arch/families.py):
+
+- `TileModel`: closed-form cycles, buffer traffic and energy of one tile of a GEMM (its
+  operands already on chip). The engine maps each op into tiles, pipelines them against
+  the memory system and adds buffer/DRAM energy itself. Families: systolic_mac,
+  bitserial, lut, mixpe.
+- `OpModel`: costs a whole GEMM op itself, for hardware whose scheduling the engine does
+  not own (a GPU's library kernels, FlightLLM's instruction overlay): gpu_tensorcore,
+  fpga_dsp.
+
+Both share: the format check (`unsupported`, called by the engine before costing), the
+roofline peak, the area of the PE array, and the parameters of the one vector-op model
+(arch/vector.py) that costs norm/softmax/act/eltwise ops for every family.
 
 Units: cycles of the accelerator clock; energy in pJ; area in um^2; sizes in elements;
-traffic in bits.
+traffic in bits (tiles) or bytes (ops).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar
 
 from quant.info import FormatInfo
 
 if TYPE_CHECKING:
     from arch.accelerator import Accelerator
+    from arch.vector import VectorModel
     from workloads.ops import Op
 
 
@@ -27,8 +39,8 @@ class Tile:
     """An (m x k) @ (k x n) piece of a GEMM op held on chip at once.
 
     a: format of the A operand (activations, m x k); b: format of the B operand
-    (weights or KV cache, k x n). `stats` holds trace statistics of the op (e.g.
-    "b_zero_term_frac"), empty for shape-only models.
+    (weights or KV cache, k x n). `stats` holds the op's trace bit statistics (e.g.
+    "b_bitplane_zero_mean"), empty for shape-only models.
     """
 
     m: int
@@ -60,10 +72,17 @@ class TileCost:
 
 @dataclass(frozen=True)
 class OpCost:
-    """A family's whole-op estimate, for families whose engine path is not the tile
-    pipeline (e.g. a GPU model). Times in cycles of the arch clock; energy in pJ."""
+    """Cost of one execution of a whole op, from an `OpModel` or the vector model.
+
+    cycles: total cycles of the op (arch clock), overlap and fixed times included.
+    compute_cycles: cycles the datapath (matrix or vector unit) is busy on its own.
+    memory_cycles: cycles the DRAM/HBM streams need on their own.
+    Energy in pJ; dram_bytes moved to and from DRAM/HBM.
+    """
 
     cycles: float
+    compute_cycles: float
+    memory_cycles: float
     compute_pj: float
     sram_pj: float
     dram_pj: float
@@ -71,29 +90,52 @@ class OpCost:
     bound: str  # "compute" | "memory" | "overhead"
 
 
-@runtime_checkable
-class PEModel(Protocol):
-    """What every PE family implements."""
+class PEModel(ABC):
+    """What both contracts share. Subclasses take (config, params, tech)."""
 
-    family: str
+    family: ClassVar[str]
 
+    @abstractmethod
     def unsupported(self, a: FormatInfo, b: FormatInfo, kind: str) -> str | None:
-        """None if the array can multiply these formats, else a one-line reason."""
+        """None if the datapath can multiply these formats, else a one-line reason."""
 
-    def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
-        """(m, k, n) granularity tile sizes should be multiples of (one array fold)."""
-
-    def tile_cost(self, tile: Tile) -> TileCost:
-        """Closed-form cost of one tile (see TileCost)."""
-
+    @abstractmethod
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
         """Upper bound on MACs per cycle for these formats (roofline, utilization)."""
 
-    def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
-        """Width of one partial sum kept in the output buffer."""
-
+    @abstractmethod
     def area_um2(self) -> Mapping[str, float]:
         """Area of the PE array by component (um^2); buffers are added by the engine."""
 
-    def cost_op(self, op: Op, accel: Accelerator) -> OpCost | None:
-        """Optional whole-op model; return None to use the engine's tile pipeline."""
+    @abstractmethod
+    def vector_model(self, accel: Accelerator) -> VectorModel:
+        """Parameters of the shared vector-op model (arch/vector.py) on this hardware."""
+
+
+class TileModel(PEModel):
+    """A PE array whose GEMMs the engine maps into tiles and pipelines."""
+
+    @abstractmethod
+    def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
+        """(m, k, n) granularity tile sizes should be multiples of (one array fold)."""
+
+    @abstractmethod
+    def tile_cost(self, tile: Tile) -> TileCost:
+        """Closed-form cost of one tile (see TileCost)."""
+
+    @abstractmethod
+    def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
+        """Width of one partial sum kept in the output buffer."""
+
+    def vector_model(self, accel: Accelerator) -> VectorModel:
+        from arch.vector import asic_vector_model
+
+        return asic_vector_model(accel)
+
+
+class OpModel(PEModel):
+    """Hardware that costs a whole GEMM op itself (its formats already checked)."""
+
+    @abstractmethod
+    def cost_op(self, op: Op, a: FormatInfo, b: FormatInfo, accel: Accelerator) -> OpCost:
+        """Cost of one execution of GEMM op `op` with operand formats `a` x `b`."""

@@ -5,7 +5,7 @@ validated by the family's own `Params` model (see arch/families.py).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
@@ -70,6 +70,11 @@ class Defaults(_Strict):
     wq: str = Field("fp16", description="weight format when the CLI gives none")
     aq: str = Field("fp16", description="activation format when the CLI gives none")
     kvq: str = Field("fp16", description="KV-cache format when the CLI gives none")
+    weight_density: dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=dict,
+        description="linear op name -> fraction of weights kept, for the compressed model "
+        "this design runs (e.g. FlightLLM's pruned q_proj/k_proj); 1 for ops not listed",
+    )
 
 
 class ArchConfig(_Strict):
@@ -85,4 +90,3 @@ class ArchConfig(_Strict):
         0, ge=0, description="fixed cycles added per op execution (dispatch / launch)"
     )
     defaults: Defaults = Field(default_factory=Defaults)
-    kind: Literal["asic", "fpga", "gpu"] = "asic"

@@ -38,7 +38,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from arch.pe import Tile, TileCost
+from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
 from quant.info import FormatInfo
@@ -56,7 +56,7 @@ class SystolicParams(BaseModel):
     weight_fill_rows_per_cycle: int = Field(1, ge=1)
 
 
-class SystolicMAC:
+class SystolicMAC(TileModel):
     """A fixed-precision MAC array (see module docstring for the cycle model)."""
 
     family = "systolic_mac"
@@ -93,9 +93,6 @@ class SystolicMAC:
 
     def area_um2(self) -> dict[str, float]:
         return {"mac": self.R * self.C * self.L * self.mac_um2}
-
-    def cost_op(self, op, accel):  # noqa: ANN001 - protocol method, tile path used
-        return None
 
     # -- cost -------------------------------------------------------------------------
     def fold_cycles(self, m: int, k: int, n: int) -> int:

@@ -68,6 +68,7 @@ def simulate_ops(
 ) -> SimResult:
     """Cost every op (memoized) and collect per-(phase, name) rows."""
     coster = coster or Coster(accel)
+    ops = with_weight_density(accel, ops)
     costs = cost_ops(coster, ops)
     f = accel.frequency_hz
     groups: dict[tuple[str, str], list[tuple[Op, OpCostRecord]]] = {}
@@ -110,6 +111,20 @@ def simulate_ops(
     )
 
 
+def with_weight_density(accel: Accelerator, ops: Sequence[Op]) -> list[Op]:
+    """Ops with the arch's `defaults.weight_density` (the compressed model the design
+    runs, by linear op name) applied where the op carries no measured density."""
+    dens = accel.config.defaults.weight_density
+    if not dens:
+        return list(ops)
+    return [
+        replace(o, weight_density=dens[o.name])
+        if o.kind == "linear" and o.name in dens and o.weight_density == 1.0
+        else o
+        for o in ops
+    ]
+
+
 def _bound(items, comp: float, mem: float) -> str:
     kinds = {c.bound for _, c in items}
     if len(kinds) == 1:
@@ -123,7 +138,7 @@ def _peak(accel: Accelerator, ops: Sequence[Op]) -> float:
         gemm = next((o for o in ops if o.is_gemm), None)
     if gemm is None:
         return 1.0
-    return accel.pe.peak_macs_per_cycle(format_info(gemm.aq), format_info(gemm.wq))
+    return accel.pe.peak_macs_per_cycle(format_info(gemm.aq), format_info(gemm.bq))
 
 
 def cost_ops(coster: Coster, ops: Sequence[Op]) -> list[OpCostRecord]:
@@ -133,7 +148,7 @@ def cost_ops(coster: Coster, ops: Sequence[Op]) -> list[OpCostRecord]:
     for i, op in enumerate(ops):
         dims = (op.M, op.K, op.N, op.elements)
         for d in range(4):
-            key = (op.phase, op.name, op.kind, op.wq, op.aq, op.stats, d, dims[:d] + dims[d + 1 :])
+            key = (op.phase, op.name, op.kind, op.bq, op.aq, op.stats, d, dims[:d] + dims[d + 1 :])
             series.setdefault(key, []).append(i)
     done: set[int] = set()
     for key, idx in series.items():
@@ -223,7 +238,7 @@ def gemm(
 ) -> dict:
     """Cost one (M x K) @ (K x N) linear GEMM alone: cycles, time, bound, energy."""
     coster = coster or Coster(accel)
-    rec = coster.op(Op("gemm", "linear", "prefill", M=M, K=K, N=N, wq=wq, aq=aq))
+    rec = coster.op(Op("gemm", "linear", "prefill", M=M, K=K, N=N, bq=wq, aq=aq))
     peak = accel.pe.peak_macs_per_cycle(format_info(aq), format_info(wq))
     return {
         "M": M,
@@ -258,16 +273,16 @@ def simulate_trace(
     ops = []
     for op in tr.ops():
         if op.kind == "linear" and wq:
-            op = replace(op, wq=wq)
+            op = replace(op, bq=wq)
         if op.kind in ("attn_qk", "attn_pv") and kvq:
-            op = replace(op, wq=kvq)
+            op = replace(op, bq=kvq)
         if aq:
-            op = replace(op, aq=aq, **({"wq": aq} if not op.is_gemm else {}))
+            op = replace(op, aq=aq, **({"bq": aq} if not op.is_gemm else {}))
         ops.append(op)
     fmts = {
-        "wq": wq or _first(ops, "linear", "wq"),
+        "wq": wq or _first(ops, "linear", "bq"),
         "aq": aq or _first(ops, "linear", "aq"),
-        "kvq": kvq or _first(ops, "attn_qk", "wq"),
+        "kvq": kvq or _first(ops, "attn_qk", "bq"),
     }
     m = tr.meta
     return simulate_ops(

@@ -8,23 +8,17 @@ arithmetic; it asks `accel.pe` for tile costs and adds buffers, DRAM, overlap an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
 
 import numpy as np
 
 from arch.accelerator import Accelerator
-from arch.pe import Tile, TileCost
+from arch.pe import OpCost, OpModel, Tile, TileCost
+from arch.vector import VectorModel, cost_vector
 from common.errors import InputError
 from quant.info import FormatInfo, format_info
 from sim.mapping import Mapping, candidates, tile_shapes
 from sim.pipeline import simulate_tiles
 from workloads.ops import Op
-
-# Lane operations per element of vector ops (state of the art SFU pipelines; our
-# assumption): softmax = max, subtract, exp, sum, divide; norm (RMS/Layer) = square,
-# sum, rsqrt-scale, weight multiply; act (SiLU/GELU) = exp, add, divide, multiply;
-# eltwise (residual add, rotary, gating product) = 1.
-VECTOR_OPS_PER_ELEMENT = {"softmax": 5, "norm": 4, "act": 4, "eltwise": 1}
 
 
 @dataclass(frozen=True)
@@ -54,6 +48,7 @@ class Coster:
         self.accel = accel
         self._ops: dict[tuple, OpCostRecord] = {}
         self._tiles: dict[tuple, TileCost] = {}
+        self._vector: VectorModel | None = None
 
     def op(self, op: Op) -> OpCostRecord:
         """Cost of one execution of `op`."""
@@ -72,54 +67,37 @@ class Coster:
         return tc
 
     def _compute(self, op: Op) -> OpCostRecord:
-        custom = self.accel.pe.cost_op(op, self.accel)
-        if custom is not None:
-            return OpCostRecord(
-                custom.cycles,
-                custom.cycles,
-                custom.dram_bytes,
-                custom.compute_pj,
-                custom.sram_pj,
-                custom.dram_pj,
-                op.macs,
-                custom.bound,
-                "family model",
-            )
-        return _cost_gemm(self, op) if op.is_gemm else _cost_vector(self.accel, op)
+        pe = self.accel.pe
+        if not op.is_gemm:
+            if self._vector is None:
+                self._vector = pe.vector_model(self.accel)
+            a = _fmt(op.aq, op, "aq")
+            return _record(cost_vector(op.kind, op.elements, a.bits_per_element, self._vector))
+        a, b = _fmt(op.aq, op, "aq"), _fmt(op.bq, op, "wq/kvq")
+        reason = pe.unsupported(a, b, op.kind)
+        if reason:
+            raise InputError(self.accel.source, "pe_array", f"{reason} (op {op.name}, {op.phase})")
+        if isinstance(pe, OpModel):
+            return _record(pe.cost_op(op, a, b, self.accel), op.macs, "family model")
+        return _cost_gemm(self, op, a, b)
 
 
-def _cost_vector(accel: Accelerator, op: Op) -> OpCostRecord:
-    """Vector-unit op: lanes elements/cycle; data stays on chip when it fits the output
-    buffer (fused after the producing GEMM), else it streams from and back to DRAM."""
-    a = _fmt(op.aq, op, "aq")
-    vu = accel.config.vector_unit
-    lane_ops = op.elements * VECTOR_OPS_PER_ELEMENT[op.kind]
-    compute = ceil(lane_ops / vu.lanes)
-    nbytes = op.elements * a.bits_per_element / 8
-    on_chip = nbytes <= accel.config.memory.buffers.output.size_bytes
-    dram_bytes = 0.0 if on_chip else 2 * nbytes
-    mem = dram_bytes / accel.dram_bytes_per_cycle
-    cycles = max(compute, mem) + accel.config.kernel_overhead_cycles
-    width = accel.config.memory.buffers.output.width_bits
-    sram_pj = 2 * nbytes * 8 / width * accel.buffer_access_pj("output")
+def _record(c: OpCost, macs: int = 0, mapping: str = "") -> OpCostRecord:
     return OpCostRecord(
-        cycles=cycles,
-        compute_cycles=compute,
-        dram_bytes=dram_bytes,
-        compute_pj=lane_ops * vu.energy_pj_per_op,
-        sram_pj=sram_pj,
-        dram_pj=dram_bytes * 8 * accel.config.memory.dram.energy_pj_per_bit,
-        macs=0,
-        bound="compute" if compute >= mem else "memory",
+        cycles=c.cycles,
+        compute_cycles=c.compute_cycles,
+        dram_bytes=c.dram_bytes,
+        compute_pj=c.compute_pj,
+        sram_pj=c.sram_pj,
+        dram_pj=c.dram_pj,
+        macs=macs,
+        bound=c.bound,
+        mapping=mapping,
     )
 
 
-def _cost_gemm(coster: Coster, op: Op) -> OpCostRecord:
+def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRecord:
     accel = coster.accel
-    a, b = _fmt(op.aq, op, "aq"), _fmt(op.wq, op, "wq/kvq")
-    reason = accel.pe.unsupported(a, b, op.kind)
-    if reason:
-        raise InputError(accel.source, "pe_array", f"{reason} (op {op.name}, {op.phase})")
     bufs = accel.config.memory.buffers
     acc_bytes = accel.pe.accumulator_bits(a, b) / 8
     a_bytes, b_bytes = a.bits_per_element / 8, b.bits_per_element / 8

@@ -7,7 +7,7 @@ Conventions (all sizes are element counts, B = batch, S = prefill tokens, H = hi
 * Linear ops: activation (M x K) @ weight (K x N); M = tokens processed (B*S in prefill,
   B in decode). Formats: `wq` for the weight, `aq` for the activation. Biases are fused
   into the GEMM epilogue and emit no op of their own.
-* Attention ops multiply an activation by the KV cache: `wq=kvq`, `aq=aq`.
+* Attention ops multiply an activation by the KV cache: `bq=kvq`, `aq=aq`.
   - Prefill, per (batch, query head): QK is M=S, K=head_dim, N=S; PV is M=S, K=S,
     N=head_dim; `count = layers * B * heads`. Causal masking is *not* exploited: the full
     S x S rectangle is counted (what a dense GEMM tiling does; a triangle-skipping kernel
@@ -137,11 +137,11 @@ def _attn_ops(
     `span` cached keys (K/V in `kvq`) and runs `gemms` times; softmax runs once per layer."""
     d = shape.head_dim
     return [
-        Op("attn_qk", "attn_qk", phase, M=rows, K=d, N=span, count=gemms, wq=kvq, aq=aq),
+        Op("attn_qk", "attn_qk", phase, M=rows, K=d, N=span, count=gemms, bq=kvq, aq=aq),
         Op(
-            "softmax", "softmax", phase, elements=softmax_elements, count=shape.layers, aq=aq, wq=aq
+            "softmax", "softmax", phase, elements=softmax_elements, count=shape.layers, aq=aq, bq=aq
         ),
-        Op("attn_pv", "attn_pv", phase, M=rows, K=span, N=d, count=gemms, wq=kvq, aq=aq),
+        Op("attn_pv", "attn_pv", phase, M=rows, K=span, N=d, count=gemms, bq=kvq, aq=aq),
     ]
 
 
@@ -149,7 +149,7 @@ def _pre_layers(shape: ModelShape, phase: str, tokens: int, aq: str) -> list[Op]
     """OPT adds its learned position embeddings once, before the first block."""
     if not shape.learned_positions:
         return []
-    return [Op("pos_embed_add", "eltwise", phase, elements=tokens * shape.hidden, aq=aq, wq=aq)]
+    return [Op("pos_embed_add", "eltwise", phase, elements=tokens * shape.hidden, aq=aq, bq=aq)]
 
 
 def _layer_ops(
@@ -159,10 +159,10 @@ def _layer_ops(
     L, H, I = shape.layers, shape.hidden, shape.intermediate
 
     def lin(name: str, k: int, n: int) -> Op:
-        return Op(name, "linear", phase, M=tokens, K=k, N=n, count=L, wq=wq, aq=aq)
+        return Op(name, "linear", phase, M=tokens, K=k, N=n, count=L, bq=wq, aq=aq)
 
     def vec(name: str, kind: str, elements: int) -> Op:
-        return Op(name, kind, phase, elements=elements, count=L, wq=aq, aq=aq)
+        return Op(name, kind, phase, elements=elements, count=L, bq=aq, aq=aq)
 
     ops = [
         vec("attn_norm", "norm", tokens * H),
@@ -203,8 +203,8 @@ def _head_ops(
 ) -> list[Op]:
     """Final norm over every token, then lm_head over `logits_rows` rows."""
     return [
-        Op("final_norm", "norm", phase, elements=tokens * shape.hidden, wq=aq, aq=aq),
-        Op("lm_head", "linear", phase, M=logits_rows, K=shape.hidden, N=shape.vocab, wq=wq, aq=aq),
+        Op("final_norm", "norm", phase, elements=tokens * shape.hidden, bq=aq, aq=aq),
+        Op("lm_head", "linear", phase, M=logits_rows, K=shape.hidden, N=shape.vocab, bq=wq, aq=aq),
     ]
 
 

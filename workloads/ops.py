@@ -2,11 +2,19 @@
 
 GEMM-like ops (`linear`, `attn_qk`, `attn_pv`) compute an (M x K) @ (K x N) product:
 M = rows of the activation operand (tokens x batch), K = reduction length, N = outputs.
-For `linear` the K x N operand is a weight stored in format `wq`; for attention ops it is
-the KV cache stored in format `kvq` (carried in `wq` here, the "B operand" format), and
-the A operand is an activation in format `aq`.
-Vector ops (`softmax`, `norm`, `act`, `eltwise`) touch `elements` values each.
+The A operand (M x K) is an activation in format `aq`; the B operand (K x N) is stored in
+format `bq`: the weight format (`--wq`) for `linear`, the KV-cache format (`--kvq`) for
+attention ops.
+Vector ops (`softmax`, `norm`, `act`, `eltwise`) touch `elements` values each (in `aq`).
 `count` is how many times the op runs (layers x heads x decode steps ...).
+
+Data-dependent properties are explicit fields, so two ops with the same shape, formats and
+data cost the same whatever they are called:
+- `weight_density`: fraction of the B operand's weights kept (1.0 dense; e.g. 0.7 for
+  FlightLLM's N:M-pruned q/k projections). Sparse datapaths skip the rest.
+- `stats`: bit statistics of the operands measured by a trace exporter
+  (workloads/trace_stats.py: e.g. `a_booth_terms_mean`, `b_bitplane_zero_mean`), empty for
+  shape-only models. Bit-serial zero-term skipping reads them.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ PHASES = ("prefill", "decode")
 class Op:
     """One op. Sizes are element counts; formats are `quant` format names."""
 
-    name: str  # e.g. "q_proj", "attn_qk", "lm_head"
+    name: str  # e.g. "q_proj", "attn_qk", "lm_head" (reporting only; never costed)
     kind: str  # one of GEMM_KINDS or VECTOR_KINDS
     phase: str  # "prefill" or "decode"
     M: int = 0
@@ -30,15 +38,18 @@ class Op:
     N: int = 0
     elements: int = 0  # vector ops only
     count: int = 1
-    wq: str = "fp16"  # format of the B operand (weight, or KV cache for attention)
+    bq: str = "fp16"  # format of the B operand: weight (linear) or KV cache (attention)
     aq: str = "fp16"  # format of the A operand (activation)
-    stats: tuple[tuple[str, float], ...] = field(default=())  # data statistics from a trace
+    weight_density: float = 1.0  # fraction of B-operand weights kept (sparse datapaths)
+    stats: tuple[tuple[str, float], ...] = field(default=())  # trace bit statistics
 
     def __post_init__(self) -> None:
         if self.kind not in GEMM_KINDS + VECTOR_KINDS:
             raise ValueError(f"unknown op kind {self.kind!r}")
         if self.phase not in PHASES:
             raise ValueError(f"unknown phase {self.phase!r}")
+        if not 0.0 < self.weight_density <= 1.0:
+            raise ValueError(f"weight_density must be in (0, 1], got {self.weight_density}")
 
     @property
     def is_gemm(self) -> bool:
@@ -50,20 +61,16 @@ class Op:
         return self.M * self.K * self.N if self.is_gemm else 0
 
     def signature(self) -> tuple:
-        """Everything that may decide the cost of one execution (not the phase or count).
-        The name is included: a family may treat ops by name (e.g. FlightLLM's per-layer
-        sparsity on q_proj/k_proj)."""
+        """Everything that may decide the cost of one execution: kind, shape, formats and
+        data properties. Not the name, phase or count."""
         return (
-            self.name,
             self.kind,
             self.M,
             self.K,
             self.N,
             self.elements,
-            self.wq,
+            self.bq,
             self.aq,
+            self.weight_density,
             self.stats,
         )
-
-    def stat(self, key: str, default: float) -> float:
-        return dict(self.stats).get(key, default)

@@ -160,7 +160,7 @@ class OpRecord(_Strict):
             N=self.N,
             elements=self.elements,
             count=self.count,
-            wq=self.wq,
+            bq=self.wq,
             aq=self.aq,
             stats=tuple(sorted((k, float(v)) for k, v in self.stats.items())),
         )

@@ -35,7 +35,7 @@ def test_bitmod_w3_decode_matches_their_model():
     # the 8 KB activation row once per N tile (4x: +24,576 B = +768 cycles), and the first
     # tile load / last store are not overlapped -> ~+0.9%.
     c = Coster(load_accelerator("bitmod-gen-w3"))
-    r = c.op(Op("p", "linear", "decode", M=1, K=4096, N=4096, wq="bitmod-fp3-g128", aq="fp16"))
+    r = c.op(Op("p", "linear", "decode", M=1, K=4096, N=4096, bq="bitmod-fp3-g128", aq="fp16"))
     assert r.bound == "memory"
     assert r.dram_bytes >= 6_422_528 + 16_384
     assert r.cycles == pytest.approx(201_216, rel=0.02)
@@ -50,7 +50,7 @@ def test_bitmod_w3_prefill_matches_their_model():
     # Ours: the same fold arithmetic per tile + a 16-row drain per tile (256 tiles of
     # 64x512x512 -> 4096 cycles) + the first load before the array starts -> ~+0.5%.
     c = Coster(load_accelerator("bitmod-gen-w3"))
-    r = c.op(Op("p", "linear", "prefill", M=256, K=4096, N=4096, wq="bitmod-fp3-g128", aq="fp16"))
+    r = c.op(Op("p", "linear", "prefill", M=256, K=4096, N=4096, bq="bitmod-fp3-g128", aq="fp16"))
     assert r.bound == "compute"
     assert r.cycles == pytest.approx(2_097_152, rel=0.02)
     assert r.compute_cycles >= 2_097_152

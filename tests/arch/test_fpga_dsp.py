@@ -17,19 +17,8 @@ from workloads.ops import Op
 REPORTED_TPS, REPORTED_TTFT_S = 103.5, 0.2899
 
 
-class NamedCoster(Coster):
-    """Memoizes by (op name, signature): per-op-name sparsity needs the name, which
-    Op.signature() leaves out (q/k/v/o_proj of Llama-2-7B share one signature)."""
-
-    def op(self, op):
-        key = (op.name, *op.signature())
-        if key not in self._ops:
-            self._ops[key] = self._compute(op)
-        return self._ops[key]
-
-
 def _lin(name, M, phase, wq="int4"):
-    return Op(name, "linear", phase, M=M, K=4096, N=4096, wq=wq, aq="int8")
+    return Op(name, "linear", phase, M=M, K=4096, N=4096, bq=wq, aq="int8")
 
 
 def test_mv_hand_worked():
@@ -44,7 +33,10 @@ def test_mv_hand_worked():
     assert rec.cycles == pytest.approx(16384 / 3.2)
     assert rec.bound == "compute" and rec.dram_bytes == 8388608  # activations stay on chip
     # q_proj density 0.7: 16384*0.7 = 11468.8 compute, 0.7 * 12262 load -> 3584 cycles
-    assert Coster(acc).op(_lin("q_proj", 1, "decode")).cycles == pytest.approx(3584)
+    q = Op(
+        "q_proj", "linear", "decode", M=1, K=4096, N=4096, bq="int4", aq="int8", weight_density=0.7
+    )
+    assert Coster(acc).op(q).cycles == pytest.approx(3584)
     # INT8 weights: 16 MiB / 684.1 = 24524 load > 16384 -> memory-bound
     rec8 = Coster(acc).op(_lin("o_proj", 1, "decode", "int8"))
     bpc = 879.6e9 / 32 / 225e6 * 8 * 0.7
@@ -115,6 +107,6 @@ def test_resource_report():
 
 def test_vhk158_llama2_7b_matches_repo():
     acc = load_accelerator("flightllm-vhk158")
-    res = simulate(acc, "llama-2-7b", prefill=128, decode=512, batch=1, coster=NamedCoster(acc))
+    res = simulate(acc, "llama-2-7b", prefill=128, decode=512, batch=1)
     assert res.tokens_per_s == pytest.approx(REPORTED_TPS, rel=0.10)
     assert res.ttft_s == pytest.approx(REPORTED_TTFT_S, rel=0.10)

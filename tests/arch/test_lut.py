@@ -81,7 +81,7 @@ def test_unsupported_formats():
 def test_engine_runs_and_rejects_int8_kv():
     acc = load_accelerator("lut-tensor-core")
     rec = Coster(acc).op(
-        Op("q_proj", "linear", "prefill", M=64, K=4096, N=4096, wq="int2", aq="fp16")
+        Op("q_proj", "linear", "prefill", M=64, K=4096, N=4096, bq="int2", aq="fp16")
     )
     # compute bound at most 4096 MAC/cycle at W1 -> W2 is 2048 MAC/cycle
     assert rec.compute_cycles >= 64 * 4096 * 4096 / 2048

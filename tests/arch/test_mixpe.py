@@ -123,7 +123,7 @@ def test_mixpe_w4a8_beats_bitfusion_iso_clock():
     a, w = F("int8"), F("int4-g128")
     mp_pe, bf_pe = load_accelerator("mixpe-w4a8").pe, load_accelerator("bitfusion").pe
     assert mp_pe.peak_macs_per_cycle(a, w) == 4 * bf_pe.peak_macs_per_cycle(a, w)
-    op = Op("p", "linear", "prefill", M=256, K=4096, N=4096, wq="int4-g128", aq="int8")
+    op = Op("p", "linear", "prefill", M=256, K=4096, N=4096, bq="int4-g128", aq="int8")
     mp = Coster(load_accelerator("mixpe-w4a8")).op(op).compute_cycles
     bf = Coster(load_accelerator("bitfusion")).op(op).compute_cycles
     assert 256 * 4096 * 4096 / (1024 * 2) <= bf < 1.05 * 256 * 4096 * 4096 / (1024 * 2)

@@ -81,7 +81,7 @@ def test_memory_bound_when_bandwidth_is_low(tmp_path):
     p = tmp_path / "slow.yaml"
     p.write_text(yaml.safe_dump(cfg))
     accel = load_accelerator(str(p))
-    rec = Coster(accel).op(Op("x", "linear", "decode", M=1, K=4096, N=4096, wq="int4", aq="int8"))
+    rec = Coster(accel).op(Op("x", "linear", "decode", M=1, K=4096, N=4096, bq="int4", aq="int8"))
     # int4 weights: 4096*4096/2 = 8,388,608 bytes / 8 = 1,048,576 DRAM cycles > 524,351
     assert rec.bound == "memory"
     assert rec.cycles == pytest.approx(1_048_576, rel=0.01)
@@ -90,8 +90,8 @@ def test_memory_bound_when_bandwidth_is_low(tmp_path):
 def test_operand_bits_change_traffic_and_energy():
     accel = load_accelerator("int8-systolic")
     c = Coster(accel)
-    w8 = c.op(Op("x", "linear", "decode", M=1, K=4096, N=4096, wq="int8", aq="int8"))
-    w4 = c.op(Op("x", "linear", "decode", M=1, K=4096, N=4096, wq="int4-g128", aq="int8"))
+    w8 = c.op(Op("x", "linear", "decode", M=1, K=4096, N=4096, bq="int8", aq="int8"))
+    w4 = c.op(Op("x", "linear", "decode", M=1, K=4096, N=4096, bq="int4-g128", aq="int8"))
     # int4-g128: 4 bits + 16-bit scale per 128 = 4.125 bits per weight
     assert w4.dram_bytes == pytest.approx(w8.dram_bytes * 4.125 / 8, rel=0.01)
     assert w4.compute_pj < w8.compute_pj

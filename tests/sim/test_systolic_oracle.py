@@ -45,5 +45,5 @@ def test_closed_form_matches_oracle(tmp_path, m, k, n, R, C, double_buffer):
     accel = load_accelerator(_arch(tmp_path, R, C, double_buffer))
     closed = accel.pe.fold_cycles(m, k, n)
     assert closed == cycles  # exact, the acceptance asks for 1%
-    rec = Coster(accel).op(Op("x", "linear", "prefill", M=m, K=k, N=n, wq="int8", aq="int8"))
+    rec = Coster(accel).op(Op("x", "linear", "prefill", M=m, K=k, N=n, bq="int8", aq="int8"))
     assert rec.cycles == pytest.approx(cycles, rel=0.01)
