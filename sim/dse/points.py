@@ -1,0 +1,200 @@
+"""Points of a sweep: sampling (grid | random | Latin hypercube) over the spec's axes,
+each point validated as an Accelerator (and its model and formats checked) before
+anything runs, and keyed by a content hash of its inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from arch.arch import Arch
+from common.errors import InputError
+from sim.dse.spec import FORMAT_AXES, RUN_AXES, Range, Spec
+
+# Bump when the row layout or the meaning of a column changes (part of every key).
+STORE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration x workload. `values` are the axis values (by axis name);
+    `arch_raw` the full arch dict after the arch axes were applied."""
+
+    key: str
+    values: dict[str, Any]
+    arch_raw: dict = field(repr=False)
+    arch_digest: str
+    model: str
+    prefill: int
+    decode: int
+    batch: int
+    wq: str
+    aq: str
+    kvq: str
+    phases: tuple[str, ...]
+
+    def row_key(self, phase: str) -> str:
+        return _hash({"point": self.key, "phase": phase})
+
+    def row_keys(self) -> list[str]:
+        return [self.row_key(p) for p in self.phases]
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def point_key(arch_digest: str, run: dict) -> str:
+    return _hash({"v": STORE_VERSION, "arch": arch_digest, **run})
+
+
+def _dims(spec: Spec) -> list[tuple[list[str], list | Range]]:
+    """One dimension per axis, one per linked group (whose values are zipped tuples)."""
+    dims: list[tuple[list[str], list | Range]] = [([k], v) for k, v in spec.axes.items()]
+    for g in spec.linked:
+        names = list(g)
+        dims.append((names, [tuple(v) for v in zip(*g.values())]))
+    return dims
+
+
+def _assign(names: list[str], value: Any) -> dict[str, Any]:
+    if len(names) == 1:
+        return {names[0]: value}
+    return dict(zip(names, value))
+
+
+def sample(spec: Spec) -> list[dict[str, Any]]:
+    """Axis-value assignments of the spec's sampling method (unique, in a stable order)."""
+    dims = _dims(spec)
+    s = spec.sampling
+    out: list[dict[str, Any]] = []
+    if s.method == "grid":
+        lists = [v.grid() if isinstance(v, Range) else v for _, v in dims]
+        for combo in itertools.product(*lists):
+            d: dict[str, Any] = {}
+            for (names, _), val in zip(dims, combo):
+                d.update(_assign(names, val))
+            out.append(d)
+    else:
+        import numpy as np
+
+        if s.method == "lhs":
+            from scipy.stats import qmc
+
+            units = qmc.LatinHypercube(d=max(1, len(dims)), seed=s.seed).random(s.n)
+        else:
+            units = np.random.default_rng(s.seed).random((s.n, max(1, len(dims))))
+        for u in units:
+            d = {}
+            for j, (names, vals) in enumerate(dims):
+                if isinstance(vals, Range):
+                    val = vals.at(float(u[j]))
+                else:
+                    val = vals[min(int(u[j] * len(vals)), len(vals) - 1)]
+                d.update(_assign(names, val))
+            out.append(d)
+    seen, uniq = set(), []
+    for d in out:
+        k = json.dumps(d, sort_keys=True, default=str)
+        if k not in seen:
+            seen.add(k)
+            uniq.append(d)
+    return uniq
+
+
+class PointBuilder:
+    """Turns axis assignments into validated Points (caching validated arches, models and
+    formats so that thousands of points validate in well under a second)."""
+
+    def __init__(self, spec: Spec, source: str) -> None:
+        self.spec = spec
+        self.source = source
+        self.base = Arch.load(spec.base)
+        self._arches: dict[str, Arch] = {}
+        self._checked: set[tuple[str, str]] = set()
+
+    def _arch(self, changes: dict[str, Any]) -> Arch:
+        k = json.dumps(changes, sort_keys=True, default=str)
+        a = self._arches.get(k)
+        if a is None:
+            try:
+                a = self.base.replace(changes, source=self.source)
+            except InputError as e:
+                axis = e.field if e.field in changes else next(iter(changes), e.field)
+                shown = changes.get(axis, changes)
+                raise InputError(
+                    self.source, f"axes.{axis}", f"a valid value (got {shown!r}: {e.expected})"
+                ) from None
+            self._arches[k] = a
+        return a
+
+    def _check_run(self, name: str, value: Any) -> None:
+        if (name, str(value)) in self._checked:
+            return
+        where = f"axes.{name}" if name in self.spec.axis_names() else f"workload.{name}"
+        try:
+            if name in FORMAT_AXES:
+                from quant.info import format_info
+
+                format_info(str(value), source=self.source)
+            elif name == "model":
+                from workloads.zoo import load_model_shape
+
+                load_model_shape(str(value))
+            elif name in ("prefill", "batch") and not (isinstance(value, int) and value >= 1):
+                raise InputError(self.source, where, f"an integer >= 1 (got {value!r})")
+            elif name == "decode" and not (isinstance(value, int) and value >= 0):
+                raise InputError(self.source, where, f"an integer >= 0 (got {value!r})")
+        except InputError as e:
+            if e.source == self.source and e.field == where:
+                raise
+            raise InputError(
+                self.source, where, f"a valid {name} (got {value!r}: {e.expected})"
+            ) from None
+        self._checked.add((name, str(value)))
+
+    def point(self, values: dict[str, Any]) -> Point:
+        arch_changes = {k: v for k, v in values.items() if k not in RUN_AXES}
+        arch = self._arch(arch_changes)
+        w = self.spec.workload
+        d = arch.accelerator.config.defaults
+        run = {
+            "model": values.get("model", w.model),
+            "prefill": values.get("prefill", w.prefill),
+            "decode": values.get("decode", w.decode),
+            "batch": values.get("batch", w.batch),
+            "wq": values.get("wq", w.wq) or d.wq,
+            "aq": values.get("aq", w.aq) or d.aq,
+            "kvq": values.get("kvq", w.kvq) or d.kvq,
+        }
+        for name, v in run.items():
+            self._check_run(name, v)
+        phases = tuple(self.spec.phases)
+        key = point_key(arch.digest, run)
+        return Point(
+            key=key,
+            values=dict(values),
+            arch_raw=arch.to_dict(),
+            arch_digest=arch.digest,
+            phases=phases,
+            **run,
+        )
+
+
+def build_points(spec: Spec, source: str) -> list[Point]:
+    """All points of the spec, validated; raises InputError naming the bad axis."""
+    if spec.sampling.method == "grid":
+        for name, vals in spec.axes.items():
+            if isinstance(vals, Range) and vals.num is None:
+                raise InputError(source, f"axes.{name}", "a list, or a range with num, on a grid")
+    b = PointBuilder(spec, source)
+    pts, seen = [], set()
+    for values in sample(spec):
+        p = b.point(values)
+        if p.key not in seen:
+            seen.add(p.key)
+            pts.append(p)
+    return pts

@@ -1,0 +1,187 @@
+"""Execution of a sweep: points -> Dask -> the Parquet store.
+
+    from sim import sweep
+    df = sweep("examples/sweep-bitserial.yaml", "out/sweep", workers=2)
+
+- `workers=0` (default for the API): in this process, no Dask.
+- `workers=N`: a `dask.distributed.LocalCluster` of N single-threaded worker processes
+  bound to 127.0.0.1 (no dashboard); a sweep of at most TINY_POINTS points runs on an
+  in-process LocalCluster (threads) instead, which starts in milliseconds.
+- `scheduler="tcp://host:port"`: an existing Dask cluster (its workers must be able to
+  import `sim`).
+
+Points whose rows are all stored are skipped; each finished batch is written as its own
+part file (see store.py), so a killed sweep resumes with nothing lost or duplicated. A
+point that raises is recorded with its error (column `error`) and the sweep goes on.
+Progress (tqdm: count, rate, ETA) goes to stderr when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from common.errors import InputError
+from common.files import write_atomic
+from sim.dse.points import Point, build_points
+from sim.dse.spec import Spec, load_spec, parse_spec
+from sim.dse.store import Store
+
+TINY_POINTS = 16  # up to this many points to compute: in-process cluster (threads)
+
+
+def resolve_spec(spec: Spec | str | Path | dict, overrides: dict | None = None) -> tuple:
+    """(Spec, source name) from a Spec, a YAML path or a dict."""
+    if isinstance(spec, Spec):
+        return (spec.model_copy(update=overrides) if overrides else spec), "spec"
+    if isinstance(spec, dict):
+        return parse_spec({**spec, **(overrides or {})}, "spec"), "spec"
+    return load_spec(spec, overrides), str(spec)
+
+
+@contextmanager
+def executor(workers: int = 0, scheduler: str | None = None, n_points: int = 0):
+    """A function map(batches) -> iterator of rows lists, as each batch completes."""
+    from sim.dse.evaluate import evaluate_points
+
+    if scheduler is None and workers <= 0:
+
+        def run_local(batches: Sequence[list[Point]]) -> Iterator[list[dict]]:
+            for b in batches:
+                yield evaluate_points(b)
+
+        yield run_local
+        return
+
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    try:
+        if scheduler is not None:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except OSError as e:
+                why = f"a reachable Dask scheduler ({e})"
+                raise InputError("--scheduler", scheduler, why) from None
+        else:
+            tiny = n_points <= TINY_POINTS
+            cluster = LocalCluster(
+                n_workers=1 if tiny else workers,
+                threads_per_worker=1,
+                processes=not tiny,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+
+        def run_dask(batches: Sequence[list[Point]]) -> Iterator[list[dict]]:
+            futs = [client.submit(evaluate_points, b, pure=False) for b in batches]
+            for fut in as_completed(futs):
+                yield fut.result()
+                fut.release()
+
+        try:
+            yield run_dask
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _batches(points: list[Point], size: int) -> list[list[Point]]:
+    pts = sorted(points, key=lambda p: p.arch_digest)  # same arch -> same Coster memo
+    return [pts[i : i + size] for i in range(0, len(pts), size)]
+
+
+def add_perplexity(spec: Spec, points: Sequence[Point]) -> dict[tuple, float]:
+    """(wq, aq, kvq) -> perplexity from the `sim accuracy` cache, when formats vary."""
+    if not spec.formats_vary:
+        return {}
+    from sim.dse.accuracy import cached_perplexity
+
+    combos = [(p.wq, p.aq, p.kvq) for p in points]
+    return cached_perplexity(spec.accuracy.model, combos, compute=spec.accuracy.compute)
+
+
+def finish_rows(rows: list[dict], spec: Spec, ppl: dict[tuple, float]) -> list[dict]:
+    for r in rows:
+        r["perplexity"] = ppl.get((r["wq"], r["aq"], r["kvq"]), float("nan"))
+        r["perplexity_model"] = spec.accuracy.model if spec.formats_vary else None
+    return rows
+
+
+def evaluate_into_store(
+    points: Sequence[Point],
+    spec: Spec,
+    store: Store,
+    run,
+    progress: bool | None = None,
+    desc: str = "sweep",
+) -> dict:
+    """Compute the points not yet stored; write each finished batch as a part file."""
+    have = store.keys()
+    todo = [p for p in points if not all(k in have for k in p.row_keys())]
+    ppl = add_perplexity(spec, todo)
+    stats = {"points": len(points), "computed": 0, "skipped": len(points) - len(todo)}
+    stats["errors"] = 0
+    if not todo:
+        return stats
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=len(todo),
+        unit="cfg",
+        desc=desc,
+        file=sys.stderr,
+        disable=None if progress is None else not progress,
+        smoothing=0.1,
+    )
+    try:
+        for rows in run(_batches(todo, spec.batch_points)):
+            store.write(finish_rows(rows, spec, ppl))
+            n = len({r["point_key"] for r in rows})
+            stats["computed"] += n
+            stats["errors"] += len({r["point_key"] for r in rows if r["error"]})
+            bar.update(n)
+    finally:
+        bar.close()
+    return stats
+
+
+def sweep(
+    spec: Spec | str | Path | dict,
+    out: str | Path,
+    workers: int = 0,
+    scheduler: str | None = None,
+    progress: bool | None = None,
+    overrides: dict | None = None,
+) -> pd.DataFrame:
+    """Run (or resume) a sweep; returns its rows (all phases). `df.attrs['sweep']` holds
+    the counts: points, computed, skipped, errors, seconds."""
+    t0 = time.perf_counter()
+    spec, source = resolve_spec(spec, overrides)
+    points = build_points(spec, source)  # every point validated before anything runs
+    store = Store(out)
+    write_atomic(Path(out) / "_spec.yaml", _spec_yaml(spec))
+    with executor(workers, scheduler, len(points)) as run:
+        stats = evaluate_into_store(points, spec, store, run, progress)
+    df = store.read()
+    want = {k for p in points for k in p.row_keys()}
+    df = df[df["key"].isin(want)].reset_index(drop=True)
+    stats["seconds"] = round(time.perf_counter() - t0, 3)
+    df.attrs["sweep"] = stats
+    return df
+
+
+def _spec_yaml(spec: Spec) -> str:
+    import yaml
+
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)

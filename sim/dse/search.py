@@ -1,0 +1,146 @@
+"""Multi-objective search over a spec's axes with Optuna (NSGA-II by default, TPE with
+`search: {sampler: tpe}`), the spec's constraints passed as Optuna constraints
+(`Trial.set_constraint`, read by both samplers: value <= 0 is feasible). Trials are
+evaluated through the same points, executor and Parquet store as `sweep`: a point
+already in the store (from this search, an earlier one or a sweep into the same --out)
+is read back, never recomputed.
+
+    from sim import search
+    df = search("examples/search.yaml", "out/search", trials=200)
+
+Every axis value (list entries, range ends, linked tuples) is validated against the base
+arch before the first trial; a combination that still fails is a failed trial, recorded
+in the store with its error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from common.errors import InputError
+from common.files import write_atomic
+from sim.dse.points import PointBuilder
+from sim.dse.run import _spec_yaml, evaluate_into_store, executor, resolve_spec
+from sim.dse.spec import Range, Spec, constraint_violation, parse_constraint
+from sim.dse.store import Store
+
+
+def _validate_axes(spec: Spec, builder: PointBuilder) -> None:
+    for name, vals in spec.axes.items():
+        for v in [vals.cast(vals.low), vals.cast(vals.high)] if isinstance(vals, Range) else vals:
+            builder.point({name: v})
+    for g in spec.linked:
+        for combo in zip(*g.values()):
+            builder.point(dict(zip(g, combo)))
+
+
+def _suggest(trial, spec: Spec) -> dict:
+    values: dict = {}
+    for name, vals in spec.axes.items():
+        if isinstance(vals, Range):
+            if vals.int:
+                values[name] = trial.suggest_int(
+                    name, int(round(vals.low)), int(round(vals.high)), log=vals.log
+                )
+            else:
+                values[name] = trial.suggest_float(name, vals.low, vals.high, log=vals.log)
+        else:
+            values[name] = trial.suggest_categorical(name, vals)
+    for i, g in enumerate(spec.linked):
+        j = trial.suggest_categorical(f"linked.{i}", list(range(len(next(iter(g.values()))))))
+        values.update({k: v[j] for k, v in g.items()})
+    return values
+
+
+def search(
+    spec: Spec | str | Path | dict,
+    out: str | Path,
+    trials: int = 100,
+    workers: int = 0,
+    scheduler: str | None = None,
+    progress: bool | None = None,
+    overrides: dict | None = None,
+) -> pd.DataFrame:
+    """Run `trials` trials; returns one row per trial (objective phase) with `trial` and
+    `feasible` columns; `df.attrs['search']` holds counts and seconds."""
+    import optuna
+    from optuna.trial import TrialState
+
+    t0 = time.perf_counter()
+    spec, source = resolve_spec(spec, overrides)
+    if not spec.objectives:
+        raise InputError(source, "objectives", "at least one objective to search")
+    if trials < 1:
+        raise InputError("--trials", str(trials), "an integer >= 1")
+    builder = PointBuilder(spec, source)
+    _validate_axes(spec, builder)
+    store = Store(out)
+    write_atomic(Path(out) / "_spec.yaml", _spec_yaml(spec))
+    names = list(spec.objectives)
+    directions = ["maximize" if s == "max" else "minimize" for s in spec.objectives.values()]
+    cons = [parse_constraint(c) for c in spec.constraints]
+
+    if spec.search.sampler == "tpe":
+        sampler = optuna.samplers.TPESampler(seed=spec.search.seed)
+    else:
+        sampler = optuna.samplers.NSGAIISampler(
+            population_size=spec.search.population, seed=spec.search.seed
+        )
+    optuna.logging.set_verbosity(logging.WARNING)
+    study = optuna.create_study(directions=directions, sampler=sampler)
+    batch = max(1, workers) if scheduler is None else 8
+    stats = {"trials": 0, "computed": 0, "reused": 0, "failed": 0}
+    records = []
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=trials,
+        unit="trial",
+        desc="search",
+        file=sys.stderr,
+        disable=None if progress is None else not progress,
+    )
+    with executor(workers, scheduler, n_points=trials) as run:
+        done = 0
+        while done < trials:
+            asked = [study.ask() for _ in range(min(batch, trials - done))]
+            pts = []
+            for t in asked:
+                try:
+                    pts.append(builder.point(_suggest(t, spec)))
+                except InputError:
+                    pts.append(None)
+            valid = [p for p in pts if p is not None]
+            st = evaluate_into_store(valid, spec, store, run, progress=False, desc="trials")
+            stats["computed"] += st["computed"]
+            stats["reused"] += st["skipped"]
+            rows = _rows_by_point(store, {p.row_key(spec.objective_phase) for p in valid})
+            for t, p in zip(asked, pts):
+                row = rows.get(p.key) if p is not None else None
+                if row is None or isinstance(row.get("error"), str):
+                    study.tell(t, state=TrialState.FAIL)
+                    stats["failed"] += 1
+                    continue
+                viol = [constraint_violation(float(row[c]), op, b) for c, op, b in cons]
+                for text, v in zip(spec.constraints, viol):  # Optuna: <= 0 is feasible
+                    t.set_constraint(text, v)
+                t.set_user_attr("point_key", p.key)
+                study.tell(t, [float(row[n]) for n in names])
+                records.append({**row, "trial": t.number, "feasible": all(v <= 0 for v in viol)})
+            done += len(asked)
+            bar.update(len(asked))
+    bar.close()
+    stats["trials"] = done
+    stats["seconds"] = round(time.perf_counter() - t0, 3)
+    df = pd.DataFrame(records)
+    df.attrs["search"] = stats
+    return df
+
+
+def _rows_by_point(store: Store, keys: set[str]) -> dict[str, dict]:
+    return {r["point_key"]: r for r in store.rows(keys).values()}
