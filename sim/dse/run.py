@@ -30,7 +30,7 @@ import pandas as pd
 from common.errors import InputError
 from common.files import write_atomic
 from sim.dse.points import Point, build_points
-from sim.dse.spec import Spec, load_spec, parse_spec
+from sim.dse.spec import Spec, apply_overrides, load_spec, parse_spec
 from sim.dse.store import Store
 
 TINY_POINTS = 16  # up to this many points to compute: in-process cluster (threads)
@@ -39,9 +39,12 @@ TINY_POINTS = 16  # up to this many points to compute: in-process cluster (threa
 def resolve_spec(spec: Spec | str | Path | dict, overrides: dict | None = None) -> tuple:
     """(Spec, source name) from a Spec, a YAML path or a dict."""
     if isinstance(spec, Spec):
-        return (spec.model_copy(update=overrides) if overrides else spec), "spec"
+        if overrides:
+            raw = apply_overrides(spec.model_dump(mode="json"), overrides, "spec")
+            return parse_spec(raw, "spec"), "spec"
+        return spec, "spec"
     if isinstance(spec, dict):
-        return parse_spec({**spec, **(overrides or {})}, "spec"), "spec"
+        return parse_spec(apply_overrides(spec, overrides or {}, "spec"), "spec"), "spec"
     return load_spec(spec, overrides), str(spec)
 
 
@@ -71,13 +74,16 @@ def executor(workers: int = 0, scheduler: str | None = None, n_points: int = 0):
                 raise InputError("--scheduler", scheduler, why) from None
         else:
             tiny = n_points <= TINY_POINTS
+            # tiny: one in-process worker over the inproc:// transport (no socket at all);
+            # otherwise worker processes talking TCP on the loopback interface only
+            net = {} if tiny else {"host": "127.0.0.1", "protocol": "tcp"}
             cluster = LocalCluster(
                 n_workers=1 if tiny else workers,
                 threads_per_worker=1,
                 processes=not tiny,
-                host="127.0.0.1",
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
+                **net,
             )
             client = Client(cluster)
 

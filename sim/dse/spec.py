@@ -262,5 +262,24 @@ def load_spec(path: str | Path, overrides: dict | None = None) -> Spec:
         where = f"line {mark.line + 1}" if mark else "document"
         raise InputError(src, where, f"well-formed YAML ({getattr(e, 'problem', e)})") from None
     if isinstance(raw, dict) and overrides:
-        raw = {**raw, **overrides}
+        raw = apply_overrides(raw, overrides, src)
     return parse_spec(raw, src, p.parent)
+
+
+def apply_overrides(raw: dict, overrides: dict, source: str) -> dict:
+    """A copy of `raw` with dotted fields set (`workload.prefill`, `sampling.n`); under
+    `axes.` the rest of the path is one axis name (`axes.pe_array.rows`)."""
+    import copy
+
+    from arch.arch import set_path
+
+    raw = copy.deepcopy(raw)
+    for k, v in overrides.items():
+        if k.startswith("axes.") and len(k) > 5:
+            axes = raw.setdefault("axes", {})
+            if not isinstance(axes, dict):
+                raise InputError(source, "axes", "a mapping of axis names to values")
+            axes[k[5:]] = v
+        else:
+            set_path(raw, k, v, source)
+    return raw

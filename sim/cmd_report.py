@@ -1,0 +1,45 @@
+"""`sim report RESULTS --out DIR`: an HTML + Markdown report (figures embedded) of a sweep
+or search output directory."""
+
+from __future__ import annotations
+
+import click
+
+from common.errors import InputError
+
+
+@click.command("report")
+@click.argument("results")
+@click.option("--out", "out_dir", required=True, help="report directory (index.html, report.md)")
+@click.option(
+    "--objective",
+    "objectives",
+    multiple=True,
+    metavar="COLUMN:min|max",
+    help="objectives of the Pareto scatter (default: the spec's)",
+)
+@click.option(
+    "--phase",
+    type=click.Choice(["prefill", "decode", "total"]),
+    default=None,
+    help="rows to analyse (default: the spec's objective_phase)",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="front points simulated again for per-op figures",
+)
+def command(results, out_dir, objectives, phase, top) -> None:
+    """Pareto front, sensitivity, best points, energy/latency/roofline/heat-map figures."""
+    from sim.dse.reporting import sweep_report
+
+    objs = {}
+    for o in objectives:
+        col, _, sense = o.partition(":")
+        if sense not in ("min", "max"):
+            raise InputError("--objective", o, "COLUMN:min or COLUMN:max")
+        objs[col] = sense
+    path = sweep_report(results, out_dir, objectives=objs or None, phase=phase, top=top)
+    click.echo(f"wrote {path}/index.html, {path}/report.md and figures")

@@ -1,0 +1,86 @@
+"""`sim search SPEC --out DIR --trials N`: multi-objective Optuna search (NSGA-II or TPE)
+over the spec's axes, sharing the Parquet store with `sim sweep`."""
+
+from __future__ import annotations
+
+import click
+import yaml
+
+from common.errors import InputError
+
+
+def overrides_from(sets) -> dict:
+    """--set FIELD=VALUE pairs as {dotted field: YAML-parsed value}."""
+    out = {}
+    for s in sets:
+        if "=" not in s:
+            raise InputError("--set", s, "FIELD=VALUE")
+        k, v = s.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            raise InputError("--set", s, "a YAML value after '='") from None
+    return out
+
+
+def print_front(df, spec, overrides, n: int = 8) -> None:
+    """Echo the Pareto front of the spec's objectives (objective phase, feasible rows)."""
+    from sim.dse.analysis import pareto
+    from sim.dse.run import resolve_spec
+    from sim.dse.spec import constraint_ok, parse_constraint
+
+    sp, _ = resolve_spec(spec, overrides)
+    objs = list(sp.objectives)
+    if len(objs) < 2 or df.empty:
+        return
+    t = df[(df.phase == sp.objective_phase) & df["error"].isna()]
+    for c in sp.constraints:
+        col, op, b = parse_constraint(c)
+        t = t[t[col].map(lambda v, op=op, b=b: constraint_ok(v, op, b))]
+    front = pareto(t, objs[:3], [sp.objectives[o] for o in objs[:3]])
+    cols = [c for c in ["arch", "rows", "cols", "lanes", "dram_bandwidth_gb_s", "wq"] if c in t]
+    axis_cols = [c for c in t.columns if c.startswith("axis.")]
+    click.echo(f"Pareto front ({len(front)} points; {sp.objective_phase} phase):")
+    with __import__("pandas").option_context("display.width", 200):
+        shown = front[list(dict.fromkeys(axis_cols or cols)) + objs + ["area_mm2"]].head(n)
+        click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+@click.command("search")
+@click.argument("spec")
+@click.option("--out", "out_dir", required=True, help="result directory (Parquet parts)")
+@click.option("--trials", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Dask LocalCluster worker processes on 127.0.0.1 (0: in this process)",
+)
+@click.option("--scheduler", default=None, help="address of an existing Dask scheduler")
+@click.option(
+    "--sampler",
+    type=click.Choice(["nsga2", "tpe"]),
+    default=None,
+    help="override the spec's search.sampler",
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="FIELD=VALUE", help="override a spec field (YAML value)"
+)
+def command(spec, out_dir, trials, workers, scheduler, sampler, sets) -> None:
+    """Search SPEC's axes for the Pareto front of its objectives under its constraints."""
+    from sim.dse.search import search
+
+    overrides = overrides_from(sets)
+    if sampler:
+        overrides["search.sampler"] = sampler
+    df = search(
+        spec, out_dir, trials=trials, workers=workers, scheduler=scheduler, overrides=overrides
+    )
+    st = df.attrs["search"]
+    click.echo(
+        f"{st['trials']} trials: {st['computed']} points computed, {st['reused']} read from "
+        f"the store, {st['failed']} failed; {st['seconds']:.2f} s"
+    )
+    if not df.empty:
+        print_front(df, spec, overrides)
