@@ -43,15 +43,29 @@ i.e. the first term summed over tiles; the drain is ours (m_last <= R cycles per
 Per-tile operation counts (`op_counts`): term cycles, group accumulations, dequantizations
 (m * n * ceil(k / G) with groups, else m * n: a per-channel scale applied once per output).
 
-Energy: `pe_unit` (a row of arch/tech/tables.yaml, pJ per PE-cycle and um^2 per PE) times
-the active PE-cycles m * n * steps * s (idle PEs of partial folds are clock-gated; BitMoD's
-model charges all PEs for every compute cycle). For `pe_bitmod` the PE-cycle energy is the
-synthesized BitMoD PE (0.586 mW at 1 GHz, 28 nm; it includes the group accumulator and the
-dequantizer, so dequantizations are counted, not charged again). Area: R * C PEs.
+Energy and area follow the lanes (`PE_UNIT_LANES`). A `pe_unit` row of
+arch/tech/tables.yaml describes a PE of `unit_lanes` lanes (pe_bitmod: BitMoD's dp = 4;
+pe_stripes_sip16: 16; any other unit: 1). A PE of L lanes has L copies of the per-lane
+datapath (BitMoD: exponent match + bit-serial multiplier; Stripes: the weight register
+and the adder-tree input of one lane) and one copy of the per-PE parts (BitMoD: group
+accumulator + dequantizer; Stripes: the shift-accumulator), so with u = unit area,
+l = unit_lanes and p = the unit's per-PE fraction:
+  area = R * C * u * (p + (1 - p) * L / l)
+Energy: one lane-cycle costs e / l (e = the unit's pJ per PE-cycle), charged per active
+lane-cycle m * n * k * s (a lane handles one K element per step; idle PEs of partial folds
+and idle lanes of a partial last step are clock/operand-gated; BitMoD's model charges all
+PEs for every compute cycle). Energy per MAC is therefore independent of R, C and L: the
+reduction of L lanes is an (L-1)-adder tree plus one accumulate, one add per lane; the
+per-PE parts' energy is taken as per lane too (BitMoD publishes no power breakdown, so
+this is an approximation that over-charges the accumulator at L < l and under-charges
+it at L > l). For `pe_bitmod` the energy is the synthesized BitMoD PE (0.586 mW at 1 GHz,
+28 nm) and includes the group accumulator and the dequantizer, so dequantizations are
+counted, not charged again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import ceil, floor, gcd
 from typing import Literal
 
@@ -63,6 +77,26 @@ from arch.tech import TechTable
 from quant.info import FormatInfo
 
 ACC_BITS = 32  # partial sums kept in FP32 / INT32 in the output buffer (our assumption)
+
+
+@dataclass(frozen=True)
+class UnitLanes:
+    """How a tables.yaml PE unit splits between per-lane and per-PE hardware."""
+
+    lanes: int  # lanes of the PE the unit's pJ / um^2 were reported for
+    per_pe_area_fraction: float  # share of the unit's area that is not replicated per lane
+
+
+# pe_unit -> UnitLanes (module docstring). Units not listed are one-lane units.
+PE_UNIT_LANES: dict[str, UnitLanes] = {
+    # BitMoD PE (SEED_SYSTEMS.md §1, yc2367/BitMoD synthesis at 28 nm): exp-match 306.9 +
+    # bit-serial mul 748.3 (per lane, 4 lanes) + group accum 546.1 + dequant 192.4 (per PE)
+    # = 1793.7 um^2 -> per-PE fraction (546.1 + 192.4) / 1793.7.
+    "pe_bitmod": UnitLanes(4, (546.1 + 192.4) / 1793.7),
+    # Stripes SIP16 (arch/tech/tables.yaml estimate): 16 lanes of weight flip-flops and
+    # adder-tree inputs + one int32 shift-accumulator (137 um^2 of 2560).
+    "pe_stripes_sip16": UnitLanes(16, 137.0 / 2560.0),
+}
 
 
 def serial_step_cycles(bits: int, encoding: str) -> int:
@@ -142,6 +176,8 @@ class BitSerial(TileModel):
         if params.pe_unit not in tech.entries["units"]:
             raise ValueError(f"params.pe_unit {params.pe_unit!r} is not in arch/tech/tables.yaml")
         self.pe_pj, self.pe_um2 = tech.unit(params.pe_unit)
+        self.unit_lanes = PE_UNIT_LANES.get(params.pe_unit, UnitLanes(1, 0.0))
+        self.lane_pj = self.pe_pj / self.unit_lanes.lanes  # pJ per active lane-cycle
 
     # -- operands ---------------------------------------------------------------------
     def _split(self, a: FormatInfo, b: FormatInfo) -> tuple[FormatInfo, FormatInfo, str]:
@@ -197,7 +233,11 @@ class BitSerial(TileModel):
         return ACC_BITS
 
     def area_um2(self) -> dict[str, float]:
-        return {"pe": self.R * self.C * self.pe_um2}
+        """Per-lane datapaths and per-PE parts of R x C PEs of L lanes (module docstring)."""
+        u, ul = self.pe_um2, self.unit_lanes
+        per_lane = u * (1 - ul.per_pe_area_fraction) / ul.lanes
+        per_pe = u * ul.per_pe_area_fraction
+        return {"pe": self.R * self.C * (per_pe + self.L * per_lane)}
 
     # -- cost -------------------------------------------------------------------------
     def tile_cycles(self, tile: Tile) -> int:
@@ -216,14 +256,16 @@ class BitSerial(TileModel):
         )
 
     def op_counts(self, tile: Tile) -> dict[str, float]:
-        """Operations of one tile: active PE-cycles (term cycles), group accumulations
-        (one per output per group) and dequantizations (scale multiplies)."""
+        """Operations of one tile: active PE-cycles (term cycles), active lane-cycles (one
+        lane per K element per step), group accumulations (one per output per group) and
+        dequantizations (scale multiplies)."""
         ser, _, _ = self._split(tile.a, tile.b)
         m, k, n = tile.m, tile.k, tile.n
         s = self.step_cycles(tile.a, tile.b, tile.stats)
         groups = ceil(k / ser.block_size) if ser.block_size else 1
         return {
             "pe_cycles": m * n * ceil(k / self.L) * s,
+            "lane_cycles": m * n * k * s,
             "group_accumulations": float(m * n * groups),
             "dequantizations": float(m * n * groups),
         }
@@ -233,7 +275,7 @@ class BitSerial(TileModel):
         reads, writes = os_buffer_bits(tile.m, tile.k, tile.n, self.R, self.C, tile.a, tile.b)
         return TileCost(
             cycles=self.tile_cycles(tile),
-            compute_pj=counts["pe_cycles"] * self.pe_pj,
+            compute_pj=counts["lane_cycles"] * self.lane_pj,
             buffer_read_bits=reads,
             buffer_write_bits=writes,
             macs=tile.m * tile.k * tile.n,

@@ -69,7 +69,10 @@ cycle (default 1: two SIMD pipes, one tbl + one add), so
 Tpre = ceil(m * ceil(k/4) * 8 / (cores * lanes)) (8 mirrored int8 entries per table, one
 SIMD add each lane-wide); Tscale = ceil(m * n * ceil(k/128) / (cores * lanes / 4)) (the
 group-128 FP32 scale-multiply-add, `lanes`/4 FP32 lanes). Weight group 128 (T-MAC
-default). Energy: `cpu_simd_op` per SIMD instruction.
+default). Energy: `cpu_simd_op` (a 128-bit = 16-byte instruction) x lanes / 16 per SIMD
+instruction: the instruction's datapath energy scales with its width, so energy per MAC
+does not depend on the SIMD width or the core count (an approximation: a wider SIMD
+instruction amortizes its fetch/decode/issue share, which this model does not credit).
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ TABLE_BUILD_ADDS = 14  # binary tree 2 + 4 + 8 adds per 8-entry table (our const
 TABLE_ENTRY_BITS = 16  # FP16 entries (A16); A8 sums (10 bits) stored in 16-bit slots
 TMAC_TABLE_ENTRIES = 8  # 16 int8 entries, 8 stored with mirroring (T-MAC)
 TMAC_GROUP = 128  # T-MAC weight group size
+SIMD_UNIT_BYTES = 16  # tables.yaml cpu_simd_op is one 128-bit instruction
 
 
 class LUTParams(BaseModel):
@@ -126,7 +130,8 @@ class LUTTensorCore(TileModel):
         self.exp_pj, self.exp_um2 = tech.unit("add_int8")
         self.fadd_pj, self.fadd_um2 = tech.unit("add_fp16")
         self.fmul_pj, _ = tech.unit("mul_fp16")
-        self.simd_pj, _ = tech.unit("cpu_simd_op")
+        simd_pj, _ = tech.unit("cpu_simd_op")
+        self.simd_pj = simd_pj * self.L / SIMD_UNIT_BYTES  # one lanes-byte-wide instruction
 
     @property
     def units(self) -> int:

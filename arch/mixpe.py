@@ -45,8 +45,15 @@ Dequantization (counted per tile in `op_counts`, charged mul_fp16 [+ add_fp16]):
   array is scaled before the MAC (dequantization in the main loop);
   per-channel scales: once per output, m * n.
 Decoders: one decode per ANT/OliVe element entering the array (table units dec_ant /
-dec_olive); R + C decoders at the array edges.
-Energy: active PE-cycles m * n * ceil(k/q) * s times the PE unit's pJ per cycle; area R*C PEs.
+dec_olive); (R + C) * L decoders at the array edges (each edge port carries L elements
+per cycle).
+Lanes: every tables.yaml unit of this family is a one-lane PE (one multiplier or fusion
+unit and its accumulator). A PE of L lanes is L of those datapaths, an (L-1)-adder tree
+and one accumulator, i.e. L datapath + adder pairs, so
+  area   = R * C * L * unit um^2  (+ (R + C) * L decoders)
+  energy = active lane-cycles m * n * ceil(k / fi) * s * unit pJ,  fi = max(1, floor(f))
+(a lane takes fi K elements per step; idle PEs of partial folds and idle lanes of a
+partial last step are gated), so energy per MAC does not depend on R, C or L.
 """
 
 from __future__ import annotations
@@ -193,9 +200,10 @@ class MixPE(TileModel):
         return ACC_BITS
 
     def area_um2(self) -> dict[str, float]:
-        area = {"pe": self.R * self.C * self.pe_um2}
+        """R x C PEs of L one-lane datapaths; (R + C) x L edge decoders (module docstring)."""
+        area = {"pe": self.R * self.C * self.L * self.pe_um2}
         if self.p.decoder != "none":
-            area["decoder"] = (self.R + self.C) * self.dec_um2
+            area["decoder"] = (self.R + self.C) * self.L * self.dec_um2
         return area
 
     # -- cost -------------------------------------------------------------------------
@@ -218,7 +226,8 @@ class MixPE(TileModel):
         return k * n, m * k * ceil(n / self.C)
 
     def op_counts(self, tile: Tile) -> dict[str, float]:
-        """Operations of one tile: active PE-cycles, dequantizations, decodes."""
+        """Operations of one tile: active PE-cycles, active lane-cycles (module
+        docstring), dequantizations, decodes."""
         m, k, n, b = tile.m, tile.k, tile.n, tile.b
         q, s = self.step(tile.a, tile.b)
         w_in, a_in = self._entries(tile)
@@ -233,16 +242,18 @@ class MixPE(TileModel):
             "pe_cycles": float(m * n * ceil(k / q) * s),
             "dequantizations": float(dq),
             "dequant_per_element": float(per_element),
+        fi = q // self.L  # K elements per lane per step
             "decodes": float(decodes),
         }
 
     def tile_cost(self, tile: Tile) -> TileCost:
         c = self.op_counts(tile)
         dq_pj = self.dq_mul_pj + (0.0 if c["dequant_per_element"] else self.dq_add_pj)
-        compute = c["pe_cycles"] * self.pe_pj + c["dequantizations"] * dq_pj
+        compute = c["lane_cycles"] * self.pe_pj + c["dequantizations"] * dq_pj
         compute += c["decodes"] * self.dec_pj
         m, k, n = tile.m, tile.k, tile.n
         if self.p.dataflow == "output_stationary":
+            "lane_cycles": float(m * n * ceil(k / fi) * s),
             reads, writes = os_buffer_bits(m, k, n, self.R, self.C, tile.a, tile.b)
         else:
             q, _ = self.step(tile.a, tile.b)
