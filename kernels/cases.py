@@ -1,6 +1,8 @@
-"""Verification cases: which kernels run for a PE family, on which formats, and how each
-is checked against the reference GEMMs (used by `sim verify`, kernels/golden.py and the
-tests).
+"""Verification cases: how each functional kernel is run on which formats, and how its
+result is checked against the reference GEMMs (used by `sim verify`, kernels/golden.py
+and the tests). Which kernels a PE datapath runs is declared by the PE family itself
+(`verification()` in arch/<family>.py, a tuple of kernels.spec.VerifySpec); `harness`
+turns one (kernel, weight format, activation format) into a Case.
 
 A case makes its inputs (codes + scales from `quant.quantize`, fixed seeds), runs the
 kernel, and checks:
@@ -18,12 +20,13 @@ they can be stored in golden .npz files.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from kernels import bitserial, blockscaled, decoders, fpga_dsp, lut, mac, mixpe
+from kernels import bitfusion, bitserial, blockscaled, decoders, fpga_dsp, lut, mac, mixpe
 from kernels._common import U32, dequant_rounds, gamma, n_groups, table_ints
 from kernels.reference import (
     fits_float64,
@@ -35,16 +38,32 @@ from kernels.reference import (
 
 @dataclass(frozen=True)
 class Case:
-    family: str
-    kernel: str
-    fmt: str
+    """One check: `make(rng, m, k, n)` builds the inputs (a dict of numpy arrays),
+    `run(inputs)` calls the kernel; `kind` says how the result is compared (module
+    docstring). Identified by (kernel, wq, aq)."""
+
+    kernel: str  # "module:function" of the functional kernel
+    wq: str
+    aq: str
     kind: str
     make: Callable[[np.random.Generator, int, int, int], dict]
     run: Callable[[dict], dict]
 
     @property
     def key(self) -> str:
-        return f"{self.kernel}:{self.fmt}".replace(" ", "")
+        return f"{self.kernel}|{self.wq}|{self.aq}"
+
+    @property
+    def fmt(self) -> str:
+        if self.kind == "int" or self.kind == "lut":
+            return f"W {self.wq} / A {self.aq}"
+        return f"{self.wq} x {self.aq}"
+
+    @property
+    def kernel_name(self) -> str:
+        """Short display name: "decoders.ant_partials"."""
+        module, func = self.kernel.split(":")
+        return f"{module.removeprefix('kernels.')}.{func}"
 
 
 # ------------------------------------------------------------------ input generation
@@ -62,10 +81,11 @@ def _weights(rng, n, k) -> np.ndarray:
     return (rng.standard_normal((n, k)) * 0.02).astype(np.float32)
 
 
-def _a8(rng, m, k):
+def _a_int(rng, m, k, name="int8"):
+    """Per-token INT activations (`int8` / `int4`): codes int8 [M, K], scales [M]."""
     import quant
 
-    q = quant.quantize(_activations(rng, m, k), "int8")
+    q = quant.quantize(_activations(rng, m, k), name)
     return q.codes.astype(np.int8), q.scales.reshape(m).astype(np.float32)
 
 
@@ -113,22 +133,36 @@ def _wq(name):
 
 
 def _mk_int(wname, act, extra=None):
-    """Integer-kind inputs: weights `wname`, activations int8 ('a8') or fp16 ('a16')."""
+    """Integer-kind inputs: weights `wname`, activations `act`: per-token INT codes
+    ("int8", "int4") or "fp16"."""
 
     def make(rng, m, k, n):
         q = _wq(wname)(rng, n, k)
-        if act == "a8":
-            a, s = _a8(rng, m, k)
-            d = _int_inputs(q, a, s, 0)
-        else:
+        if act == "fp16":
             a = _a16(rng, m, k)
             d = _int_inputs(q, a, None, -24)
+        else:
+            a, s = _a_int(rng, m, k, act)
+            d = _int_inputs(q, a, s, 0)
         d["w_codes"] = q.codes
         if extra:
             d.update(extra(q))
         return d
 
     return make
+
+
+def int_inputs(wq: str, aq: str):
+    """Input builder `make(rng, m, k, n)` of an integer-partials check (for harnesses outside
+    kernels/): weights `wq` codes + scales, activations `aq` ("int8"/"int4" codes with
+    per-token scales, or "fp16")."""
+    return _mk_int(wq, aq)
+
+
+def dequantized_result(part, pexp: int, inp: dict) -> dict:
+    """A kernel result from exact partials: {"partials", "pexp", "out"} with `out` the FP32
+    per-group dequantization (kernels._common.dequant_core) the checks compare."""
+    return _deq_run(part, pexp, inp, _act_fixed(inp) if "w_zeros" in inp else None)
 
 
 def _types_tables(q) -> dict:
@@ -166,7 +200,7 @@ def _deq_run(part, pexp, inp, a_int):
     return _res(part, pexp, inp, out)
 
 
-def _a_int(inp):
+def _act_fixed(inp):
     from kernels._common import activations_fixed
 
     return activations_fixed(inp["ref_a"])[0]
@@ -200,7 +234,7 @@ def _run_mixpe(bits):
         part, pexp = mixpe.mixpe_partials(
             inp["ref_a"], inp["w_codes"], bits=bits, group_size=int(inp["gs"])
         )
-        return _deq_run(part, pexp, inp, _a_int(inp))
+        return _deq_run(part, pexp, inp, _act_fixed(inp))
 
     return run
 
@@ -235,19 +269,19 @@ def _run_dsp(bits):
     return run
 
 
-def _mk_dsp4(rng, m, k, n):
-    import quant
+def _run_bitfusion(a_bits, w_bits):
+    def run(inp):
+        part = bitfusion.bitfusion_partials(
+            inp["ref_a"], inp["w_codes"], a_bits=a_bits, w_bits=w_bits, group_size=int(inp["gs"])
+        )
+        return _deq_run(part, 0, inp, inp["ref_a"].astype(np.int64))
 
-    q = quant.quantize(_weights(rng, n, k), "int4-g128")
-    qa = quant.quantize(_activations(rng, m, k), "int4")
-    d = _int_inputs(q, qa.codes.astype(np.int8), qa.scales.reshape(m).astype(np.float32), 0)
-    d["w_codes"] = q.codes
-    return d
+    return run
 
 
 def _mk_lut(wname, bits):
     def make(rng, m, k, n):
-        d = _mk_int(wname, "a16")(rng, m, k, n)
+        d = _mk_int(wname, "fp16")(rng, m, k, n)
         d["bits"] = np.int64(bits)
         return d
 
@@ -357,154 +391,151 @@ def _run_nvfp4(inp):
     }
 
 
-def _cases() -> list[Case]:
-    c = []
-    add = c.append
-    int8w = _mk_int("int8", "a8")
-    # systolic_mac: plain INT8 MAC; decoder-fed MACs (ANT / OliVe arrays are systolic)
-    add(Case("systolic_mac", "mac.int8", "W int8 / A int8", "int", int8w, _run_int8))
-    add(
-        Case(
-            "systolic_mac",
-            "decoders.ant",
-            "W ant4 / A int8",
-            "int",
-            _mk_int("ant4", "a8", _ant_table),
-            _run_ant,
-        )
-    )
-    add(
-        Case(
-            "systolic_mac",
-            "decoders.olive",
-            "W olive-int4 / A fp16",
-            "int",
-            _mk_int("olive-int4", "a16", _olive_tables),
-            _run_olive,
-        )
-    )
-    add(
-        Case(
-            "systolic_mac",
-            "decoders.olive",
-            "W olive-flint4 / A int8",
-            "int",
-            _mk_int("olive-flint4", "a8", _olive_tables),
-            _run_olive,
-        )
-    )
-    # gpu_tensorcore: INT8 / FP MACs against cuBLAS, block-scaled formats
-    add(Case("gpu_tensorcore", "mac.int8", "W int8 / A int8", "int", int8w, _run_int8))
-    for f, dt in (
-        ("fp16", "float16"),
-        ("bf16", "bfloat16"),
-        ("fp8-e4m3", "fp8-e4m3"),
-        ("fp32", "float32"),
-    ):
-        add(Case("gpu_tensorcore", "mac.fp", f"{f} x {f}", f"float:{dt}", _mk_float(f), _run_float))
-    for f in ("mxfp4", "mxfp6-e2m3", "mxfp8-e4m3", "mxfp8-e5m2", "mxint8"):
-        add(Case("gpu_tensorcore", "blockscaled.mx", f"{f} x {f}", "mx", _mk_mx(f), _run_mx))
-    add(
-        Case("gpu_tensorcore", "blockscaled.nvfp4", "nvfp4 x nvfp4", "nvfp4", _mk_nvfp4, _run_nvfp4)
-    )
-    # bitserial
-    add(
-        Case(
-            "bitserial",
-            "bitserial.stripes",
-            "W int4-g128 / A int8",
-            "int",
-            _mk_int("int4-g128", "a8"),
-            _run_stripes(4),
-        )
-    )
-    add(Case("bitserial", "bitserial.stripes", "W int8 / A int8", "int", int8w, _run_stripes(8)))
-    for b in (3, 4):
-        add(
-            Case(
-                "bitserial",
-                "bitserial.bitmod",
-                f"W bitmod-fp{b}-g128 / A fp16",
-                "int",
-                _mk_int(f"bitmod-fp{b}-g128", "a16", _types_tables),
-                _run_bitmod(),
-            )
-        )
-    add(
-        Case(
-            "bitserial",
-            "bitserial.bitmod",
-            "W bitmod-int6-g128 / A fp16 (Booth)",
-            "int",
-            _mk_int("bitmod-int6-g128", "a16"),
-            _run_bitmod(6),
-        )
-    )
-    add(
-        Case(
-            "bitserial",
-            "bitserial.bitmod",
-            "W int8-g128 / A fp16 (Booth)",
-            "int",
-            _mk_int("int8-g128", "a16"),
-            _run_bitmod(8),
-        )
-    )
-    # lut
-    add(
-        Case(
-            "lut",
-            "lut.lut",
-            "W int4-g128-asym / A fp16",
-            "lut",
-            _mk_lut("int4-g128-asym", 4),
-            _run_lut,
-        )
-    )
-    add(Case("lut", "lut.lut", "W int2-g128 / A fp16", "lut", _mk_lut("int2-g128", 2), _run_lut))
-    add(Case("lut", "lut.lut", "W int3-g128 / A fp16", "lut", _mk_lut("int3-g128", 3), _run_lut))
-    # mixpe
-    add(
-        Case(
-            "mixpe",
-            "mixpe.shift_add",
-            "W int4-g128 / A int8",
-            "int",
-            _mk_int("int4-g128", "a8"),
-            _run_mixpe(4),
-        )
-    )
-    add(
-        Case(
-            "mixpe",
-            "mixpe.shift_add",
-            "W int4-g128-asym / A fp16",
-            "int",
-            _mk_int("int4-g128-asym", "a16"),
-            _run_mixpe(4),
-        )
-    )
-    add(
-        Case(
-            "mixpe",
-            "mixpe.shift_add",
-            "W int4-g128-asym / A int8",
-            "int",
-            _mk_int("int4-g128-asym", "a8"),
-            _run_mixpe(4),
-        )
-    )
-    # fpga_dsp
-    add(Case("fpga_dsp", "fpga_dsp.int8x2", "W int8 / A int8", "int", int8w, _run_dsp(8)))
-    add(Case("fpga_dsp", "fpga_dsp.int4x4", "W int4-g128 / A int4", "int", _mk_dsp4, _run_dsp(4)))
-    return c
+_FLOAT_DTYPE = {"fp16": "float16", "bf16": "bfloat16", "fp8-e4m3": "fp8-e4m3", "fp32": "float32"}
 
 
-CASES: list[Case] = _cases()
-#: PE family -> kernels checked for it (`sim verify --family`).
-FAMILIES: dict[str, list[Case]] = {}
-for _c in CASES:
-    FAMILIES.setdefault(_c.family, []).append(_c)
+def _bits(name: str) -> int:
+    from quant.info import format_info
+
+    return format_info(name).element_bits
+
+
+def _int_case(make_extra=None, run=None):
+    """Harness entry of an integer-partials kernel: run(wq, aq) -> runner."""
+
+    def build(kernel, wq, aq):
+        return Case(kernel, wq, aq, "int", _mk_int(wq, aq, make_extra), run(wq, aq))
+
+    return build
+
+
+def _bitmod_case(kernel, wq, aq):
+    fp = wq.startswith("bitmod-fp")
+    extra = _types_tables if fp else None
+    return Case(kernel, wq, aq, "int", _mk_int(wq, aq, extra), _run_bitmod(0 if fp else _bits(wq)))
+
+
+def _float_case(kernel, wq, aq):
+    if wq != aq or wq not in _FLOAT_DTYPE:
+        raise ValueError(f"{kernel}: operands of one format in {sorted(_FLOAT_DTYPE)}")
+    return Case(kernel, wq, aq, f"float:{_FLOAT_DTYPE[wq]}", _mk_float(wq), _run_float)
+
+
+def _lut_case(kernel, wq, aq):
+    return Case(kernel, wq, aq, "lut", _mk_lut(wq, _bits(wq)), _run_lut)
+
+
+def _mx_case(kernel, wq, aq):
+    return Case(kernel, wq, aq, "mx", _mk_mx(wq), _run_mx)
+
+
+def _nvfp4_case(kernel, wq, aq):
+    return Case(kernel, wq, aq, "nvfp4", _mk_nvfp4, _run_nvfp4)
+
+
+#: Calling convention of each kernel under kernels/ (kernel -> Case builder). This is a
+#: table of kernels, not of PE families: families pick kernels in their verification().
+_HARNESS = {
+    "kernels.mac:int8_partials": _int_case(run=lambda w, a: _run_int8),
+    "kernels.mac:fp_mac_gemm": _float_case,
+    "kernels.bitserial:stripes_partials": _int_case(run=lambda w, a: _run_stripes(_bits(w))),
+    "kernels.bitserial:bitmod_partials": _bitmod_case,
+    "kernels.lut:lut_gemm": _lut_case,
+    "kernels.mixpe:mixpe_partials": _int_case(run=lambda w, a: _run_mixpe(_bits(w))),
+    "kernels.bitfusion:bitfusion_partials": _int_case(
+        run=lambda w, a: _run_bitfusion(_bits(a), _bits(w))
+    ),
+    "kernels.decoders:ant_partials": _int_case(_ant_table, lambda w, a: _run_ant),
+    "kernels.decoders:olive_partials": _int_case(_olive_tables, lambda w, a: _run_olive),
+    "kernels.fpga_dsp:dsp_int8_partials": _int_case(run=lambda w, a: _run_dsp(8)),
+    "kernels.fpga_dsp:dsp_int4_partials": _int_case(run=lambda w, a: _run_dsp(4)),
+    "kernels.blockscaled:mx_gemm": _mx_case,
+    "kernels.blockscaled:nvfp4_gemm": _nvfp4_case,
+}
+
+
+def harness(kernel: str, wq: str, aq: str) -> Case:
+    """The Case that runs `kernel` ("module:function" under kernels/) on weights `wq` and
+    activations `aq`."""
+    if kernel not in _HARNESS:
+        raise KeyError(f"{kernel}: no harness in kernels.cases (known: {', '.join(_HARNESS)})")
+    return _HARNESS[kernel](kernel, wq, aq)
+
+
+def _import(ref: str):
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def cases_of(specs: Iterable) -> list[Case]:
+    """Cases of kernels.spec.VerifySpec declarations (each spec's own harness), deduplicated
+    in order."""
+    out: dict[str, Case] = {}
+    for spec in specs:
+        build = _import(spec.harness)
+        for wq, aq in spec.formats:
+            case = build(spec.kernel, wq, aq)
+            out.setdefault(case.key, case)
+    return list(out.values())
+
+
+def trace_case(kernel: str, wq: str, aq: str, bits: int, symmetric: bool) -> Case | None:
+    """The Case running `kernel` on a trace's INT-coded weights (`wq`: `bits` bits,
+    symmetric or not) and activations (`aq`: per-token INT8 codes, else fed as FP16); None
+    when the kernel's datapath cannot take them."""
+    int8 = aq == "int8"
+    act = {
+        "kernels.mac:int8_partials": "int8" if bits == 8 and symmetric and int8 else None,
+        "kernels.fpga_dsp:dsp_int8_partials": "int8" if bits == 8 and symmetric and int8 else None,
+        "kernels.bitserial:stripes_partials": "int8" if symmetric and int8 else None,
+        "kernels.bitserial:bitmod_partials": "fp16" if symmetric and bits in (6, 8) else None,
+        "kernels.lut:lut_gemm": "fp16",
+        "kernels.mixpe:mixpe_partials": "int8" if int8 else "fp16",
+        "kernels.bitfusion:bitfusion_partials": "int8" if int8 else None,
+    }.get(kernel)
+    return None if act is None else harness(kernel, wq, act)
+
+
+#: Every (kernel, weights, activations) case of kernels/ (`sim verify --family all`, golden
+#: files): each kernel on the formats of the datapaths that use it.
+CATALOGUE: tuple[tuple[str, str, str], ...] = (
+    ("kernels.mac:int8_partials", "int8", "int8"),
+    *(("kernels.mac:fp_mac_gemm", f, f) for f in _FLOAT_DTYPE),
+    *(
+        ("kernels.blockscaled:mx_gemm", f, f)
+        for f in ("mxfp4", "mxfp6-e2m3", "mxfp8-e4m3", "mxfp8-e5m2", "mxint8")
+    ),
+    ("kernels.blockscaled:nvfp4_gemm", "nvfp4", "nvfp4"),
+    ("kernels.bitserial:stripes_partials", "int4-g128", "int8"),
+    ("kernels.bitserial:stripes_partials", "int8", "int8"),
+    ("kernels.bitserial:bitmod_partials", "bitmod-fp3-g128", "fp16"),
+    ("kernels.bitserial:bitmod_partials", "bitmod-fp4-g128", "fp16"),
+    ("kernels.bitserial:bitmod_partials", "bitmod-int6-g128", "fp16"),
+    ("kernels.bitserial:bitmod_partials", "int8-g128", "fp16"),
+    ("kernels.lut:lut_gemm", "int4-g128-asym", "fp16"),
+    ("kernels.lut:lut_gemm", "int2-g128", "fp16"),
+    ("kernels.lut:lut_gemm", "int3-g128", "fp16"),
+    ("kernels.mixpe:mixpe_partials", "int4-g128", "int8"),
+    ("kernels.mixpe:mixpe_partials", "int4-g128-asym", "fp16"),
+    ("kernels.mixpe:mixpe_partials", "int4-g128-asym", "int8"),
+    ("kernels.mixpe:mixpe_partials", "int4-g128", "fp16"),
+    ("kernels.bitfusion:bitfusion_partials", "int4", "int8"),
+    ("kernels.bitfusion:bitfusion_partials", "int2", "int8"),
+    ("kernels.bitfusion:bitfusion_partials", "int8", "int8"),
+    ("kernels.bitfusion:bitfusion_partials", "int4", "int4"),
+    ("kernels.decoders:ant_partials", "ant4", "int8"),
+    ("kernels.decoders:ant_partials", "ant4", "fp16"),
+    ("kernels.decoders:ant_partials", "ant-flint4", "fp16"),
+    ("kernels.decoders:ant_partials", "ant-pot4", "fp16"),
+    ("kernels.decoders:ant_partials", "ant-int4", "fp16"),
+    ("kernels.decoders:olive_partials", "olive-int4", "fp16"),
+    ("kernels.decoders:olive_partials", "olive-flint4", "int8"),
+    ("kernels.decoders:olive_partials", "olive-flint4", "fp16"),
+    ("kernels.fpga_dsp:dsp_int8_partials", "int8", "int8"),
+    ("kernels.fpga_dsp:dsp_int8_partials", "int4-g128", "int8"),
+    ("kernels.fpga_dsp:dsp_int4_partials", "int4-g128", "int4"),
+)
+CASES: list[Case] = [harness(*c) for c in CATALOGUE]
 
 
 # ------------------------------------------------------------------ reference + checks
@@ -518,7 +549,7 @@ def epilogue64(part, pexp, inp) -> np.ndarray:
         from kernels._common import group_sums
 
         gs, _ = n_groups(inp["ref_a"].shape[1], int(inp["gs"]))
-        a_int = _a_int(inp)
+        a_int = _act_fixed(inp)
         asum = group_sums(a_int, gs, g).astype(np.float64)
         x = x - inp["w_zeros"].astype(np.float64)[None, :, :] * asum[:, None, :]
     out = np.einsum("mng,ng->mn", x, inp["w_scales"].astype(np.float64)) * 2.0 ** int(inp["pexp"])
@@ -598,7 +629,6 @@ def kernel_bound(case: Case, inp: dict, s: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Row:
-    family: str
     kernel: str
     shape: str
     fmt: str
@@ -619,8 +649,7 @@ def check(case: Case, inp: dict, res: dict, ref: dict, shape: str) -> list[Row]:
         err = float(np.abs(p - r).max()) if p.shape == r.shape else float("inf")
         rows.append(
             Row(
-                case.family,
-                case.kernel,
+                case.kernel_name,
                 shape,
                 case.fmt,
                 "partials",
@@ -642,8 +671,7 @@ def check(case: Case, inp: dict, res: dict, ref: dict, shape: str) -> list[Row]:
     scale = np.maximum(np.abs(rout), 1e-30)
     rows.append(
         Row(
-            case.family,
-            case.kernel,
+            case.kernel_name,
             shape,
             case.fmt,
             "out",

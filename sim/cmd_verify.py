@@ -5,6 +5,9 @@ Integer datapaths must match bit-exactly; floating ones must stay within the bou
 kernel states (kernels/README.md). Exit 0 when every check passes, 1 otherwise, 2 on bad
 input. Runs standalone too: `python -m sim.cmd_verify ...` (needs no arch stack unless
 ARCH is given).
+
+Which kernels run is declared by the PE family of ARCH (`verification()` in
+arch/<family>.py, kernels.spec.VerifySpec): the datapath the preset describes.
 """
 
 from __future__ import annotations
@@ -32,15 +35,33 @@ def _parse_shapes(text: str) -> list[tuple[int, int, int]]:
     return out
 
 
-def _family_of(arch: str) -> str:
-    from arch.accelerator import load_accelerator
+def _targets(arch: str | None, family: str | None) -> tuple[str, list]:
+    """(label, VerifySpecs): ARCH's PE model declares them (`verification()`); --family F
+    takes the union over the presets of family F; 'all' (or nothing): every kernel case."""
+    from arch.accelerator import load_accelerator, preset_names
+    from arch.families import FAMILIES
 
-    return load_accelerator(arch).config.pe_array.family
+    if arch is not None and family is None:
+        accel = load_accelerator(arch)
+        return f"{accel.name} (family {accel.config.pe_array.family})", list(
+            accel.pe.verification()
+        )
+    if family in (None, "all"):
+        return "all kernels", []
+    if family not in FAMILIES:
+        raise InputError(arch or "--family", "family", "one of all, " + ", ".join(FAMILIES))
+    specs = []
+    for name in preset_names():
+        accel = load_accelerator(name)
+        if accel.config.pe_array.family == family:
+            specs += accel.pe.verification()
+    return f"family {family} (its presets)", specs
 
 
 def _print_table(rows) -> None:
+    from tabulate import tabulate
+
     head = (
-        "family",
         "kernel",
         "shape",
         "format",
@@ -51,9 +72,8 @@ def _print_table(rows) -> None:
         "bound",
         "pass",
     )
-    cells = [head] + [
+    body = [
         (
-            r.family,
             r.kernel,
             r.shape,
             r.fmt,
@@ -66,97 +86,74 @@ def _print_table(rows) -> None:
         )
         for r in rows
     ]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    for c in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
+    click.echo(tabulate(body, headers=head, tablefmt="simple", disable_numparse=True))
 
 
-def run_verify(families: list[str], shapes, device: str, seed: int = 0):
-    """Rows of kernels.cases.check for every case of `families` at every shape."""
+def run_verify(cases, shapes, device: str, seed: int = 0):
+    """Rows of kernels.cases.check for every case at every shape."""
     import numpy as np
 
-    from kernels.cases import FAMILIES, check, reference
+    from kernels.cases import check, reference
 
     rows = []
-    for fam in families:
-        for ci, case in enumerate(FAMILIES[fam]):
-            for m, k, n in shapes:
-                rng = np.random.default_rng([seed, ci, m, k, n])
-                inp = case.make(rng, m, k, n)
-                res = case.run(inp)
-                ref = reference(case, inp, device)
-                rows += check(case, inp, res, ref, f"{m}x{k}x{n}")
+    for ci, case in enumerate(cases):
+        for m, k, n in shapes:
+            rng = np.random.default_rng([seed, ci, m, k, n])
+            inp = case.make(rng, m, k, n)
+            res = case.run(inp)
+            ref = reference(case, inp, device)
+            rows += check(case, inp, res, ref, f"{m}x{k}x{n}")
     return rows
 
 
-def run_golden(families: list[str]):
-    """Rows comparing every kernel with the GPU outputs stored under tests/data/golden."""
+def run_golden(cases, directory):
+    """Rows comparing each case that has recorded GPU outputs in `directory` with them."""
+    from pathlib import Path
+
     from kernels import golden
     from kernels.cases import check
 
+    if not Path(directory).is_dir() or not any(Path(directory).glob("*.npz")):
+        raise InputError("--golden", str(directory), "a directory of golden .npz files")
+    stored = golden.load_all(Path(directory))
     rows = []
-    for fam in families:
-        for case, inp, ref in golden.load(fam):
-            if ref is None:
-                continue
-            m, k = inp["ref_a"].shape
-            n = inp["ref_w"].shape[0]
-            rows += check(case, inp, case.run(inp), ref, f"{m}x{k}x{n} golden")
+    for case in cases:
+        if case.key not in stored:
+            continue
+        gcase, inp, ref = stored[case.key]
+        if ref is None:
+            continue
+        m, k = inp["ref_a"].shape
+        n = inp["ref_w"].shape[0]
+        rows += check(gcase, inp, gcase.run(inp), ref, f"{m}x{k}x{n} golden")
     return rows
 
 
-def _trace_cases(family: str, bits: int, sym: bool, act: str):
-    """(Case, needs-fp16-activations) pairs of `family` that take INT-coded weights."""
-    from kernels import cases as C
-
-    lut = C.Case(family, "lut.lut", "", "lut", None, C._run_lut)
-    table = {
-        "systolic_mac": [(C.Case(family, "mac.int8", "", "int", None, C._run_int8), False)]
-        if bits == 8 and sym and act == "int8"
-        else [],
-        "gpu_tensorcore": [(C.Case(family, "mac.int8", "", "int", None, C._run_int8), False)]
-        if bits == 8 and sym and act == "int8"
-        else [],
-        "bitserial": (
-            [(C.Case(family, "bitserial.stripes", "", "int", None, C._run_stripes(bits)), False)]
-            if sym and act == "int8"
-            else []
-        )
-        + (
-            [(C.Case(family, "bitserial.bitmod", "", "int", None, C._run_bitmod(bits)), True)]
-            if sym and bits in (6, 8)
-            else []
-        ),
-        "lut": [(lut, True)],
-        "mixpe": [
-            (C.Case(family, "mixpe.shift_add", "", "int", None, C._run_mixpe(bits)), act != "int8")
-        ],
-        "fpga_dsp": [(C.Case(family, "fpga_dsp.int8x2", "", "int", None, C._run_dsp(8)), False)]
-        if bits == 8 and sym and act == "int8"
-        else [],
-    }
-    return table.get(family, [])
-
-
-def run_trace(path: str, families: list[str], device: str, layers: int = 1):
+def run_trace(path: str, cases, device: str, layers: int = 1):
     """Rows for the real tensors of a trace (INT-coded weights; INT8 or FP16 activations):
-    every GEMM op of the first `layers` layers that carries weight and activation payloads."""
-    import re
+    every GEMM op of the first `layers` layers that carries weight and activation payloads,
+    through each selected kernel that takes the trace's formats (kernels.cases.trace_case)."""
     from dataclasses import replace
 
     import numpy as np
 
-    from kernels.cases import check, reference
+    from kernels.cases import check, reference, trace_case
+    from quant.names import parse_format
     from workloads.trace import load_trace, tensor_key
 
     t = load_trace(path)
     if not t.has_tensors:
         raise InputError(path, "tensors.safetensors", "a trace with a tensor payload")
     wq, aq = t.meta.formats.wq, t.meta.formats.aq
-    m = re.match(r"^int([2-8])(?:-g(\d+))?(-asym)?$", wq)
-    if not m:
+    p = parse_format(wq)
+    if p is None or p.family != "int" or p.mse:
         raise InputError(path, "formats.wq", "an INT weight format (intB, intB-gG[-asym])")
-    bits, gs, sym = int(m.group(1)), int(m.group(2) or 0), not m.group(3)
+    bits, gs, sym = p.bits, p.group or 0, not p.asym
+    runs = []
+    for case in cases:
+        tc = trace_case(case.kernel, wq, aq, bits, sym)
+        if tc is not None and tc.key not in {c.key for c in runs}:
+            runs.append(tc)
     keys = set(t.tensor_keys())
     pairs, rows = [], []
     for key in sorted(keys):
@@ -175,36 +172,35 @@ def run_trace(path: str, families: list[str], device: str, layers: int = 1):
         zk = tensor_key(op, lay, "weight", "zeros")
         a_fp = t.dequantized(op, lay, "act").astype(np.float16)
         a_codes = t.tensor(tensor_key(op, lay, "act", "codes"))
-        for fam in families:
-            for case, wants_fp16 in _trace_cases(fam, bits, sym, aq):
-                base = {
-                    "ref_w": wc.astype(np.int32),
-                    "w_codes": wc,
-                    "gs": np.int64(gsz),
-                    "w_scales": ws.reshape(wc.shape[0], -1),
-                    "bits": np.int64(bits),
+        for case in runs:
+            base = {
+                "ref_w": wc.astype(np.int32),
+                "w_codes": wc,
+                "gs": np.int64(gsz),
+                "w_scales": ws.reshape(wc.shape[0], -1),
+                "bits": np.int64(bits),
+            }
+            if zk in keys:
+                base["w_zeros"] = t.tensor(zk).astype(np.int64).reshape(wc.shape[0], -1)
+            if case.aq == "fp16":
+                inp = {**base, "ref_a": a_fp, "pexp": np.int64(-24)}
+            else:
+                a_s = t.tensor(tensor_key(op, lay, "act", "scales")).astype(np.float32)
+                inp = {
+                    **base,
+                    "ref_a": a_codes.astype(np.int8),
+                    "pexp": np.int64(0),
+                    "a_scale": a_s.reshape(-1),
                 }
-                if zk in keys:
-                    base["w_zeros"] = t.tensor(zk).astype(np.int64).reshape(wc.shape[0], -1)
-                if wants_fp16 or aq != "int8":
-                    inp = {**base, "ref_a": a_fp, "pexp": np.int64(-24)}
-                else:
-                    a_s = t.tensor(tensor_key(op, lay, "act", "scales")).astype(np.float32)
-                    inp = {
-                        **base,
-                        "ref_a": a_codes.astype(np.int8),
-                        "pexp": np.int64(0),
-                        "a_scale": a_s.reshape(-1),
-                    }
-                c = replace(case, fmt=f"W {wq} / A {'fp16' if inp['pexp'] else aq} (trace)")
-                mm, kk = inp["ref_a"].shape
-                rows += check(
-                    c,
-                    inp,
-                    c.run(inp),
-                    reference(c, inp, device),
-                    f"{op}/{lay} {mm}x{kk}x{wc.shape[0]}",
-                )
+            c = replace(case, wq=f"{wq} (trace)")
+            mm, kk = inp["ref_a"].shape
+            rows += check(
+                c,
+                inp,
+                c.run(inp),
+                reference(c, inp, device),
+                f"{op}/{lay} {mm}x{kk}x{wc.shape[0]}",
+            )
     return rows
 
 
@@ -214,7 +210,8 @@ def run_trace(path: str, families: list[str], device: str, layers: int = 1):
     "--family",
     "family",
     default=None,
-    help="PE family (or 'all'); default: the ARCH's family, else all.",
+    help="PE family: the kernels of its presets (or 'all': every kernel); default: the "
+    "kernels ARCH's PE model declares, else all.",
 )
 @click.option(
     "--device",
@@ -230,9 +227,12 @@ def run_trace(path: str, families: list[str], device: str, layers: int = 1):
     help="Comma-separated MxKxN problem sizes (M tokens, K reduction, N outputs).",
 )
 @click.option(
-    "--golden/--no-golden",
-    default=False,
-    help="Also compare with the recorded GPU outputs in tests/data/golden.",
+    "--golden",
+    "golden",
+    default=None,
+    type=click.Path(),
+    metavar="DIR",
+    help="Also compare with recorded GPU outputs in DIR (the project's: tests/data/golden).",
 )
 @click.option(
     "--trace",
@@ -249,22 +249,20 @@ def run_trace(path: str, families: list[str], device: str, layers: int = 1):
 )
 @click.option(
     "--record",
-    is_flag=True,
-    help="Record golden reference outputs on this device into tests/data/golden.",
+    default=None,
+    type=click.Path(),
+    metavar="DIR",
+    help="Record reference outputs on this device for the golden inputs (--golden DIR, "
+    "else DIR itself) into DIR.",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the random tensors.")
 def command(arch, family, device, shapes, golden, trace, trace_layers, record, seed) -> None:
-    """Check the functional kernels of a PE family against reference GEMMs."""
-    from kernels.cases import FAMILIES
+    """Check the functional kernels of ARCH's PE datapath against reference GEMMs."""
+    from kernels.cases import CASES, cases_of
     from kernels.reference import resolve_device
 
-    fam = family or (_family_of(arch) if arch else "all")
-    if fam == "all":
-        fams = list(FAMILIES)
-    elif fam in FAMILIES:
-        fams = [fam]
-    else:
-        raise InputError(arch or "--family", "family", "one of all, " + ", ".join(FAMILIES))
+    label, specs = _targets(arch, family)
+    cases = cases_of(specs) if specs else list(CASES)
     shp = _parse_shapes(shapes)
     try:
         dev = resolve_device(device)
@@ -274,12 +272,15 @@ def command(arch, family, device, shapes, golden, trace, trace_layers, record, s
     if record:
         from kernels import golden as g
 
-        g.record(dev)
-    rows = run_verify(fams, shp, dev, seed)
+        for f in g.record(dev, golden or record, record):
+            click.echo(f"recorded {f}", err=True)
+    rows = run_verify(cases, shp, dev, seed)
     if golden:
-        rows += run_golden(fams)
+        rows += run_golden(cases, golden)
     if trace:
-        rows += run_trace(trace, fams, dev, trace_layers)
+        rows += run_trace(trace, cases, dev, trace_layers)
+    kernels = sorted({c.kernel for c in cases})
+    click.echo(f"{label}: {', '.join(kernels)}")
     _print_table(rows)
     bad = [r for r in rows if not r.ok]
     click.echo(

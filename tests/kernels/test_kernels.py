@@ -4,6 +4,8 @@ hardware decompositions themselves."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -15,7 +17,7 @@ from kernels._common import (
     lod_terms,
     rn16,
 )
-from kernels.cases import CASES, FAMILIES, check, reference
+from kernels.cases import CASES, check, reference
 
 
 def _int_ref(a, w, gs):
@@ -31,12 +33,16 @@ def _int_ref(a, w, gs):
 # ------------------------------------------------------------------ golden (GPU) data
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_golden_recorded_on_gpu_match(family):
-    z = np.load(golden.GOLDEN_DIR / f"{family}.npz")
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
+
+
+@pytest.mark.parametrize("stem", sorted(golden.FILES))
+def test_golden_recorded_on_gpu_match(stem):
+    path = GOLDEN / f"{stem}.npz"
+    z = np.load(path)
     assert "H100" in str(z["meta.device"])
-    loaded = golden.load(family)
-    assert len(loaded) == len(FAMILIES[family])
+    loaded = golden.load(path)
+    assert [c.key for c, _, _ in loaded] == ["|".join(c) for c in golden.FILES[stem][1]]
     for case, inp, ref in loaded:
         assert ref is not None, case.key
         res = case.run(inp)
@@ -49,14 +55,14 @@ def test_golden_recorded_on_gpu_match(family):
 
 
 def test_golden_lut_is_bit_identical_to_numpy_fp16_twin():
-    for _case, inp, _ in golden.load("lut"):
+    for _case, inp, _ in golden.load(GOLDEN / "lut.npz"):
         args = (inp["ref_a"], inp["w_codes"], inp["w_scales"], inp.get("w_zeros"))
         kw = {"bits": int(inp["bits"]), "group_size": int(inp["gs"])}
         np.testing.assert_array_equal(lut.lut_gemm(*args, **kw), twins.lut_gemm(*args, **kw))
 
 
 def test_golden_files_small():
-    total = sum(p.stat().st_size for p in golden.GOLDEN_DIR.glob("*.npz"))
+    total = sum(p.stat().st_size for p in GOLDEN.glob("*.npz"))
     assert 100_000 < total < 5_000_000
 
 
@@ -208,7 +214,9 @@ def test_cli_verify_pass_fail_and_input_errors(monkeypatch):
         main, ["verify", "--family", "fpga_dsp", "--shapes", "4x96x6", "--device", "cpu"]
     )
     assert r.exit_code == 0, r.output
-    assert "fpga_dsp.int8x2" in r.output and "PASS" in r.output and "FAIL" not in r.output
+    assert (
+        "fpga_dsp.dsp_int8_partials" in r.output and "PASS" in r.output and "FAIL" not in r.output
+    )
     r = CliRunner().invoke(main, ["verify", "--family", "fpga_dsp", "--shapes", "4x9"])
     assert r.exit_code == 2
     r = CliRunner().invoke(main, ["verify", "--family", "nope"])
@@ -226,3 +234,48 @@ def test_cli_verify_pass_fail_and_input_errors(monkeypatch):
         main, ["verify", "--family", "fpga_dsp", "--shapes", "4x96x6", "--device", "cpu"]
     )
     assert r.exit_code == 1 and "FAIL" in r.output
+
+
+def test_cli_record_writes_only_into_the_given_directory(tmp_path):
+    from sim.cli import main
+
+    before = {p.name: p.stat().st_mtime_ns for p in GOLDEN.glob("*.npz")}
+    args = ["verify", "int8-systolic", "--device", "cpu", "--shapes", "4x64x8"]
+    r = CliRunner().invoke(main, [*args, "--golden", str(GOLDEN), "--record", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert {p.name: p.stat().st_mtime_ns for p in GOLDEN.glob("*.npz")} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+    for case, _inp, ref in golden.load(tmp_path / "mixpe.npz"):
+        stored = dict((c.key, r) for c, _, r in golden.load(GOLDEN / "mixpe.npz"))[case.key]
+        # CPU int64 reference partials == the H100's torch._int_mm / DGEMM ones
+        np.testing.assert_array_equal(ref["partials"], stored["partials"])
+    assert str(np.load(tmp_path / "mixpe.npz")["meta.device"]) == "cpu"
+
+
+# ------------------------------------------------------------------ Bit Fusion
+
+
+def test_bitfusion_bricks_hand_worked():
+    from kernels.bitfusion import bricks
+
+    # -8 = 0b1000 (4 bits): slices (lo, hi) = (0, -2): 0 + 4*(-2) = -8
+    # 7 = 0b0111: (3, 1) -> 3 + 4 = 7;  -1 = 0b1111: (3, -1) -> 3 - 4 = -1
+    assert bricks(np.array([-8, 7, -1], np.int8), 4).T.tolist() == [[0, -2], [3, 1], [3, -1]]
+    # unsigned 8-bit 200 = 0b11_00_10_00: slices 0, 2, 0, 3 (all unsigned)
+    assert bricks(np.array([200], np.uint8), 8)[:, 0].tolist() == [0, 2, 0, 3]
+    # 3-bit -3 = 0b101 -> two slices (1, -1): 1 - 4 = -3
+    assert bricks(np.array([-3], np.int8), 3)[:, 0].tolist() == [1, -1]
+
+
+@pytest.mark.parametrize("a_bits, w_bits", [(8, 4), (8, 2), (8, 8), (4, 4), (3, 5)])
+def test_bitfusion_partials_exact(a_bits, w_bits):
+    from kernels.bitfusion import bitfusion_partials
+
+    rng = np.random.default_rng(a_bits * 16 + w_bits)
+    a = rng.integers(-(2 ** (a_bits - 1)), 2 ** (a_bits - 1), (5, 300)).astype(np.int8)
+    w = rng.integers(-(2 ** (w_bits - 1)), 2 ** (w_bits - 1), (7, 300)).astype(np.int8)
+    part = bitfusion_partials(a, w, a_bits=a_bits, w_bits=w_bits, group_size=128)
+    np.testing.assert_array_equal(part, _int_ref(a, w, 128))
+    uw = rng.integers(0, 2**w_bits, (7, 300)).astype(np.uint8)  # asymmetric (unsigned) codes
+    part = bitfusion_partials(a, uw, a_bits=a_bits, w_bits=w_bits, group_size=0)
+    np.testing.assert_array_equal(part, _int_ref(a, uw, 300))
