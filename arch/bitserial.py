@@ -281,6 +281,31 @@ class BitSerial(TileModel):
             macs=tile.m * tile.k * tile.n,
         )
 
+    def verification(self) -> tuple:
+        """`sim verify`: FP16-parallel PEs with Booth terms run the BitMoD kernel (LOD terms
+        of BitMoD FP3/FP4, radix-4 Booth of INT6/INT8), with plain binary terms the
+        shift-add kernel; INT-parallel PEs the Stripes bit-plane kernel (kernels/README.md).
+        Weights wider than `max_serial_bits` are left out."""
+        from kernels.spec import VerifySpec
+
+        mb = self.p.max_serial_bits
+        if self.p.parallel != "fp16":
+            formats = tuple((w, "int8") for w, b in (("int4-g128", 4), ("int8", 8)) if b <= mb)
+            return (VerifySpec("kernels.bitserial:stripes_partials", formats),)
+        if self.p.term_encoding == "bit":
+            formats = tuple(
+                (w, "fp16") for w, b in (("int4-g128", 4), ("int4-g128-asym", 4)) if b <= mb
+            )
+            return (VerifySpec("kernels.mixpe:mixpe_partials", formats),)
+        weights = (
+            ("bitmod-fp3-g128", 3),
+            ("bitmod-fp4-g128", 4),
+            ("bitmod-int6-g128", 6),
+            ("int8-g128", 8),
+        )
+        formats = tuple((w, "fp16") for w, b in weights if b <= mb)
+        return (VerifySpec("kernels.bitserial:bitmod_partials", formats),)
+
 
 def _nonzero_terms(stats, x: str, encoding: str, bits: int) -> float | None:
     """Mean nonzero terms per serial value from trace statistics, or None if absent."""

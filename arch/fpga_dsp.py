@@ -313,3 +313,13 @@ class FPGADSP(OpModel):
             dram_bytes=dram,
             bound="compute" if compute >= load else "memory",
         )
+
+    def verification(self) -> tuple:
+        """`sim verify`: the DSP packing of `dsp_precision` (kernels/fpga_dsp.py): two INT8
+        products per DSP multiply (INT8 and INT4 weights), or four INT4 products."""
+        from kernels.spec import VerifySpec
+
+        if self.p.dsp_precision == "int8":
+            formats = (("int8", "int8"), ("int4-g128", "int8"))
+            return (VerifySpec("kernels.fpga_dsp:dsp_int8_partials", formats),)
+        return (VerifySpec("kernels.fpga_dsp:dsp_int4_partials", (("int4-g128", "int4"),)),)

@@ -413,3 +413,18 @@ class GPUTensorCore(OpModel):
             dram_bytes=g.hbm_bytes,
             bound=bound,
         )
+
+    def verification(self) -> tuple:
+        """`sim verify`: the tensor-core MACs of the precisions this GPU declares
+        (`peak_macs_per_cycle_per_sm`): INT8 with an exact accumulator; FP16/BF16 and FP8
+        E4M3 with FP32 accumulation (kernels/README.md)."""
+        from kernels.spec import VerifySpec
+
+        prec = self.p.peak_macs_per_cycle_per_sm
+        specs = []
+        if "int8" in prec:
+            specs.append(VerifySpec("kernels.mac:int8_partials", (("int8", "int8"),)))
+        fp = [f for f, p in (("fp16", "fp16"), ("bf16", "fp16"), ("fp8-e4m3", "fp8")) if p in prec]
+        if fp:
+            specs.append(VerifySpec("kernels.mac:fp_mac_gemm", tuple((f, f) for f in fp)))
+        return tuple(specs)

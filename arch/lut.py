@@ -235,3 +235,17 @@ class LUTTensorCore(TileModel):
         writes = {"input": table_bits, "output": m * n * 16}
         cycles = self.fold_cycles(m, k, n, planes) + self.precompute_cycles(m, k)
         return TileCost(cycles, compute_pj, reads, writes, macs)
+
+    def verification(self) -> tuple:
+        """`sim verify`: the LUT kernel (FP16 activation tables, bipolar bit-planes, offset
+        correction; kernels/lut.py) on INT weights up to `max_weight_bits` bits. The
+        kernel builds FP16 tables for both variants (T-MAC's INT8 tables are not a
+        separate kernel)."""
+        from kernels.spec import VerifySpec
+
+        formats = tuple(
+            (w, "fp16")
+            for w, bits in (("int2-g128", 2), ("int3-g128", 3), ("int4-g128-asym", 4))
+            if bits <= self.p.max_weight_bits
+        )
+        return (VerifySpec("kernels.lut:lut_gemm", formats),)

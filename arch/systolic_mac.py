@@ -138,3 +138,12 @@ class SystolicMAC(TileModel):
             buffer_write_bits=writes,
             macs=macs,
         )
+
+    def verification(self) -> tuple:
+        """`sim verify`: the kernel of this datapath (kernels/README.md): the INT8 MAC with
+        an exact accumulator, or the FP32-accumulating MAC on `mac`-format operands."""
+        from kernels.spec import VerifySpec
+
+        if self.p.mac == "int8":
+            return (VerifySpec("kernels.mac:int8_partials", (("int8", "int8"),)),)
+        return (VerifySpec("kernels.mac:fp_mac_gemm", ((self.p.mac, self.p.mac),)),)
