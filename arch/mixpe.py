@@ -230,6 +230,7 @@ class MixPE(TileModel):
         docstring), dequantizations, decodes."""
         m, k, n, b = tile.m, tile.k, tile.n, tile.b
         q, s = self.step(tile.a, tile.b)
+        fi = q // self.L  # K elements per lane per step
         w_in, a_in = self._entries(tile)
         if not b.block_size:
             dq, per_element = m * n, False
@@ -240,9 +241,9 @@ class MixPE(TileModel):
         decodes = (w_in if self._decodable(b) else 0) + (a_in if self._decodable(tile.a) else 0)
         return {
             "pe_cycles": float(m * n * ceil(k / q) * s),
+            "lane_cycles": float(m * n * ceil(k / fi) * s),
             "dequantizations": float(dq),
             "dequant_per_element": float(per_element),
-        fi = q // self.L  # K elements per lane per step
             "decodes": float(decodes),
         }
 
@@ -253,7 +254,6 @@ class MixPE(TileModel):
         compute += c["decodes"] * self.dec_pj
         m, k, n = tile.m, tile.k, tile.n
         if self.p.dataflow == "output_stationary":
-            "lane_cycles": float(m * n * ceil(k / fi) * s),
             reads, writes = os_buffer_bits(m, k, n, self.R, self.C, tile.a, tile.b)
         else:
             q, _ = self.step(tile.a, tile.b)
@@ -271,30 +271,3 @@ class MixPE(TileModel):
             buffer_write_bits=writes,
             macs=m * k * n,
         )
-
-    def verification(self) -> tuple:
-        """`sim verify`: the kernel of this datapath (kernels/README.md). An ANT / OliVe
-        decoder runs the decoder kernel on its codes (activations INT8 or FP16 as the MAC
-        takes them); bitfusion the 2-bit BitBrick kernel; shift_add_* the MixPE shift-add
-        kernel; int8 the INT8 MAC; fp16 and an undecoded fp16_int8 the FP32-accumulating
-        MAC (INT8 weights are exact FP16 values)."""
-        from kernels.spec import VerifySpec
-
-        act = "fp16" if self.act_path == "fp16" else "int8"
-        if self.p.decoder == "ant":
-            names = ("ant4", "ant-flint4", "ant-pot4", "ant-int4")
-            return (VerifySpec("kernels.decoders:ant_partials", tuple((w, act) for w in names)),)
-        if self.p.decoder == "olive":
-            names = ("olive-int4", "olive-flint4")
-            formats = tuple((w, act) for w in names)
-            return (VerifySpec("kernels.decoders:olive_partials", formats),)
-        mac = self.p.mac
-        if mac == "bitfusion":
-            formats = (("int4", "int8"), ("int2", "int8"), ("int8", "int8"), ("int4", "int4"))
-            return (VerifySpec("kernels.bitfusion:bitfusion_partials", formats),)
-        if mac.startswith("shift_add"):
-            formats = (("int4-g128", act), ("int4-g128-asym", act))
-            return (VerifySpec("kernels.mixpe:mixpe_partials", formats),)
-        if mac == "int8":
-            return (VerifySpec("kernels.mac:int8_partials", (("int8", "int8"),)),)
-        return (VerifySpec("kernels.mac:fp_mac_gemm", (("fp16", "fp16"),)),)
