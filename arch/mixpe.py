@@ -271,3 +271,30 @@ class MixPE(TileModel):
             buffer_write_bits=writes,
             macs=m * k * n,
         )
+
+    def verification(self) -> tuple:
+        """`sim verify`: the kernel of this datapath (kernels/README.md). An ANT / OliVe
+        decoder runs the decoder kernel on its codes (activations INT8 or FP16 as the MAC
+        takes them); bitfusion the 2-bit BitBrick kernel; shift_add_* the MixPE shift-add
+        kernel; int8 the INT8 MAC; fp16 and an undecoded fp16_int8 the FP32-accumulating
+        MAC (INT8 weights are exact FP16 values)."""
+        from kernels.spec import VerifySpec
+
+        act = "fp16" if self.act_path == "fp16" else "int8"
+        if self.p.decoder == "ant":
+            names = ("ant4", "ant-flint4", "ant-pot4", "ant-int4")
+            return (VerifySpec("kernels.decoders:ant_partials", tuple((w, act) for w in names)),)
+        if self.p.decoder == "olive":
+            names = ("olive-int4", "olive-flint4")
+            formats = tuple((w, act) for w in names)
+            return (VerifySpec("kernels.decoders:olive_partials", formats),)
+        mac = self.p.mac
+        if mac == "bitfusion":
+            formats = (("int4", "int8"), ("int2", "int8"), ("int8", "int8"), ("int4", "int4"))
+            return (VerifySpec("kernels.bitfusion:bitfusion_partials", formats),)
+        if mac.startswith("shift_add"):
+            formats = (("int4-g128", act), ("int4-g128-asym", act))
+            return (VerifySpec("kernels.mixpe:mixpe_partials", formats),)
+        if mac == "int8":
+            return (VerifySpec("kernels.mac:int8_partials", (("int8", "int8"),)),)
+        return (VerifySpec("kernels.mac:fp_mac_gemm", (("fp16", "fp16"),)),)
