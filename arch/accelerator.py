@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from arch.families import FAMILIES, family_class
@@ -40,6 +39,16 @@ class Accelerator:
         return d.bandwidth_gb_s * 1e9 * d.efficiency / self.frequency_hz
 
     @property
+    def dram_sustained_bytes_per_cycle(self) -> float:
+        """Bandwidth a stream of requests sustains: the peak, or Little's law when too few
+        bytes fly to cover the latency: outstanding_requests x request_bytes / latency."""
+        d = self.config.memory.dram
+        lat = self.dram_latency_cycles
+        if lat <= 0 or d.outstanding_requests is None:
+            return self.dram_bytes_per_cycle
+        return min(self.dram_bytes_per_cycle, d.outstanding_requests * d.request_bytes / lat)
+
+    @property
     def dram_latency_cycles(self) -> float:
         return self.config.memory.dram.latency_ns * 1e-9 * self.frequency_hz
 
@@ -65,15 +74,25 @@ def preset_names() -> list[str]:
 
 
 def resolve_arch_path(arch: str) -> Path:
-    p = Path(arch)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.is_file():
-            raise InputError(arch, "file", "an existing arch YAML file")
+    """A preset name or an existing arch YAML file (never a FIFO, device or directory)."""
+    from common.inputs import is_file, path_exists, short
+
+    text = str(arch)
+    p = Path(text)
+    if not text.strip():
+        raise InputError("ARCH", "(empty)", "a YAML path or a preset name")
+    if p.suffix in (".yaml", ".yml") or path_exists(p):
+        if not is_file(p):
+            what = "not found" if not path_exists(p) else "not a regular file"
+            raise InputError(short(text), "file", f"an existing arch YAML file ({what})")
         return p
-    preset = PRESETS_DIR / f"{arch}.yaml"
-    if preset.is_file():
-        return preset
-    raise InputError(arch, "arch", "a YAML path or a preset name: " + ", ".join(preset_names()))
+    if "/" not in text and len(text) <= 100:
+        preset = PRESETS_DIR / f"{text}.yaml"
+        if preset.is_file():
+            return preset
+    raise InputError(
+        short(text), "arch", "a YAML path or a preset name: " + ", ".join(preset_names())
+    )
 
 
 def _loc(err: dict) -> str:
@@ -81,15 +100,14 @@ def _loc(err: dict) -> str:
 
 
 def load_accelerator(arch: str) -> Accelerator:
-    """Read, validate and build. `arch` is a YAML path or a preset name."""
+    """Read, validate and build. `arch` is a YAML path or a preset name. The YAML is read
+    with the limits of `common.inputs` (16 MiB, no aliases, no duplicate keys, finite
+    numbers up to 2**53, nesting up to 64)."""
+    from common.inputs import load_yaml_file
+
     path = resolve_arch_path(arch)
     src = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "document"
-        raise InputError(src, where, f"well-formed YAML ({getattr(e, 'problem', e)})") from None
+    raw = load_yaml_file(path, src)
     return build_accelerator(raw, src)
 
 
@@ -101,7 +119,7 @@ def build_accelerator(raw: object, source: str) -> Accelerator:
     try:
         cfg = ArchConfig.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
+        err = _first_error(e, ArchConfig)
         raise InputError(src, _loc(err), _expectation(err)) from None
     fam = cfg.pe_array.family
     if fam not in FAMILIES:
@@ -110,7 +128,7 @@ def build_accelerator(raw: object, source: str) -> Accelerator:
     try:
         params = cls.Params.model_validate(cfg.pe_array.params)
     except ValidationError as e:
-        err = e.errors()[0]
+        err = _first_error(e, cls.Params)
         raise InputError(src, "pe_array.params." + _loc(err), _expectation(err)) from None
     tech = tech_table(cfg.technology_nm)
     try:
@@ -121,8 +139,49 @@ def build_accelerator(raw: object, source: str) -> Accelerator:
 
 
 def _expectation(err: dict) -> str:
+    """What pydantic's first error expected, in words; user values quoted at most 80 chars.
+    An unknown key next to a missing one is reported as the unknown key with the closest
+    known names (a typo like `bandwith_gb_s`), see `_first_error`."""
+    from common.inputs import quote
+
     if err["type"] == "extra_forbidden":
+        near = err.get("ctx", {}).get("suggest")
+        if near:
+            return f"a known field (did you mean {' or '.join(near)}?)"
         return "a known field (this one is not part of the schema; see arch/README.md)"
     if err["type"] == "missing":
         return "a value (required field is missing)"
-    return f"{err['msg']} (got {err.get('input')!r})"
+    return f"{err['msg']} (got {quote(err.get('input'))})"
+
+
+def _first_error(e, model=None) -> dict:
+    """The error to report: an unknown key (with close known names from `model`'s fields
+    at that place) before any missing field, so a misspelled key is named as itself."""
+    import difflib
+
+    errs = e.errors()
+    extra = [x for x in errs if x["type"] == "extra_forbidden"]
+    if not extra:
+        return errs[0]
+    err = dict(extra[0])
+    known = _field_names(model, err["loc"][:-1]) if model is not None else []
+    near = difflib.get_close_matches(str(err["loc"][-1]), known, n=2, cutoff=0.6)
+    if near:
+        err["ctx"] = {**err.get("ctx", {}), "suggest": near}
+    return err
+
+
+def _field_names(model, loc) -> list[str]:
+    """Field names of the pydantic model found at `loc` (a path of keys) under `model`."""
+    import typing
+
+    cur = model
+    for part in loc:
+        fields = getattr(cur, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        ann = fields[part].annotation
+        args = [a for a in typing.get_args(ann) if hasattr(a, "model_fields")]
+        cur = args[0] if args else ann
+    fields = getattr(cur, "model_fields", None)
+    return list(fields) if fields else []

@@ -64,6 +64,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from arch.bitserial import ACC_BITS, os_buffer_bits, os_tile_cycles
+from arch.dataflow import bus_bits_per_cycle, fill_cycles, ws_cycles
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -101,6 +102,12 @@ class MixPEParams(BaseModel):
     min_bits: int | None = Field(
         None, ge=1, le=16, description="override of the fused datapath's pmin (bits)"
     )
+    weight_fill_bits: int | None = Field(
+        None,
+        ge=1,
+        description="WS weight-fill bus width (bits/cycle, arch/dataflow.py); default: one "
+        "PE row per cycle (the shift chain of the seed simulators), W = rows",
+    )
 
 
 class MixPE(TileModel):
@@ -113,6 +120,7 @@ class MixPE(TileModel):
         self.R = config.pe_array.rows
         self.C = config.pe_array.cols
         self.L = config.pe_array.lanes
+        self.cfg = config
         self.p = params
         unit, self.pmax, pmin, self.fused, self.act_path = _MACS[params.mac]
         self.pmin = params.min_bits or pmin
@@ -214,9 +222,13 @@ class MixPE(TileModel):
         if self.p.dataflow == "output_stationary":
             return os_tile_cycles(m, k, n, R, C, q, s)
         kf, nf = ceil(k / (R * q)), ceil(n / C)
-        ms = m * s
         c_last = n - (nf - 1) * C
-        return R + (kf * nf - 1) * max(ms, R) + ms + R + c_last - 2
+        W = R
+        if self.p.weight_fill_bits is not None:
+            wb = self.cfg.memory.buffers.weight
+            bus = bus_bits_per_cycle(self.p.weight_fill_bits, wb.banks, wb.width_bits)
+            W = fill_cycles(R * q, C, tile.b.element_bits, bus)
+        return ws_cycles(m * s, kf, nf, R, C, c_last, W, double_buffer=True)
 
     def _entries(self, tile: Tile) -> tuple[int, int]:
         """(weight elements, activation elements) entering the array for this tile."""

@@ -27,6 +27,13 @@ class Dram(_Strict):
     bandwidth_gb_s: PositiveFloat = Field(description="peak bandwidth, 1e9 bytes/s")
     efficiency: float = Field(1.0, gt=0, le=1, description="achievable fraction of peak")
     latency_ns: float = Field(100.0, ge=0, description="first-byte latency per transfer")
+    outstanding_requests: PositiveInt | None = Field(
+        None,
+        description="requests the memory system keeps in flight (memory-level parallelism): "
+        "sustained bandwidth <= outstanding_requests x request_bytes / latency (Little's "
+        "law); default: enough to sustain the peak (latency paid once per stream)",
+    )
+    request_bytes: PositiveInt = Field(64, description="bytes per request (one burst/line)")
     energy_pj_per_bit: PositiveFloat = Field(description="access energy, pJ per bit moved")
 
 
@@ -47,6 +54,10 @@ class Buffer(_Strict):
     @property
     def bytes_per_cycle(self) -> float:
         return self.banks * self.width_bits / 8
+
+    @property
+    def bits_per_cycle(self) -> int:
+        return self.banks * self.width_bits
 
 
 class Buffers(_Strict):

@@ -16,11 +16,14 @@ weight-stationary (WS): a fold holds a (R*L) x c block of the B operand (c <= C 
     fold streams, and a PE switches banks when the first input of the new fold reaches it.
     Fold f starts injecting at R + f*max(m, R), so F folds take
     R + (F-1)*max(m, R) + m + R + c_last - 2.
-  * `weight_fill_rows_per_cycle: w` (default 1, the shift chain above) models a wider
-    weight-fill bus: a fold's weights load in W = ceil(R/w) cycles instead of R, and W
-    replaces R in the load terms: W + (F-1)*max(m, W) + m + R + c_last - 2 (double-
-    buffered), W + R + c + m - 2 per fold (single). At m = 1 (decode GEMV) the default
-    array is limited by filling weights (R cycles per R*C weights), not by DRAM.
+  * the weight-fill bus (arch/dataflow.py): a fold's R*L x C weights of b stored bits
+    load in W = ceil(R*L*C*b / min(weight_fill_bits, weight-buffer bits per cycle))
+    cycles; the default `weight_fill_bits` = C*L*native bits is the shift chain above
+    (W = R at native width; 4-bit weights W = R/2). W replaces R in the load terms:
+    W + (F-1)*max(m, W) + m + R + c_last - 2 (double-buffered), W + R + c + m - 2 per
+    fold (single). At m = 1 (decode GEMV) a narrow bus makes the array fill-bound.
+    The bus costs area (fill_bits tracks across the array) and energy (every weight
+    bit crosses it once), tech unit `wire_bit_mm`.
 output-stationary (OS): a fold holds an R x C block of outputs; A enters from the left and
   B from the top, both skewed, ceil(k/L) steps each; the last MAC happens at step
   ceil(k/L) + R + C - 3 and the R x C results shift out in R cycles:
@@ -38,6 +41,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from arch.dataflow import array_span_mm, bus_bits_per_cycle, fill_cycles, ws_cycles
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -53,7 +57,12 @@ class SystolicParams(BaseModel):
     dataflow: Literal["weight_stationary", "output_stationary"] = "weight_stationary"
     mac: Literal["int8", "fp16", "fp32"] = "int8"
     weight_double_buffer: bool = True
-    weight_fill_rows_per_cycle: int = Field(1, ge=1)
+    weight_fill_bits: int | None = Field(
+        None,
+        ge=1,
+        description="WS weight-fill bus width (bits/cycle); default: one PE row per cycle "
+        "at the native width (cols x lanes x MAC bits, the classic shift chain)",
+    )
 
 
 class SystolicMAC(TileModel):
@@ -69,6 +78,12 @@ class SystolicMAC(TileModel):
         self.p = params
         self.mac_pj, self.mac_um2 = tech.unit(_MAC_UNIT[params.mac])
         self.add_pj, _ = tech.unit(_ADD_UNIT[params.mac])
+        native = _NATIVE_BITS[params.mac]
+        self.fill_bits = params.weight_fill_bits or self.C * self.L * native
+        wb = config.memory.buffers.weight
+        self.bus_bits = bus_bits_per_cycle(self.fill_bits, wb.banks, wb.width_bits)
+        self.wire_pj, self.wire_um2 = tech.unit("wire_bit_mm")
+        self.span_mm = array_span_mm(self.R * self.C * self.L * self.mac_um2)
 
     # -- capability -------------------------------------------------------------------
     def unsupported(self, a: FormatInfo, b: FormatInfo, kind: str) -> str | None:
@@ -92,20 +107,22 @@ class SystolicMAC(TileModel):
         return 32
 
     def area_um2(self) -> dict[str, float]:
-        return {"mac": self.R * self.C * self.L * self.mac_um2}
+        area = {"mac": self.R * self.C * self.L * self.mac_um2}
+        if self.p.dataflow == "weight_stationary":
+            area["fill_bus"] = self.fill_bits * self.span_mm * self.wire_um2
+        return area
 
     # -- cost -------------------------------------------------------------------------
-    def fold_cycles(self, m: int, k: int, n: int) -> int:
-        """Cycles of the whole tile's folds (closed forms in the module docstring)."""
+    def fold_cycles(self, m: int, k: int, n: int, b_bits: float | None = None) -> int:
+        """Cycles of the whole tile's folds (closed forms in the module docstring);
+        b_bits = stored width of the weights (default: the MAC's native width)."""
         R, C, L = self.R, self.C, self.L
-        W = ceil(R / self.p.weight_fill_rows_per_cycle)  # cycles to load a fold's weights
         if self.p.dataflow == "weight_stationary":
+            bits = _NATIVE_BITS[self.p.mac] if b_bits is None else b_bits
+            W = fill_cycles(R * L, C, bits, self.bus_bits)  # cycles to load a fold
             kf, nf = ceil(k / (R * L)), ceil(n / C)
             c_last = n - (nf - 1) * C
-            if self.p.weight_double_buffer:
-                return W + (kf * nf - 1) * max(m, W) + m + R + c_last - 2
-            full = (nf - 1) * kf * (W + R + C + m - 2)
-            return full + kf * (W + R + c_last + m - 2)
+            return ws_cycles(m, kf, nf, R, C, c_last, W, self.p.weight_double_buffer)
         folds = ceil(m / R) * ceil(n / C)
         return folds * (ceil(k / L) + 2 * R + C - 2)
 
@@ -131,9 +148,12 @@ class SystolicMAC(TileModel):
             mf, nf = ceil(m / R), ceil(n / C)
             reads = {"weight": k * n * mf * b_bits, "input": m * k * nf * a_bits, "output": 0.0}
             writes = {"output": m * n * acc}
+        fill_pj = 0.0
+        if self.p.dataflow == "weight_stationary":  # every weight crosses the fill bus once
+            fill_pj = k * n * b_bits * self.span_mm * self.wire_pj
         return TileCost(
-            cycles=self.fold_cycles(m, k, n),
-            compute_pj=macs * self.mac_energy_pj(tile.a, tile.b),
+            cycles=self.fold_cycles(m, k, n, b_bits),
+            compute_pj=macs * self.mac_energy_pj(tile.a, tile.b) + fill_pj,
             buffer_read_bits=reads,
             buffer_write_bits=writes,
             macs=macs,

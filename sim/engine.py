@@ -7,7 +7,8 @@ arithmetic; it asks `accel.pe` for tile costs and adds buffers, DRAM, overlap an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from math import ceil
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class Coster:
         tc = self._tiles.get(key)
         if tc is None:
             tile = Tile(m, k, n, a, b, op.kind, dict(op.stats))
-            tc = self._tiles[key] = self.accel.pe.tile_cost(tile)
+            tc = self._tiles[key] = buffer_limited(self.accel, self.accel.pe.tile_cost(tile))
         return tc
 
     def _compute(self, op: Op) -> OpCostRecord:
@@ -80,6 +81,18 @@ class Coster:
         if isinstance(pe, OpModel):
             return _record(pe.cost_op(op, a, b, self.accel), op.macs, "family model")
         return _cost_gemm(self, op, a, b)
+
+
+def buffer_limited(accel: Accelerator, tc: TileCost) -> TileCost:
+    """A tile takes at least as long as its buffers need to serve the array: each buffer
+    delivers banks x width_bits per cycle, reads and writes sharing the banks (DRAM fills
+    use the other half of the double buffer and are not counted here)."""
+    bufs = accel.config.memory.buffers
+    need = 0
+    for which in ("weight", "input", "output"):
+        bits = tc.buffer_read_bits.get(which, 0.0) + tc.buffer_write_bits.get(which, 0.0)
+        need = max(need, ceil(bits / getattr(bufs, which).bits_per_cycle))
+    return tc if need <= tc.cycles else replace(tc, cycles=need)
 
 
 def _record(c: OpCost, macs: int = 0, mapping: str = "") -> OpCostRecord:
@@ -125,9 +138,10 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
     for i in range(cands.tm.size):
         tiles = tile_shapes(M, K, N, int(cands.tm[i]), int(cands.tk[i]), int(cands.tn[i]))
         compute[i] = sum(coster.tile(m, k, n, a, b, op).cycles * cnt for m, k, n, cnt in tiles)
-    bw = accel.dram_bytes_per_cycle
+    bw = accel.dram_sustained_bytes_per_cycle
     dram = cands.a_bytes + cands.b_bytes + cands.o_bytes
     first_load = (cands.tm * cands.tk * a_bytes + cands.tk * cands.tn * b_bytes) / bw
+    first_load += accel.dram_latency_cycles  # the first tile waits for its data
     est = np.maximum(compute[None, :], dram / bw) + first_load[None, :]
     # the fastest by estimate, and the least DRAM traffic among those within 2% of it
     fastest = int(np.argmin(est))
@@ -178,12 +192,23 @@ def _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes, comput
         tile_cycles,
         load_bytes,
         store_bytes,
-        accel.dram_bytes_per_cycle,
+        accel.dram_sustained_bytes_per_cycle,
         accel.dram_latency_cycles,
         total_compute_cycles=compute,
-        total_dram_cycles=mp.dram_bytes / accel.dram_bytes_per_cycle,
+        total_dram_cycles=mp.dram_bytes / accel.dram_sustained_bytes_per_cycle,
+        slots=_slots(accel, mp, a_bytes, b_bytes, acc_bytes),
     )
     return res.cycles + accel.config.kernel_overhead_cycles
+
+
+def _slots(accel: Accelerator, mp: Mapping, a_bytes, b_bytes, acc_bytes) -> dict[str, int]:
+    """Tiles each buffer holds at once (>= 2: the mapping checked double buffering)."""
+    bufs = accel.config.memory.buffers
+    return {
+        "A": int(bufs.input.size_bytes // (mp.tm * mp.tk * a_bytes)),
+        "B": int(bufs.weight.size_bytes // (mp.tk * mp.tn * b_bytes)),
+        "O": int(bufs.output.size_bytes // (mp.tm * mp.tn * acc_bytes)),
+    }
 
 
 def _gemm_record(coster, op, mp: Mapping, a, b, cycles: float, compute_cycles: float):
@@ -208,7 +233,7 @@ def _gemm_record(coster, op, mp: Mapping, a, b, cycles: float, compute_cycles: f
     for which in ("weight", "input", "output"):
         width = getattr(bufs, which).width_bits
         sram_pj += (reads[which] + writes[which]) / width * accel.buffer_access_pj(which)
-    dram_cycles = mp.dram_bytes / accel.dram_bytes_per_cycle
+    dram_cycles = mp.dram_bytes / accel.dram_sustained_bytes_per_cycle
     return OpCostRecord(
         cycles=cycles,
         compute_cycles=compute_cycles,

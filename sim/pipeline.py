@@ -3,8 +3,15 @@ overlapping through double buffering and sharing one DRAM channel.
 
 Resources:
 - DRAM: one channel (simpy.Resource, capacity 1); a transfer of b bytes holds it for
-  b / bytes_per_cycle cycles, then its data arrives `latency` cycles later.
-- Buffers: two slots per operand (double buffering). A tile keeps its slot from the start
+  b / bytes_per_cycle cycles, then its data arrives `latency` cycles later. Transfers
+  pipeline: the next one starts as soon as the channel is free, so a stream pays the
+  latency once, not per tile. `bytes_per_cycle` is the sustained rate, which the caller
+  caps by Little's law (bytes in flight / latency, arch.accelerator).
+- Loads are issued as soon as a buffer slot is free, without waiting for the previous
+  iteration's data (the memory keeps several requests in flight).
+- Buffers: `slots` tiles per operand (at least 2, double buffering; as many tiles as the
+  buffer holds, so a deep buffer prefetches further ahead and hides more latency). A
+  tile keeps its slot from the start
   of its load until the last iteration that uses it has computed (outputs: until stored).
 - PE array: one tile at a time, `tile_cycles` from the PE family's closed form.
 
@@ -59,6 +66,7 @@ def simulate_tiles(
     total_compute_cycles: float,
     total_dram_cycles: float,
     max_iters: int = 192,
+    slots: dict[str, int] | None = None,
 ) -> PipelineResult:
     """Run the event model.
 
@@ -80,7 +88,8 @@ def simulate_tiles(
 
     env = simpy.Environment()
     dram = simpy.Resource(env, capacity=1)
-    slots = {x: simpy.Resource(env, capacity=2) for x in ("A", "B", "O")}
+    depth = {"A": 2, "B": 2, "O": 2} | (slots or {})
+    slots = {x: simpy.Resource(env, capacity=max(2, depth[x])) for x in ("A", "B", "O")}
     ready = [env.event() for _ in its]
     comp_end = [0.0] * n_sim
     busy = [0.0] * n_sim  # cumulative compute cycles up to and including iteration i
@@ -116,10 +125,13 @@ def simulate_tiles(
                         waits.append(env.process(transfer(load_bytes("P", *it))))
                 else:
                     waits.append(env.process(transfer(load_bytes(x, *it))))
-            if waits:
-                yield env.all_of(waits)
-            ready[i].succeed()
+            env.process(arrive(waits, ready[i]))  # the next loads issue at once
             prev = it
+
+    def arrive(waits, ev):
+        if waits:
+            yield env.all_of(waits)
+        ev.succeed()
 
     def store(req, nbytes: float):
         yield from transfer(nbytes)

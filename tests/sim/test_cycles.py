@@ -15,6 +15,7 @@ from workloads.ops import Op
 def _arch(tmp_path, **pe) -> object:
     cfg = yaml.safe_load(open("arch/presets/int8-systolic.yaml"))
     params = pe.pop("params", {})
+    cfg["pe_array"]["params"].pop("weight_fill_bits")  # the shift chain, unless given
     cfg["pe_array"].update(pe)
     cfg["pe_array"]["params"].update(params)
     p = tmp_path / "a.yaml"
@@ -49,8 +50,8 @@ def test_os_4x4(tmp_path):
     assert pe.fold_cycles(8, 5, 4) == 30
 
 
-def test_preset_gemv_weight_fill_bound():
-    accel = load_accelerator("int8-systolic")
+def test_shift_chain_gemv_weight_fill_bound(tmp_path):
+    accel = _arch(tmp_path, params={"weight_fill_bits": 256})  # one 32x8-bit row per cycle
     # 1 x 4096 x 4096 int8 on 32x32 WS, double-buffered: F = 128*128 = 16384 folds,
     # m=1 < R=32 so each fold waits for its 32-cycle weight fill:
     # 32 + 16383*32 + 1 + 32 + 32 - 2 = 524,351 compute cycles.
@@ -98,7 +99,35 @@ def test_operand_bits_change_traffic_and_energy():
 
 
 def test_wide_weight_fill(tmp_path):
-    pe = _arch(tmp_path, rows=32, cols=32, params={"weight_fill_rows_per_cycle": 4}).pe
-    # W = ceil(32/4) = 8 cycles per fold load; 1 x 4096 x 4096: F = 128*128 = 16384
+    pe = _arch(tmp_path, rows=32, cols=32, params={"weight_fill_bits": 1024}).pe
+    # 1024-bit bus: a fold's 32x32 int8 weights (8192 bits) load in W = 8 cycles;
+    # 1 x 4096 x 4096: F = 128*128 = 16384 folds
     # W + (F-1)*max(1, W) + 1 + R + C - 2 = 8 + 16383*8 + 1 + 32 + 32 - 2 = 131,135
-    assert pe.fold_cycles(1, 4096, 4096) == 131_135
+    assert pe.fold_cycles(1, 4096, 4096, 8) == 131_135
+    # 4-bit weights move at their stored width: W = 32*32*4 / 1024 = 4 cycles
+    # 4 + 16383*4 + 1 + 32 + 32 - 2 = 65,599
+    assert pe.fold_cycles(1, 4096, 4096, 4) == 65_599
+
+
+def test_fill_bus_capped_by_weight_buffer(tmp_path):
+    # a 1e6-bit bus cannot beat the weight buffer's 8 banks x 256 bits = 2048 bits/cycle:
+    # W = 32*32*8 / 2048 = 4 -> 4 + 16383*4 + 1 + 32 + 32 - 2 = 65,599
+    pe = _arch(tmp_path, rows=32, cols=32, params={"weight_fill_bits": 10**6}).pe
+    assert pe.fold_cycles(1, 4096, 4096, 8) == 65_599
+
+
+def test_fill_bus_costs_area_and_energy(tmp_path):
+    narrow = _arch(tmp_path, params={"weight_fill_bits": 256}).pe
+    wide = _arch(tmp_path, params={"weight_fill_bits": 2048}).pe
+    # 1792 more bit-tracks across the array: span = sqrt(1024 MACs x mac_um2) / 1000 mm
+    extra = (2048 - 256) * narrow.span_mm * narrow.wire_um2
+    assert wide.area_um2()["fill_bus"] - narrow.area_um2()["fill_bus"] == pytest.approx(extra)
+    assert wide.area_um2()["mac"] == narrow.area_um2()["mac"]
+
+
+def test_int4_weights_fill_twice_as_fast():
+    # the shipped int8-systolic preset (2048-bit fill bus = its weight buffer port):
+    # int8: W = 32*32*8/2048 = 4; int4: W = 2 -> decode GEMV compute halves
+    pe = load_accelerator("int8-systolic").pe
+    assert pe.fold_cycles(1, 4096, 4096, 8) == 4 + 16383 * 4 + 1 + 32 + 32 - 2
+    assert pe.fold_cycles(1, 4096, 4096, 4) == 2 + 16383 * 2 + 1 + 32 + 32 - 2

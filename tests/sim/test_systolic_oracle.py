@@ -29,6 +29,7 @@ def _arch(tmp_path, R: int, C: int, double_buffer: bool) -> str:
     cfg = yaml.safe_load(open("arch/presets/int8-systolic.yaml"))
     cfg["pe_array"].update(rows=R, cols=C)
     cfg["pe_array"]["params"]["weight_double_buffer"] = double_buffer
+    cfg["pe_array"]["params"].pop("weight_fill_bits")  # the oracle is the shift chain
     cfg["memory"]["dram"].update(bandwidth_gb_s=1e9, latency_ns=0)  # memory made free
     p = tmp_path / f"a{R}x{C}{double_buffer}.yaml"
     p.write_text(yaml.safe_dump(cfg))
