@@ -12,9 +12,13 @@ from arch.families import FAMILIES
 def _presets() -> list[str]:
     lines = []
     for name in preset_names():
-        raw = yaml.safe_load((PRESETS_DIR / f"{name}.yaml").read_text())
+        path = PRESETS_DIR / f"{name}.yaml"
+        raw = yaml.safe_load(path.read_text())
         fam = raw.get("pe_array", {}).get("family", "?")
-        lines.append(f"{name:24} {fam:15} {raw.get('description', '')}")
+        desc = raw.get("description", "")
+        if path.is_symlink():  # an alias: a link to another preset file
+            desc = f"alias of {path.resolve().stem}"
+        lines.append(f"{name:24} {fam:15} {desc}")
     return lines
 
 
@@ -32,14 +36,12 @@ def _models() -> list[str]:
 
 
 def _formats() -> list[str]:
-    import quant.info as qi
+    from quant.info import all_formats
 
-    infos = (
-        qi.all_formats()
-        if hasattr(qi, "all_formats")
-        else [qi.format_info(n) for n in qi.known_names()]
-    )
-    return [f"{f.name:20} {f.bits_per_element:7.4f} bits/element  {f.description}" for f in infos]
+    return [
+        f"{f.name:20} {f.bits_per_element:7.4f} bits/element  {f.description}"
+        for f in all_formats()
+    ]
 
 
 @click.command("list")

@@ -121,3 +121,14 @@ def test_toy_family_with_a_wrong_kernel_fails(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["verify", str(path), "--device", "cpu", "--shapes", SHAPES])
     assert res.exit_code == 1, res.output
     assert "FAIL" in res.output and "0/8 checks passed" in res.output
+
+
+def test_bitmod_preset_is_an_alias_not_a_copy():
+    from arch.accelerator import PRESETS_DIR
+
+    link = PRESETS_DIR / "bitmod.yaml"
+    assert link.is_symlink() and link.resolve() == (PRESETS_DIR / "bitmod-gen-w3.yaml").resolve()
+    assert load_accelerator("bitmod").config == load_accelerator("bitmod-gen-w3").config
+    res = CliRunner().invoke(main, ["list", "presets"])
+    line = next(ln for ln in res.output.splitlines() if ln.startswith("bitmod "))
+    assert line.split() == ["bitmod", "bitserial", "alias", "of", "bitmod-gen-w3"]
