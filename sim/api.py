@@ -44,7 +44,14 @@ def simulate(
         ops, name, prefill, decode, batch = _model_ops(model, prefill, decode, batch, fmts)
     else:
         ops, name = list(model), "ops"
-    return simulate_ops(accel, ops, name, prefill, decode, batch, fmts, coster)
+    res = simulate_ops(accel, ops, name, prefill, decode, batch, fmts, coster)
+    if isinstance(model, str):  # total / active parameters of the model's shape
+        from workloads.llm import param_counts
+        from workloads.zoo import load_model_shape
+
+        pc = param_counts(load_model_shape(model))
+        res = replace(res, params_total=pc.total, params_active=pc.active)
+    return res
 
 
 def _model_ops(model: str, prefill: int, decode: int, batch: int, fmts: dict):

@@ -13,7 +13,7 @@ Definitions (seconds at the arch clock):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import pandas as pd
 
@@ -54,6 +54,8 @@ class SimResult:
     area_mm2: float
     peak_macs_per_cycle: float
     rows: list[OpRow] = field(default_factory=list)
+    params_total: int | None = None  # model parameters (workloads.llm.param_counts)
+    params_active: int | None = None  # those one token uses (MoE: top_k experts)
 
     def _phase_cycles(self, phase: str) -> float:
         return sum(r.cycles for r in self.rows if r.phase == phase)
@@ -124,10 +126,17 @@ class SimResult:
             },
             "area_mm2": self.area_mm2,
             "utilization": self.utilization,
+            "params_total": self.params_total,
+            "params_active": self.params_active,
         }
 
     def to_dict(self) -> dict:
         return {**self.summary(), "ops": [asdict(r) for r in self.rows]}
 
     def to_dataframe(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(r) for r in self.rows])
+        """One row per op (the OpRow fields) plus `energy_j` (compute + sram + dram): the
+        columns of `sim run --out`'s ops.csv, in the same order."""
+        cols = [f.name for f in fields(OpRow)]
+        df = pd.DataFrame([asdict(r) for r in self.rows], columns=cols)
+        df["energy_j"] = df.energy_compute_j + df.energy_sram_j + df.energy_dram_j
+        return df

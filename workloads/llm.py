@@ -35,10 +35,14 @@ the op order; BitNet b1.58 2B4T (arXiv 2504.12285) for the sub-norms.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from common.errors import InputError
+from workloads.moe import BALANCED, Routing, layer_histograms, moe_ops
 from workloads.ops import Op
 from workloads.zoo import ModelShape
+
+MLA_MODES = ("auto", "absorbed", "unabsorbed")
 
 
 def build_ops(
@@ -49,10 +53,16 @@ def build_ops(
     wq: str,
     aq: str,
     kvq: str,
+    *,
+    routing: Routing | None = None,
+    mla_mode: str = "auto",
 ) -> list[Op]:
     """All ops of one request: prefill of `prefill` tokens, then `decode` decode steps.
 
     `batch` sequences run together. Decode step g has KV length `prefill + g + 1`.
+    `routing` spreads tokens over MoE experts (workloads/moe.py; balanced by default).
+    `mla_mode` maps MLA attention: "absorbed", "unabsorbed", or "auto" (unabsorbed in
+    prefill, absorbed in decode, as DeepSeek's and vLLM's kernels do).
     Raises `InputError("argument", ...)` for prefill < 1, decode < 0, batch < 1, empty
     format names, or a total length beyond the model's `max_position_embeddings`.
     """
@@ -62,6 +72,8 @@ def build_ops(
     for key, value in (("wq", wq), ("aq", aq), ("kvq", kvq)):
         if not isinstance(value, str) or not value:
             raise InputError("argument", key, f"a number format name (got {value!r})")
+    if mla_mode not in MLA_MODES:
+        raise InputError("argument", "mla_mode", f"one of {', '.join(MLA_MODES)}")
     total = prefill + decode
     if shape.max_positions is not None and total > shape.max_positions:
         raise InputError(
@@ -70,52 +82,57 @@ def build_ops(
             f"at most max_position_embeddings={shape.max_positions} of {shape.name} "
             f"(got {prefill} + {decode} = {total})",
         )
-    ops = prefill_ops(shape, prefill, batch, wq, aq, kvq)
+    kw = dict(routing=routing, mla_mode=mla_mode)
+    ops = prefill_ops(shape, prefill, batch, wq, aq, kvq, **kw)
     for g in range(decode):
-        ops += decode_step_ops(shape, prefill + g + 1, batch, wq, aq, kvq)
+        ops += decode_step_ops(shape, prefill + g + 1, batch, wq, aq, kvq, step=g, **kw)
     return ops
 
 
-def prefill_ops(shape: ModelShape, seq: int, batch: int, wq: str, aq: str, kvq: str) -> list[Op]:
+def prefill_ops(
+    shape: ModelShape,
+    seq: int,
+    batch: int,
+    wq: str,
+    aq: str,
+    kvq: str,
+    *,
+    routing: Routing | None = None,
+    mla_mode: str = "auto",
+) -> list[Op]:
     """Ops of the prefill of `seq` tokens for `batch` sequences (see module docstring)."""
-    span = seq if shape.sliding_window is None else min(seq, shape.sliding_window)
-    attn = _attn_ops(
-        "prefill",
-        rows=seq,
-        span=span,
-        gemms=shape.layers * batch * shape.heads,
-        softmax_elements=batch * shape.heads * seq * span,
-        shape=shape,
-        aq=aq,
-        kvq=kvq,
-    )
+    absorbed = mla_mode == "absorbed"
+    attn = _attention(shape, "prefill", seq, seq, batch, aq, kvq, absorbed)
     ops = _pre_layers(shape, "prefill", batch * seq, aq)
-    ops += _layer_ops(shape, "prefill", batch * seq, attn, wq, aq)
+    ops += _layer_ops(
+        shape, "prefill", batch * seq, batch * seq, attn, wq, aq, routing, 0, absorbed
+    )
     ops += _head_ops(shape, "prefill", batch * seq, batch, wq, aq)
     return ops
 
 
 def decode_step_ops(
-    shape: ModelShape, kv_len: int, batch: int, wq: str, aq: str, kvq: str
+    shape: ModelShape,
+    kv_len: int,
+    batch: int,
+    wq: str,
+    aq: str,
+    kvq: str,
+    *,
+    step: int = 0,
+    routing: Routing | None = None,
+    mla_mode: str = "auto",
 ) -> list[Op]:
     """Ops of one decode step whose new token attends over `kv_len` keys (itself included).
 
-    Linears run with M = batch; attention uses GQA batching (module docstring).
+    Linears run with M = batch; attention uses GQA batching (module docstring). `step`
+    selects the measured MoE routing of that decode step, when `routing` has one.
     """
     _check_int("kv_len", kv_len, 1)
-    span = kv_len if shape.sliding_window is None else min(kv_len, shape.sliding_window)
-    attn = _attn_ops(
-        "decode",
-        rows=shape.group,
-        span=span,
-        gemms=shape.layers * batch * shape.kv_heads,
-        softmax_elements=batch * shape.heads * span,
-        shape=shape,
-        aq=aq,
-        kvq=kvq,
-    )
+    absorbed = mla_mode != "unabsorbed"
+    attn = _attention(shape, "decode", 1, kv_len, batch, aq, kvq, absorbed)
     ops = _pre_layers(shape, "decode", batch, aq)
-    ops += _layer_ops(shape, "decode", batch, attn, wq, aq)
+    ops += _layer_ops(shape, "decode", batch, batch * kv_len, attn, wq, aq, routing, step, absorbed)
     ops += _head_ops(shape, "decode", batch, batch, wq, aq)
     return ops
 
@@ -123,75 +140,173 @@ def decode_step_ops(
 # --- pieces -------------------------------------------------------------------------
 
 
-def _attn_ops(
-    phase: str,
-    rows: int,
-    span: int,
-    gemms: int,
-    softmax_elements: int,
+def _attention(
     shape: ModelShape,
+    phase: str,
+    q_len: int,
+    kv_len: int,
+    batch: int,
     aq: str,
     kvq: str,
+    absorbed: bool,
 ) -> list[Op]:
-    """QK^T, softmax and PV of one layer type: each GEMM has `rows` query rows against
-    `span` cached keys (K/V in `kvq`) and runs `gemms` times; softmax runs once per layer."""
-    d = shape.head_dim
+    """QK^T, softmax and PV of every layer, per group of layers with the same key span:
+    global layers attend over kv_len keys, sliding-window layers over min(kv_len, W)."""
+    n_win = shape.window_layers
+    groups = [(shape.layers - n_win, kv_len)]
+    if n_win:
+        groups.append((n_win, min(kv_len, shape.sliding_window or kv_len)))
+    ops: list[Op] = []
+    for layers, span in groups:
+        if layers:
+            ops += _attn_group(shape, phase, q_len, span, batch, layers, aq, kvq, absorbed)
+    return ops
+
+
+def _attn_group(
+    shape: ModelShape,
+    phase: str,
+    q_len: int,
+    span: int,
+    batch: int,
+    layers: int,
+    aq: str,
+    kvq: str,
+    absorbed: bool,
+) -> list[Op]:
+    """Attention GEMMs of `layers` layers: `q_len` query rows per sequence (S in prefill,
+    1 in decode) against `span` keys.
+
+    Standard (MHA/GQA/MQA): per KV head the `group` query heads of one decode token are
+    rows of one GEMM (decode), or per query head the S rows (prefill); the B operand is
+    the KV cache (`kvq`). MLA absorbed: every head attends to the one shared latent cache
+    (K = kv_lora_rank + rope for QK, N = kv_lora_rank for PV), so all heads' rows form one
+    GEMM per sequence, B operand the latent cache (`kvq`). MLA unabsorbed: K and V are
+    decompressed per head by kv_b_proj (fresh activations, `aq`), then MHA per head with
+    K = qk_nope + qk_rope and N = v_head_dim."""
+    mla = shape.mla
+    heads = shape.heads
+    if mla is not None and absorbed:
+        rows, kd, vd, gemms, bq = q_len * heads, mla.cache_dim, mla.kv_lora_rank, 1, kvq
+    elif mla is not None:
+        rows, kd, vd, gemms, bq = q_len, mla.qk_head_dim, mla.v_head_dim, heads, aq
+    elif phase == "decode":
+        rows, kd, vd, gemms, bq = shape.group, shape.head_dim, shape.head_dim, shape.kv_heads, kvq
+    else:
+        rows, kd, vd, gemms, bq = q_len, shape.head_dim, shape.head_dim, heads, kvq
+    count = layers * batch * gemms
     return [
-        Op("attn_qk", "attn_qk", phase, M=rows, K=d, N=span, count=gemms, bq=kvq, aq=aq),
+        Op("attn_qk", "attn_qk", phase, M=rows, K=kd, N=span, count=count, bq=bq, aq=aq),
         Op(
-            "softmax", "softmax", phase, elements=softmax_elements, count=shape.layers, aq=aq, bq=aq
+            "softmax",
+            "softmax",
+            phase,
+            elements=batch * heads * q_len * span,
+            count=layers,
+            aq=aq,
+            bq=aq,
         ),
-        Op("attn_pv", "attn_pv", phase, M=rows, K=span, N=d, count=gemms, bq=kvq, aq=aq),
+        Op("attn_pv", "attn_pv", phase, M=rows, K=span, N=vd, count=count, bq=bq, aq=aq),
     ]
 
 
 def _pre_layers(shape: ModelShape, phase: str, tokens: int, aq: str) -> list[Op]:
-    """OPT adds its learned position embeddings once, before the first block."""
+    """OPT / GPT-2 add their learned position embeddings once, before the first block."""
     if not shape.learned_positions:
         return []
     return [Op("pos_embed_add", "eltwise", phase, elements=tokens * shape.hidden, aq=aq, bq=aq)]
 
 
 def _layer_ops(
-    shape: ModelShape, phase: str, tokens: int, attn: list[Op], wq: str, aq: str
+    shape: ModelShape,
+    phase: str,
+    tokens: int,
+    kv_rows: int,
+    attn: list[Op],
+    wq: str,
+    aq: str,
+    routing: Routing | None,
+    step: int,
+    absorbed: bool,
 ) -> list[Op]:
-    """One decoder block's ops (count = layers), `tokens` rows through every linear."""
+    """Every decoder block's ops, `tokens` rows through every linear. Attention-side ops
+    run in all layers (count = layers); the MLP is dense in `dense_layers` layers and a
+    mixture of experts in the others (workloads/moe.py). `kv_rows` is the number of cached
+    tokens MLA's unabsorbed kv_b_proj decompresses (B*S in prefill, B*L in decode)."""
     L, H, I = shape.layers, shape.hidden, shape.intermediate
 
-    def lin(name: str, k: int, n: int) -> Op:
-        return Op(name, "linear", phase, M=tokens, K=k, N=n, count=L, bq=wq, aq=aq)
+    def lin(name: str, k: int, n: int, count: int = L, m: int = tokens) -> Op:
+        return Op(name, "linear", phase, M=m, K=k, N=n, count=count, bq=wq, aq=aq)
 
-    def vec(name: str, kind: str, elements: int) -> Op:
-        return Op(name, kind, phase, elements=elements, count=L, bq=aq, aq=aq)
+    def vec(name: str, kind: str, elements: int, count: int = L) -> Op:
+        return Op(name, kind, phase, elements=elements, count=count, bq=aq, aq=aq)
 
-    ops = [
-        vec("attn_norm", "norm", tokens * H),
-        lin("q_proj", H, shape.q_dim),
-        lin("k_proj", H, shape.kv_dim),
-        lin("v_proj", H, shape.kv_dim),
-    ]
-    if shape.rotary_dim:
-        ops.append(
-            vec("rotary", "eltwise", tokens * (shape.heads + shape.kv_heads) * shape.rotary_dim)
-        )
-    ops += attn
+    ops = [vec("attn_norm", "norm", tokens * H)]
+    mla = shape.mla
+    if mla is None:
+        ops += [
+            lin("q_proj", H, shape.q_dim),
+            lin("k_proj", H, shape.kv_dim),
+            lin("v_proj", H, shape.kv_dim),
+        ]
+        if shape.qk_norm:
+            ops.append(
+                vec("qk_norm", "norm", tokens * (shape.heads + shape.kv_heads) * shape.head_dim)
+            )
+        if shape.rotary_dim:
+            ops.append(
+                vec("rotary", "eltwise", tokens * (shape.heads + shape.kv_heads) * shape.rotary_dim)
+            )
+        ops += attn
+    else:
+        qn = shape.heads * mla.qk_head_dim
+        if mla.q_lora_rank:
+            ops += [
+                lin("q_a_proj", H, mla.q_lora_rank),
+                vec("q_a_norm", "norm", tokens * mla.q_lora_rank),
+                lin("q_b_proj", mla.q_lora_rank, qn),
+            ]
+        else:
+            ops.append(lin("q_proj", H, qn))
+        ops += [
+            lin("kv_a_proj", H, mla.cache_dim),
+            vec("kv_a_norm", "norm", tokens * mla.kv_lora_rank),
+            vec("rotary", "eltwise", tokens * (shape.heads + 1) * mla.qk_rope_head_dim),
+        ]
+        heads_l = L * shape.heads
+        if absorbed:  # W_UK folded into the query, W_UV applied after attention
+            ops.append(lin("q_absorb", mla.qk_nope_head_dim, mla.kv_lora_rank, heads_l))
+            ops += attn
+            ops.append(lin("v_absorb", mla.kv_lora_rank, mla.v_head_dim, heads_l))
+        else:  # decompress K and V of every cached token
+            nb = shape.heads * (mla.qk_nope_head_dim + mla.v_head_dim)
+            ops.append(lin("kv_b_proj", mla.kv_lora_rank, nb, m=kv_rows))
+            ops += attn
     if shape.sub_norms:
         ops.append(vec("attn_sub_norm", "norm", tokens * shape.q_dim))
-    ops.append(lin("o_proj", shape.q_dim, H))
+    ops.append(lin("o_proj", shape.o_in, H))
+    if shape.post_norms:
+        ops.append(vec("post_attn_norm", "norm", tokens * H))
     if not shape.parallel_block:
         ops += [vec("attn_residual", "eltwise", tokens * H), vec("mlp_norm", "norm", tokens * H)]
-    if shape.mlp == "gated":
+    dl = shape.dense_layers
+    if dl and shape.mlp == "gated":
         ops += [
-            lin("gate_proj", H, I),
-            lin("up_proj", H, I),
-            vec("act", "act", tokens * I),
-            vec("gate_mul", "eltwise", tokens * I),
+            lin("gate_proj", H, I, dl),
+            lin("up_proj", H, I, dl),
+            vec("act", "act", tokens * I, dl),
+            vec("gate_mul", "eltwise", tokens * I, dl),
         ]
         if shape.sub_norms:
-            ops.append(vec("ffn_sub_norm", "norm", tokens * I))
-        ops.append(lin("down_proj", I, H))
-    else:
-        ops += [lin("fc1", H, I), vec("act", "act", tokens * I), lin("fc2", I, H)]
+            ops.append(vec("ffn_sub_norm", "norm", tokens * I, dl))
+        ops.append(lin("down_proj", I, H, dl))
+    elif dl:
+        ops += [lin("fc1", H, I, dl), vec("act", "act", tokens * I, dl), lin("fc2", I, H, dl)]
+    if shape.moe is not None and shape.moe_layers:
+        hists = layer_histograms(shape, tokens, routing or BALANCED, phase, step)
+        ops += moe_ops(shape, phase, tokens, wq, aq, hists)
+    if shape.post_norms:
+        ops.append(vec("post_mlp_norm", "norm", tokens * H))
     if shape.parallel_block:
         ops.append(vec("attn_residual", "eltwise", tokens * H))
     ops.append(vec("mlp_residual", "eltwise", tokens * H))
@@ -216,38 +331,134 @@ def _check_int(field: str, value: object, minimum: int) -> None:
 # --- sizes --------------------------------------------------------------------------
 
 
-def count_params(shape: ModelShape) -> int:
-    """Parameter count (elements): embeddings, every block's weights, biases and norms,
-    the final norm and lm_head (not counted again when tied to the embeddings).
+@dataclass(frozen=True)
+class ParamCounts:
+    """Parameter counts (elements) of a model.
 
-    OPT's learned position table has max_positions + 2 rows (HF `OPTLearnedPositionalEmbedding`
-    offset of 2). Checked against published counts in tests/workloads/test_zoo.py.
+    total: every weight, bias and norm scale (embeddings, all experts, lm_head once when
+    tied). active: those one token uses: `total` less the routed experts it does not pick
+    (per MoE layer, experts - top_k of them). embedding: the token-embedding table (some
+    publishers, e.g. OpenAI for gpt-oss and DeepSeek, quote active counts without it).
+    per_layer: {"attention", "dense_mlp", "moe_mlp", "moe_mlp_active", "norms"} of ONE
+    layer of each kind (dense_mlp is 0 for a model without dense layers, likewise moe).
+    """
+
+    total: int
+    active: int
+    embedding: int
+    per_layer: dict[str, int]
+
+
+def _attn_params(shape: ModelShape) -> int:
+    H = shape.hidden
+    mla = shape.mla
+    if mla is not None:
+        nq = shape.heads * mla.qk_head_dim
+        q = H * nq if not mla.q_lora_rank else H * mla.q_lora_rank + mla.q_lora_rank * (nq + 1)
+        kv = H * mla.cache_dim + mla.kv_lora_rank  # kv_a_proj_with_mqa + kv_a_layernorm
+        kv += mla.kv_lora_rank * shape.heads * (mla.qk_nope_head_dim + mla.v_head_dim)
+        return q + kv + shape.o_in * H
+    n = H * shape.q_dim + 2 * H * shape.kv_dim + shape.q_dim * H
+    n += (shape.q_dim + 2 * shape.kv_dim) * shape.qkv_bias + H * shape.o_bias
+    n += 2 * shape.head_dim * shape.qk_norm + shape.heads * shape.attn_sinks
+    return n
+
+
+def _mlp_params(H: int, I: int, gated: bool, bias: bool) -> int:
+    if gated:
+        return 3 * H * I + (2 * I + H) * bias
+    return 2 * H * I + (I + H) * bias
+
+
+def param_counts(shape: ModelShape) -> ParamCounts:
+    """Total and active parameter counts and the per-layer split (see `ParamCounts`).
+
+    Counted as the HF modules hold them: q/k/v/o (or MLA's q_a/q_b, kv_a, kv_b, o and their
+    norms), qk-norm scales, attention sinks, biases, 2 norms per block (1 for phi's
+    parallel block, 4 with Gemma 2/3's post-norms; LayerNorm has weight and bias), MoE
+    router (+ bias), experts, shared expert and its gate; embeddings; the learned position
+    table; the final norm; lm_head unless tied. DeepSeek-V3's multi-token-prediction
+    module (num_nextn_predict_layers) is not part of the served model and not counted.
     """
     H, I = shape.hidden, shape.intermediate
-    norm = 2 * H if shape.norm == "layer" else H  # LayerNorm has weight + bias
+    norm = 2 * H if shape.norm == "layer" else H
     embed = shape.vocab * H
-    if shape.learned_positions:
-        embed += ((shape.max_positions or 0) + 2) * H
-    attn = H * shape.q_dim + 2 * H * shape.kv_dim + shape.q_dim * H
-    attn += (shape.q_dim + 2 * shape.kv_dim) * shape.qkv_bias + H * shape.o_bias
-    if shape.mlp == "gated":
-        mlp = 3 * H * I + (2 * I + H) * shape.mlp_bias
-    else:
-        mlp = 2 * H * I + (I + H) * shape.mlp_bias
-    norms = norm * (1 if shape.parallel_block else 2)
+    pos = shape.position_rows * H if shape.learned_positions else 0
+    attn = _attn_params(shape)
+    norms = norm * (1 if shape.parallel_block else 4 if shape.post_norms else 2)
     if shape.sub_norms:  # RMSNorm weights only
         norms += shape.q_dim + I
-    block = attn + mlp + norms
-    head = 0 if shape.tied_embeddings else shape.vocab * H
-    head += shape.vocab * shape.lm_head_bias
-    return embed + shape.layers * block + norm + head
+    dense = _mlp_params(H, I, shape.mlp == "gated", shape.mlp_bias)
+    moe_total = moe_active = 0
+    if shape.moe is not None:
+        m = shape.moe
+        router = H * m.experts + m.experts * m.router_bias
+        expert = _mlp_params(H, m.expert_intermediate, True, m.expert_bias)
+        shared = _mlp_params(H, m.shared_intermediate, True, False) if m.shared_intermediate else 0
+        shared += H * m.shared_gate
+        moe_total = router + m.experts * expert + shared
+        moe_active = router + m.top_k * expert + shared
+    head = (0 if shape.tied_embeddings else shape.vocab * H) + shape.vocab * shape.lm_head_bias
+    outside = embed + pos + norm + head
+    blocks = shape.layers * (attn + norms) + shape.dense_layers * dense
+    total = outside + blocks + shape.moe_layers * moe_total
+    active = outside + blocks + shape.moe_layers * moe_active
+    per_layer = {
+        "attention": attn,
+        "dense_mlp": dense if shape.dense_layers else 0,
+        "moe_mlp": moe_total,
+        "moe_mlp_active": moe_active,
+        "norms": norms,
+    }
+    return ParamCounts(total, active, embed, per_layer)
 
 
-def kv_cache_bytes(shape: ModelShape, kv_len: int, batch: int, bits: float) -> int:
-    """Bytes of the K and V caches of `batch` sequences of `kv_len` tokens at `bits` per
-    value: 2 (K, V) x layers x kv_heads x head_dim x kv_len x batch x bits / 8, rounded up.
+def count_params(shape: ModelShape) -> int:
+    """Total parameter count (elements): `param_counts(shape).total`.
 
-    Scales / zero points of a grouped KV format are not included (add them per format).
+    Checked against published counts in tests/workloads/test_zoo.py and
+    tests/workloads/test_model_families.py.
     """
-    values = 2 * shape.layers * shape.kv_dim * kv_len * batch
-    return math.ceil(values * bits / 8)
+    return param_counts(shape).total
+
+
+def weight_bytes(shape: ModelShape, wq: str) -> int:
+    """Bytes of all weights stored in format `wq` (group scales / zero points included,
+    via `quant.info.format_info(wq).bits_per_element`), rounded up. Every parameter is
+    counted in `wq` (norm scales and biases too: they are < 0.1% of any zoo model)."""
+    from quant.info import format_info
+
+    return math.ceil(count_params(shape) * format_info(wq).bits_per_element / 8)
+
+
+def kv_cache_values_per_token(shape: ModelShape, tokens: int) -> int:
+    """Values cached per sequence after `tokens` tokens, over all layers.
+
+    Standard attention: 2 (K, V) x kv_heads x head_dim per token per layer; sliding-window
+    layers keep only the last W tokens (a ring buffer), global layers all of them.
+    MLA: one latent of kv_lora_rank plus the shared rotary key (qk_rope_head_dim) per token
+    per layer, whatever the number of heads (absorbed or not: the cache is the latent).
+    """
+    n_win = shape.window_layers
+    kept = shape.layers - n_win
+    win_tokens = min(tokens, shape.sliding_window) if n_win and shape.sliding_window else 0
+    per_layer_token = shape.mla.cache_dim if shape.mla else 2 * shape.kv_dim
+    return per_layer_token * (kept * tokens + n_win * win_tokens)
+
+
+def kv_cache_bytes(shape: ModelShape, tokens: int, batch: int, kvq: str | float) -> int:
+    """Bytes of the KV cache of `batch` sequences of `tokens` tokens each, in format `kvq`
+    (a format name: bits per element including group scales, from quant.info; or a number
+    of bits per value), rounded up. See `kv_cache_values_per_token` for what is cached.
+
+    E.g. Llama-2-7B, 4096 tokens, fp16: 2 x 32 x 4096 x 4096 x 2 B = 2 GiB;
+    DeepSeek-V3 (MLA): 61 x 576 values per token (70 272 B/token in fp16, vs 2 x 61 x 128 x
+    192 values = 5.9 MB/token for the same heads without the latent compression).
+    """
+    if isinstance(kvq, str):
+        from quant.info import format_info
+
+        bits = format_info(kvq).bits_per_element
+    else:
+        bits = float(kvq)
+    return math.ceil(kv_cache_values_per_token(shape, tokens) * batch * bits / 8)

@@ -124,9 +124,9 @@ def test_formats_per_operand() -> None:
     ops = build_ops(TINY, 3, 1, 1, wq="int4", aq="int8", kvq="fp8")
     for o in ops:
         if o.kind == "linear":
-            assert (o.wq, o.aq) == ("int4", "int8")
+            assert (o.bq, o.aq) == ("int4", "int8")
         elif o.kind in ("attn_qk", "attn_pv"):
-            assert (o.wq, o.aq) == ("fp8", "int8")
+            assert (o.bq, o.aq) == ("fp8", "int8")
         else:
             assert o.aq == "int8" and o.elements > 0 and o.macs == 0
 

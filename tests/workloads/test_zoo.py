@@ -224,10 +224,24 @@ def test_non_positive_sizes(tmp_path: Path, field: str, value: object) -> None:
 
 
 def test_unsupported_model_type(tmp_path: Path) -> None:
+    cfg = {k: v for k, v in _TINY.items() if k != "intermediate_size"}
     with pytest.raises(InputError) as e:
-        load_model_shape(_write(tmp_path, dict(_TINY, model_type="t5")))
+        load_model_shape(_write(tmp_path, dict(cfg, model_type="t5")))
     assert e.value.field == "model_type" and "'t5'" in e.value.expected
-    assert "llama" in e.value.expected
+    assert "llama" in e.value.expected and "intermediate_size" in e.value.expected
+
+
+def test_unknown_model_type_with_decoder_fields_warns_once(tmp_path: Path, capsys) -> None:
+    shape = load_model_shape(_write(tmp_path, dict(_TINY, model_type="my_decoder")))
+    ref = load_model_shape(_write(tmp_path, dict(_TINY, model_type="llama")))
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "'my_decoder'" in err[0] and "llama-style" in err[0]
+    assert (shape.hidden, shape.layers, shape.kv_heads, shape.mlp) == (
+        ref.hidden,
+        ref.layers,
+        ref.kv_heads,
+        "gated",
+    )
 
 
 def test_heads_not_dividing_hidden(tmp_path: Path) -> None:
