@@ -10,7 +10,8 @@ Inputs (benchmarks/data/, measured by h100_gemm.py and h100_probe.py on one H100
 - h100_vector.csv: vector-op latencies.
 
 Steps:
-1. Steady-state GEMMs: Levenberg-Marquardt on log(model / measured) over the continuous
+1. Steady-state GEMMs: least squares (scipy.optimize.least_squares, Levenberg-Marquardt)
+   on log(model / measured) over the continuous
    parameters (compute efficiency per precision, HBM efficiency, kernel fixed time per
    precision, per-tile overhead cycles, L2 feed bytes/cycle/SM, overlap exponent), for
    each candidate set of CTA tile shapes; the set with the least squared log error wins.
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import least_squares
 
 from arch.gpu_tensorcore import GPUParams, gemm_time_arrays
 
@@ -118,30 +120,11 @@ def predict(p: GPUParams, dram_eff: float, df: pd.DataFrame, timing="steady", in
     return out
 
 
-def levenberg_marquardt(f, theta0: np.ndarray, iters: int = 60) -> np.ndarray:
-    """Minimize sum(f(theta)^2); numeric Jacobian (forward differences)."""
-    theta, lam = theta0.copy(), 1e-2
-    r = f(theta)
-    cost = r @ r
-    for _ in range(iters):
-        J = np.empty((r.size, theta.size))
-        for j in range(theta.size):
-            t = theta.copy()
-            t[j] += 1e-4
-            J[:, j] = (f(t) - r) / 1e-4
-        g, H = J.T @ r, J.T @ J
-        improved = False
-        for _ in range(10):
-            step = np.linalg.solve(H + lam * np.diag(np.diag(H) + 1e-9), -g)
-            rn = f(theta + step)
-            if rn @ rn < cost:
-                theta, r, cost, lam = theta + step, rn, rn @ rn, lam / 3
-                improved = True
-                break
-            lam *= 4
-        if not improved or np.abs(step).max() < 1e-6:
-            break
-    return theta
+def fit_least_squares(f, theta0: np.ndarray) -> np.ndarray:
+    """Minimize sum(f(theta)^2): scipy's Levenberg-Marquardt (MINPACK lmdif, numeric
+    Jacobian), tolerances 1e-10 on cost, step and gradient."""
+    res = least_squares(f, theta0, method="lm", ftol=1e-10, xtol=1e-10, gtol=1e-10)
+    return res.x
 
 
 def err_table(df: pd.DataFrame, pred: np.ndarray) -> pd.DataFrame:
@@ -201,7 +184,7 @@ def main() -> None:
             p, de = params_from(theta, base, tiles)
             return np.log(predict(p, de, steady) / steady.time_us.to_numpy())
 
-        th = levenberg_marquardt(resid, theta0)
+        th = fit_least_squares(resid, theta0)
         r = resid(th)
         print(f"tile set {key}: rms log err {np.sqrt(np.mean(r**2)):.4f}")
         if best is None or r @ r < best[0]:
