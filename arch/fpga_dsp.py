@@ -19,7 +19,8 @@ engine's single-DRAM tile pipeline cannot express per-stream channel/efficiency 
 Array shape: `pe_array.rows` = MM K parallelism, `pe_array.cols` x `lanes` = MM M x N
 parallelism (checked against `params.mm`), so rows x cols x lanes = INT8 MACs per cycle.
 
-Cycle model (per op execution; d = density of the op's weights, 1 if dense; kb = ceil(K/16)):
+Cycle model (per op execution; d = density of the op's weights, 1 if dense; kb = ceil(K/16)).
+One core's instruction stream (what the repo's profiler times):
   MV (one activation row, the decode GEMV):  per MV instruction (512 outputs x kb blocks)
       K_blocks * 16 * 512 / (mv_n * mv_k) cycles           = 8 * kb for N64 K16
       cycles_MV = M * ceil(N / 512) * kb * 16 * 512 / (mv_n * mv_k) * d
@@ -31,26 +32,44 @@ Cycle model (per op execution; d = density of the op's weights, 1 if dense; kb =
   sparse_ratio); d is the op's `weight_density` (linear ops only), which the workload sets:
   FlightLLM's compressed model prunes q/k projections to 0.7, given by the presets'
   `defaults.weight_density: {q_proj: 0.7, k_proj: 0.7}` (or measured in a trace).
-  Loads: bytes / (channel_bw * channels * efficiency) per stream (inst_profiler.time_LD):
+  Loads: bytes / (channel_bw * channels * efficiency) per stream (inst_profiler.time_LD),
+  channel_bw = memory.dram.bandwidth / hbm.channels (the physical per-channel peak):
     weights  MV: `mv_weight_channels` (8) at same-channel eff; MM: `mm_weight_channels` (1)
              at cross-channel eff when `mm_weights_cross_channel`; reloaded once per
              128-row MM block (the A buffer keeps the activation rows, weights stream by).
+             MV with M > 1 rows (a GQA group of query heads against one KV head, or a
+             decode batch): one MV instruction group's slab of the B operand (K x 512
+             columns at its stored width) stays in the weight (A) buffer while every row
+             uses it, so the B operand is read once per op when the slab fits in half that
+             buffer (double-buffered: the repo's compiler keeps 2 slabs in flight,
+             IR_linear_mv `input_weights_dependency_len >= 2`); else once per row.
     KV cache (attention B operand): `act_channels` (8) at same-channel efficiency.
     activations / outputs: 0 in decode when `always_on_chip_decode` and they fit the
       input/output buffers (FlightLLM's always-on-chip decode); else over `act_channels`.
   Weight bytes = K*N*(d*(element_bits + index_bits) + block metadata bits) / 8 with
   index_bits = `sparse_index_bits` for sparse ops (0 reproduces the repo profile, whose
   IR has mask_mode none, so no index/meta loads).
-  Op cycles = max(compute, load) / `calibration` + kernel_overhead_cycles (loads and the
-  matrix unit run as separate instruction queues that overlap; the repo's dependency
-  simulation of decode shows MV 8.81 ms of a 9.28 ms total at 144 tokens).
-  Vector ops (MISC unit, `vector_unit.lanes` elements/cycle): elements * passes / lanes
-  with passes = 2 for softmax and norm (read all, then compute), 1 for act and eltwise
-  (inst_profiler.time_MISC).
-
-`calibration` divides every time, as the repo's profiler divides every instruction time by
-`correction_factor = 3.2` (inst_profiler.py; the repo gives no reason; 4 SLRs x 0.8 would
-be one reading [our guess]). 1.0 is the physical model of the configured parallelism.
+Multi-core: `cores` copies of that core (FlightLLM: one per SLR, config.yaml SLR_NUM = 4
+on the VHK158), each with its own MM/MV unit, MISC unit, buffers (memory.buffers are per
+core) and its own group of HBM channels (the per-core stream channel counts above:
+A_BUFFER_HBM_CHANNEL_NUM = 8 = 32 channels / 4 SLRs). An op's instruction stream divides
+over the cores (output columns of a linear op, heads of attention; the repo ends every
+layer's instructions with a SYS that synchronizes all SLRs), and the cores sustain
+`parallel_efficiency` of the ideal split (the slowest core and the layer barrier set the
+op's end; it slows compute and loads alike):
+  op cycles = max(compute, load) / (cores * parallel_efficiency) + kernel_overhead_cycles
+(loads and the matrix unit run as separate instruction queues that overlap; the repo's
+dependency simulation of decode shows MV 8.81 ms of a 9.28 ms total at 144 tokens).
+Every byte moves over channels that exist: the cores' channel groups together must fit in
+`hbm.channels` (checked), so no stream, and no op, exceeds memory.dram's physical peak.
+The repo's profiler instead divides every instruction time, loads included, by
+`correction_factor = 3.2` (inst_profiler.py, unexplained) over one core's 8 channels, so
+its decode weights stream at 2.2x those channels' peak. We read 3.2 as SLR_NUM 4 x 0.8
+[our reading]: `cores: 4` is the mechanism, `parallel_efficiency: 0.8` the one factor
+taken from the repo's number; neither lets a memory run above its peak.
+  Vector ops (MISC unit, `vector_unit.lanes` elements/cycle per core): elements * passes /
+  lanes with passes = 2 for softmax and norm (read all, then compute), 1 for act and
+  eltwise (inst_profiler.time_MISC).
 
 DSP packing (resource report; `dsp` = device.dsp_kind):
   dsp48e2 (27x18 multiplier): 2 INT8 products per slice sharing one operand, (a*2^18 + b)*c,
@@ -58,12 +77,13 @@ DSP packing (resource report; `dsp` = device.dsp_kind):
     slice [unverified].
   dsp58 (Versal): 3-element INT8 vector dot product per DSP (AMD UG1273 / AM004);
     6 INT4 products [unverified, assumed 2x INT8].
-  DSPs used = ceil(matrix MACs per cycle / products per DSP at `dsp_precision`) +
-  `extra_dsp`; matrix MACs = max(MM, MV) with `unified_matrix_unit` (MM and MV share the
+  DSPs used = cores * ceil(matrix MACs per cycle / products per DSP at `dsp_precision`)
+  + `extra_dsp`; matrix MACs = max(MM, MV) with `unified_matrix_unit` (MM and MV share the
   DSP chains, FlightLLM's unified MPE) else their sum.
   BRAM36 (36 Kib, <= 72 bits wide) / URAM (288 Kib, <= 72 bits wide) per buffer:
   max(ceil(bits / capacity), banks * ceil(width_bits / 72)); `uram_buffers` lists the
-  buffers placed in URAM. LUTs = `luts_per_mac` * MACs + `luts_fixed` [assumptions].
+  buffers placed in URAM; times `cores`. LUTs = `luts_per_mac` * MACs * cores +
+  `luts_fixed` [assumptions].
   A design over any device budget raises ValueError naming the field (-> InputError).
 """
 
@@ -136,7 +156,12 @@ class FPGAParams(_P):
     sparse_index_bits: float = Field(4.0, ge=0, description="index bits per kept weight")
     hbm: Hbm = Field(default_factory=Hbm)
     always_on_chip_decode: bool = True
-    calibration: float = Field(1.0, gt=0, description="divides all times (repo: 3.2)")
+    cores: PositiveInt = Field(
+        1, description="copies of the core (one per SLR), each with its own HBM channel group"
+    )
+    parallel_efficiency: float = Field(
+        1.0, gt=0, le=1, description="fraction of the cores' ideal split an op sustains"
+    )
     uram_buffers: list[Literal["weight", "input", "output"]] = Field(default_factory=list)
     luts_per_mac: float = Field(8.0, ge=0, description="[assumption] control+packing LUTs")
     luts_fixed: int = Field(150_000, ge=0, description="[assumption] HBM/ISA/SFU logic")
@@ -158,6 +183,14 @@ class FPGADSP(OpModel):
             raise ValueError(
                 f"pe_array rows x cols*lanes = {pe.rows} x {pe.cols * pe.lanes} must be the MM "
                 f"unit's K x (M*N) = {mm.k} x {mm.m * mm.n} (pe_array.params.mm)"
+            )
+        h = params.hbm
+        per_core = max(h.mv_weight_channels, h.mm_weight_channels, h.act_channels)
+        if params.cores * per_core > h.channels:
+            raise ValueError(
+                f"{params.cores} cores x {per_core} HBM channels each = "
+                f"{params.cores * per_core} > the memory's {h.channels} channels "
+                "(pe_array.params.cores, pe_array.params.hbm)"
             )
         kind = params.device.dsp_kind
         self.mac_pj, _ = tech.unit(f"fpga_{kind}_mac_int8")
@@ -190,7 +223,8 @@ class FPGADSP(OpModel):
         """{resource: (used, available)} for dsp, bram36, uram, lut."""
         d = self.p.device
         per = PRODUCTS_PER_DSP[(d.dsp_kind, self.p.dsp_precision)]
-        dsp = ceil(self.matrix_macs() / per) + self.p.extra_dsp
+        cores = self.p.cores
+        dsp = cores * ceil(self.matrix_macs() / per) + self.p.extra_dsp
         bram = uram = 0
         for which in ("weight", "input", "output"):
             b = getattr(self.cfg.memory.buffers, which)
@@ -199,10 +233,10 @@ class FPGADSP(OpModel):
                 ceil(b.size_bytes * 8 / cap), b.banks * ceil(b.width_bits / BRAM_URAM_WIDTH)
             )
             if which in self.p.uram_buffers:
-                uram += blocks
+                uram += cores * blocks
             else:
-                bram += blocks
-        lut = ceil(self.p.luts_per_mac * self.matrix_macs()) + self.p.luts_fixed
+                bram += cores * blocks
+        lut = ceil(self.p.luts_per_mac * self.matrix_macs() * cores) + self.p.luts_fixed
         return {
             "dsp": (dsp, d.dsp),
             "bram36": (bram, d.bram36),
@@ -218,7 +252,8 @@ class FPGADSP(OpModel):
         return None
 
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
-        return float(self.p.mm.m * self.p.mm.n * self.p.mm.k) * self.p.calibration
+        mm, mv = self.p.mm.m * self.p.mm.n * self.p.mm.k, self.p.mv.n * self.p.mv.k
+        return float(self.p.cores * max(mm, mv))  # one op runs in MM or MV mode
 
     def area_um2(self) -> dict[str, float]:
         return {}  # an FPGA: see resources() for its "area"
@@ -235,6 +270,15 @@ class FPGADSP(OpModel):
         per_block = MM_ISSUE_M * self.p.block * MM_ISSUE_N / (mm.m * mm.n * mm.k)
         return ceil(M / MM_ISSUE_M) * ceil(N / MM_ISSUE_N) * ceil(K / self.p.block) * per_block * d
 
+    def mv_slab_fits(self, K: int, N: int, b: FormatInfo, d: float) -> bool:
+        """Whether one MV instruction group's slab of the B operand (K x 512 columns at its
+        stored width) fits in half the weight (A) buffer, so that all M rows of an op use
+        it before the next slab loads (module docstring)."""
+        idx = self.p.sparse_index_bits if d < 1 else 0.0
+        meta = b.bits_per_element - b.element_bits
+        slab = K * min(N, MV_ISSUE_N) * (d * (b.element_bits + idx) + meta) / 8
+        return slab <= self.cfg.memory.buffers.weight.size_bytes / 2
+
     def _bytes_per_cycle(self, accel, channels: int, cross: bool) -> float:
         """One stream's HBM bytes per cycle: channel BW x channels x efficiency."""
         d = self.cfg.memory.dram
@@ -244,15 +288,16 @@ class FPGADSP(OpModel):
         return per_channel * min(channels, h.channels) * eff
 
     def vector_model(self, accel) -> VectorModel:  # noqa: ANN001 - Accelerator
-        """The MISC unit (inst_profiler.time_MISC): `MISC_PASSES` lane passes per element,
+        """The MISC units (inst_profiler.time_MISC): `MISC_PASSES` lane passes per element,
         data kept in the output buffer when it fits, else read and written back over the
-        activation channels; `calibration` divides the time as it divides every
-        instruction's."""
+        activation channels; `cores` MISC units (lanes) and channel groups, at
+        `parallel_efficiency` like every op."""
         vu = self.cfg.vector_unit
         out = self.cfg.memory.buffers.output
-        bpc = self._bytes_per_cycle(accel, self.p.hbm.act_channels, False)
+        cores = self.p.cores
+        bpc = cores * self._bytes_per_cycle(accel, self.p.hbm.act_channels, False)
         return VectorModel(
-            lanes=vu.lanes,
+            lanes=vu.lanes * cores,
             energy_pj_per_op=vu.energy_pj_per_op,
             lane_ops=MISC_PASSES,
             dram_passes=dict.fromkeys(MISC_PASSES, 2.0),
@@ -262,7 +307,7 @@ class FPGADSP(OpModel):
             sram_pj_per_byte=8 / out.width_bits * accel.buffer_access_pj("output"),
             sram_passes=2.0,
             overhead_cycles=self.cfg.kernel_overhead_cycles,
-            time_scale=1 / self.p.calibration,
+            time_scale=1 / self.p.parallel_efficiency,
         )
 
     def cost_op(self, op, a: FormatInfo, b: FormatInfo, accel) -> OpCost:  # noqa: ANN001
@@ -276,15 +321,18 @@ class FPGADSP(OpModel):
         idx = self.p.sparse_index_bits if d < 1 else 0.0
         meta = b.bits_per_element - b.element_bits
         b_bytes = K * N * (d * (b.element_bits + idx) + meta) / 8
+        if use_mv:
+            reloads = 1 if self.mv_slab_fits(K, N, b, d) else M
+        else:
+            reloads = ceil(M / MM_ISSUE_M)
         if op.kind == "linear":
-            reloads = M if use_mv else ceil(M / MM_ISSUE_M)
             ch, cross = (
                 (h.mv_weight_channels, False)
                 if use_mv
                 else (h.mm_weight_channels, h.mm_weights_cross_channel)
             )
         else:
-            reloads, ch, cross = (M if use_mv else ceil(M / MM_ISSUE_M)), h.act_channels, False
+            ch, cross = h.act_channels, False
         b_stream = b_bytes * reloads
         a_bytes = M * K * a.bits_per_element / 8
         o_bytes = M * N * a.bits_per_element / 8
@@ -298,7 +346,8 @@ class FPGADSP(OpModel):
         act_stream = 0.0 if on_chip else a_bytes + o_bytes
         load = b_stream / self._bytes_per_cycle(accel, ch, cross)
         load += act_stream / self._bytes_per_cycle(accel, h.act_channels, False)
-        scale = 1 / self.p.calibration
+        # one core's stream over its own channels, split over `cores` (module docstring)
+        scale = 1 / (self.p.cores * self.p.parallel_efficiency)
         cycles = max(compute, load) * scale + self.cfg.kernel_overhead_cycles
         dram = b_stream + act_stream
         sram_bits = 2 * b_stream * 8 + a_bytes * 8 * ceil(N / MV_ISSUE_N) + 2 * o_bytes * 8
