@@ -35,6 +35,10 @@ class Dram(_Strict):
     )
     request_bytes: PositiveInt = Field(64, description="bytes per request (one burst/line)")
     energy_pj_per_bit: PositiveFloat = Field(description="access energy, pJ per bit moved")
+    capacity_gib: PositiveFloat = Field(
+        description="memory capacity in GiB (2^30 bytes): a run whose weights + KV cache + "
+        "activations (workloads/footprint.py) do not fit is an input error"
+    )
 
 
 class Buffer(_Strict):

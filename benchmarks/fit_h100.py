@@ -353,6 +353,7 @@ memory:
     # assumption: ~3.9 pJ/bit HBM2 access + I/O (O'Connor et al., "Fine-Grained DRAM",
     # MICRO 2017), taken for HBM3
     energy_pj_per_bit: {DRAM_PJ_PER_BIT}
+    capacity_gib: 80            # GiB: H100 SXM5 80 GB = 5 HBM3 stacks x 16 GiB (NVIDIA datasheet)
   buffers:              # sizes for area only; this family does not use the tile pipeline
     weight: {{size_kib: 51200, banks: 64, width_bits: 1024}}   # L2, 50 MiB
     input: {{size_kib: 30096, banks: 132, width_bits: 1024}}   # L1/shared, 228 KiB x 132 SMs
