@@ -1,0 +1,301 @@
+"""Today's model families: published parameter counts, MoE routing and ops, sliding-window
+layers, MLA and head_dim != hidden/heads, KV-cache footprints (hand-worked numbers)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from common.errors import InputError
+from workloads.llm import (
+    build_ops,
+    decode_step_ops,
+    kv_cache_bytes,
+    param_counts,
+    prefill_ops,
+    weight_bytes,
+)
+from workloads.moe import Routing, expected_union, expert_histogram, inclusion_probs
+from workloads.zoo import list_models, load_model_shape
+
+CONFIGS = Path(__file__).resolve().parents[2] / "workloads" / "configs"
+
+# (zoo name, published total, published active or None, active convention, source).
+# Convention "all": active counts every parameter a token uses, both embedding tables
+# included (Mistral, Qwen); "no_embed": the publisher leaves the input-embedding table out
+# (OpenAI's gpt-oss model card table; DeepSeek's papers: V2 21B, V3 37B fit only so).
+PUBLISHED = [
+    ("llama-3.1-8b", 8.03e9, None, "all", "meta-llama/Llama-3.1-8B: 8,030,261,248"),
+    ("mistral-7b", 7.24e9, None, "all", "mistralai/Mistral-7B-v0.1: 7,241,732,096"),
+    ("mixtral-8x7b", 46.7e9, 12.9e9, "all", "Mixtral paper (arXiv 2401.04088): 46.7B / 12.9B"),
+    ("qwen2-7b", 7.62e9, None, "all", "Qwen2 report: 7.62B"),
+    ("qwen1.5-moe-a2.7b", 14.3e9, 2.7e9, "all", "Qwen1.5-MoE-A2.7B card: 14.3B / 2.7B"),
+    ("qwen3-8b", 8.2e9, None, "all", "Qwen3-8B card: 8.2B (6.95B non-embedding)"),
+    ("qwen3-30b-a3b", 30.5e9, 3.3e9, "all", "Qwen3-30B-A3B card: 30.5B / 3.3B"),
+    ("phi-2", 2.78e9, None, "all", "microsoft/phi-2: 2.78B"),
+    ("phi-3-mini-4k", 3.8e9, None, "all", "Phi-3 report (arXiv 2404.14219): 3.8B"),
+    ("gemma-7b", 8.54e9, None, "all", "Gemma report: 8.54B (7.75B non-embedding)"),
+    ("gemma-2-9b", 9.24e9, None, "all", "google/gemma-2-9b: 9.24B"),
+    ("gemma-3-1b", 999_885_952, None, "all", "keras-hub gemma3_1b preset: 999,885,952"),
+    ("opt-6.7b", 6.66e9, None, "all", "facebook/opt-6.7b: 6,658,473,984"),
+    ("gpt2", 124_439_808, None, "all", "openai-community/gpt2: 124,439,808"),
+    ("deepseek-v2-lite", 15.7e9, 2.4e9, "no_embed", "DeepSeek-V2 paper: V2-Lite 15.7B / 2.4B"),
+    ("deepseek-v2", 236e9, 21e9, "no_embed", "DeepSeek-V2 paper: 236B / 21B"),
+    ("deepseek-v3", 671e9, 37e9, "no_embed", "DeepSeek-V3 report: 671B / 37B"),
+    ("gpt-oss-20b", 20.91e9, 3.61e9, "no_embed", "gpt-oss model card: 20.91B / 3.61B"),
+]
+
+
+def _half_unit(x: float) -> float:
+    """Half a unit of the last digit of a figure published with 2 significant digits
+    (37e9 -> 0.5e9): the rounding interval of a figure like "37B" or "3.3B"."""
+    return 0.5 * 10 ** (math.floor(math.log10(x)) - 1)
+
+
+@pytest.mark.parametrize("name,total,active,conv,source", PUBLISHED, ids=[p[0] for p in PUBLISHED])
+def test_published_parameter_counts(name, total, active, conv, source) -> None:
+    pc = param_counts(load_model_shape(name))
+    assert abs(pc.total - total) / total < 0.01, (pc.total, source)
+    if active is None:
+        assert pc.active == pc.total  # dense: every parameter is used by every token
+        return
+    got = pc.active - (pc.embedding if conv == "no_embed" else 0)
+    # 1%, or the rounding interval of a 2-significant-digit figure ("37B"), whichever is
+    # wider; Qwen's "3.3B" is 3.353B truncated (its 29.9B non-embedding total matches).
+    tol = max(0.01 * active, _half_unit(active))
+    if name == "qwen3-30b-a3b":
+        assert 3.3e9 <= got < 3.4e9 and abs(got - 3.353e9) < 1e6
+    elif name == "deepseek-v2-lite":  # 2.451B: +2.1% of the paper's "2.4B" (see README)
+        assert abs(got - 2.4514e9) < 1e6 and abs(got - active) / active < 0.022
+    else:
+        assert abs(got - active) <= tol, (got, source)
+
+
+def test_exact_counts_of_checkpoints() -> None:
+    exact = {
+        "gemma-3-1b": 999_885_952,  # google/gemma-3-1b safetensors
+        "gpt2": 124_439_808,
+        "mixtral-8x7b": 46_702_792_704,
+        "llama-3.1-8b": 8_030_261_248,
+    }
+    for name, n in exact.items():
+        assert param_counts(load_model_shape(name)).total == n, name
+
+
+def test_hand_counted_mixtral_and_deepseek_v3() -> None:
+    # Mixtral: attention 2*4096^2 + 2*4096*1024, 8 experts of 3*4096*14336, router 4096*8,
+    # 2 RMSNorms; embeddings 2 * 32000*4096; final norm 4096.
+    attn, expert = 2 * 4096**2 + 2 * 4096 * 1024, 3 * 4096 * 14336
+    layer_total = attn + 8 * expert + 4096 * 8 + 2 * 4096
+    layer_active = attn + 2 * expert + 4096 * 8 + 2 * 4096
+    outside = 2 * 32000 * 4096 + 4096
+    pc = param_counts(load_model_shape("mixtral-8x7b"))
+    assert pc.total == 32 * layer_total + outside
+    assert pc.active == 32 * layer_active + outside
+    # DeepSeek-V3 MLA per layer: q_a 7168x1536 + norm 1536 + q_b 1536 x 128*192;
+    # kv_a 7168 x (512+64) + norm 512; kv_b 512 x 128*(128+128); o 128*128 x 7168
+    mla = (
+        7168 * 1536
+        + 1536
+        + 1536 * 128 * 192
+        + 7168 * 576
+        + 512
+        + 512 * 128 * 256
+        + 128 * 128 * 7168
+    )
+    assert param_counts(load_model_shape("deepseek-v3")).per_layer["attention"] == mla
+
+
+def test_every_config_runs_prefill_and_decode_cli() -> None:
+    from sim.cli import main
+
+    runner = CliRunner()
+    for path in sorted(CONFIGS.glob("*.json")):
+        res = runner.invoke(
+            main, ["run", "h100", str(path), "--prefill", "64", "--decode", "2", "--format", "json"]
+        )
+        assert res.exit_code == 0, (path.name, res.output)
+        out = json.loads(res.stdout)
+        pc = param_counts(load_model_shape(str(path)))
+        assert (out["params_total"], out["params_active"]) == (pc.total, pc.active)
+    assert {"mixtral-8x7b", "deepseek-v3", "gpt-oss-20b", "gemma-3-1b"} <= set(list_models())
+
+
+# --- MoE routing ----------------------------------------------------------------------
+
+
+def test_expected_union_closed_form_and_monte_carlo() -> None:
+    # Mixtral (E=8, k=2) at batch 8: 8 * (1 - 0.75^8) = 7.19909...
+    assert expected_union(8, 8, 2) == pytest.approx(8 * (1 - 0.75**8), rel=1e-12)
+    assert expected_union(1, 256, 8) == pytest.approx(8.0)
+    rng = np.random.default_rng(0)
+    E, k, B, trials = 64, 6, 5, 4000
+    seen = [
+        len({int(e) for _ in range(B) for e in rng.choice(E, size=k, replace=False)})
+        for _ in range(trials)
+    ]
+    assert np.mean(seen) == pytest.approx(expected_union(B, E, k), rel=0.01)
+
+
+def test_expert_histograms() -> None:
+    assert expert_histogram(1, 8, 2) == [1, 1, 0, 0, 0, 0, 0, 0]
+    # 16 assignments over round(7.199) = 7 experts: 2 each, 2 left to the first two
+    assert expert_histogram(8, 8, 2) == [3, 3, 2, 2, 2, 2, 2, 0]
+    assert expert_histogram(512, 8, 2) == [128] * 8
+    # Zipf: popular experts get more tokens, and fewer distinct experts are used
+    h = expert_histogram(16, 64, 4, zipf=1.2)
+    assert sum(h) == 64 and h == sorted(h, reverse=True) and h[0] > h[20]
+    assert sum(x > 0 for x in h) == round(expected_union(16, 64, 4, 1.2))
+    assert sum(x > 0 for x in h) < sum(x > 0 for x in expert_histogram(16, 64, 4))
+    pi = inclusion_probs(8, 2, zipf=3.0)
+    assert pi.sum() == pytest.approx(2.0) and pi.max() <= 1.0
+
+
+def test_mixtral_decode_ops_stream_the_union_of_experts() -> None:
+    s = load_model_shape("mixtral-8x7b")
+    per_expert = 3 * 4096 * 14336
+    for batch, used in ((1, 2), (8, 7), (64, 8)):
+        ops = decode_step_ops(s, 100, batch, "int4", "int8", "int8")
+        ex = [o for o in ops if o.name.startswith("expert_") and o.kind == "linear"]
+        assert sum(o.K * o.N * o.count for o in ex) == used * per_expert * 32
+        assert sum(o.M * o.count for o in ex if o.name == "expert_up_proj") == batch * 2 * 32
+        router = next(o for o in ops if o.name == "router")
+        assert (router.M, router.K, router.N, router.count) == (batch, 4096, 8, 32)
+
+
+def test_skewed_decode_changes_time_as_the_union_predicts() -> None:
+    from sim.api import simulate
+
+    s = load_model_shape("mixtral-8x7b")
+
+    def expert_time(batch: int, routing: Routing) -> float:
+        ops = build_ops(s, 16, 1, batch, "int8", "int8", "int8", routing=routing)
+        res = simulate("int8-systolic", ops, prefill=16, decode=1, batch=batch)
+        return sum(
+            r.time_s
+            for r in res.rows
+            if r.phase == "decode" and r.name.startswith("expert_") and r.kind == "linear"
+        )
+
+    t1, t8 = expert_time(1, Routing()), expert_time(8, Routing())
+    # memory-bound expert GEMMs: time ~ experts streamed, 7 at batch 8 vs 2 at batch 1
+    assert t8 / t1 == pytest.approx(7 / 2, rel=0.03)
+    skew = Routing(zipf=2.0)
+    u = sum(x > 0 for x in expert_histogram(8, 8, 2, zipf=2.0))
+    assert u < 7
+    assert expert_time(8, skew) / t1 == pytest.approx(u / 2, rel=0.03)
+
+
+def test_measured_routing_and_its_checks() -> None:
+    s = load_model_shape("mixtral-8x7b")
+    three = (2, 1, 0, 0, 0, 0, 0, 0)  # 3 rows, but batch 1 x top-2 routes 2
+    with pytest.raises(InputError) as e:
+        decode_step_ops(
+            s,
+            10,
+            1,
+            "int8",
+            "int8",
+            "int8",
+            routing=Routing(counts=((("decode", 0), (three,) * 32),)),
+        )
+    assert e.value.field == "counts[decode 0]"
+    spread = (1, 1, 1, 1, 0, 0, 0, 0)
+    skew = (2, 1, 1, 0, 0, 0, 0, 0)
+    ok = Routing(counts=((("decode", 0), (spread,) * 16 + (skew,) * 16),))
+    ops = decode_step_ops(s, 10, 2, "int8", "int8", "int8", routing=ok)
+    ups = sorted((o.M, o.count) for o in ops if o.name == "expert_up_proj")
+    assert ups == [(1, 4 * 16 + 2 * 16), (2, 16)]
+    # decode step 1 has no measurement: balanced routing (round(U(2)) experts per layer)
+    ops1 = decode_step_ops(s, 11, 2, "int8", "int8", "int8", routing=ok, step=1)
+    u = round(expected_union(2, 8, 2))
+    assert sum(o.count for o in ops1 if o.name == "expert_up_proj") == u * 32
+    with pytest.raises(InputError) as e:
+        decode_step_ops(s, 10, 1, "int8", "int8", "int8", routing=Routing(experts_per_device=2))
+    assert e.value.field == "experts_per_device"
+
+
+# --- attention variants and footprints ---------------------------------------------------
+
+
+def _gemms(ops, name):
+    return sorted((o.M, o.K, o.N, o.count, o.bq) for o in ops if o.name == name)
+
+
+def test_sliding_window_layers_bound_the_key_span() -> None:
+    s = load_model_shape("gemma-2-9b")  # 42 layers, even ones slide over 4096 keys
+    assert (s.window_layers, s.sliding_window, s.group) == (21, 4096, 2)
+    ops = decode_step_ops(s, 5000, 1, "int8", "int8", "fp16")
+    assert _gemms(ops, "attn_qk") == [(2, 256, 4096, 168, "fp16"), (2, 256, 5000, 168, "fp16")]
+    # below the window both groups see every key
+    ops = decode_step_ops(s, 100, 1, "int8", "int8", "fp16")
+    assert {o.N for o in ops if o.name == "attn_qk"} == {100}
+    g3 = load_model_shape("gemma-3-1b")  # 5 local : 1 global, window 512
+    assert (g3.window_layers, g3.layers - g3.window_layers) == (22, 4)
+    oss = load_model_shape("gpt-oss-20b")  # alternating, window 128
+    assert (oss.window_layers, oss.sliding_window) == (12, 128)
+
+
+def test_kv_cache_bytes_per_variant() -> None:
+    # Gemma 2 9B, 5000 tokens, fp16: 2*8*256 values per token per layer; 21 global layers
+    # keep 5000 tokens, 21 windowed layers 4096.
+    g2 = load_model_shape("gemma-2-9b")
+    assert kv_cache_bytes(g2, 5000, 1, "fp16") == 21 * (5000 + 4096) * 4096 * 2
+    # gpt-oss-20b at 8 bits: 12 global x 1000 + 12 windowed x 128 tokens, 1024 values each
+    oss = load_model_shape("gpt-oss-20b")
+    assert kv_cache_bytes(oss, 1000, 1, 8) == (12 * 1000 + 12 * 128) * 1024
+    # DeepSeek-V3 MLA: 61 layers x (512 latent + 64 rope) per token, batch 2, fp16
+    v3 = load_model_shape("deepseek-v3")
+    assert kv_cache_bytes(v3, 1000, 2, "fp16") == 61 * 576 * 1000 * 2 * 2
+    # Llama-3.1-8B GQA, 4-bit: 2 * 32 layers * 8 * 128 * tokens / 2
+    l3 = load_model_shape("llama-3.1-8b")
+    assert kv_cache_bytes(l3, 4096, 3, "int4") == 2 * 32 * 1024 * 4096 * 3 // 2
+
+
+def test_weight_bytes() -> None:
+    mix = load_model_shape("mixtral-8x7b")
+    assert weight_bytes(mix, "int4") == 46_702_792_704 // 2
+    assert weight_bytes(mix, "fp16") == 46_702_792_704 * 2
+
+
+def test_mla_absorbed_and_unabsorbed_decode() -> None:
+    v3 = load_model_shape("deepseek-v3")
+    absorbed = decode_step_ops(v3, 100, 2, "int4", "int8", "fp16")
+    assert _gemms(absorbed, "attn_qk") == [(128, 576, 100, 122, "fp16")]
+    assert _gemms(absorbed, "attn_pv") == [(128, 100, 512, 122, "fp16")]
+    assert _gemms(absorbed, "q_absorb") == [(2, 128, 512, 61 * 128, "int4")]
+    assert _gemms(absorbed, "v_absorb") == [(2, 512, 128, 61 * 128, "int4")]
+    assert not _gemms(absorbed, "kv_b_proj")
+    plain = decode_step_ops(v3, 100, 2, "int4", "int8", "fp16", mla_mode="unabsorbed")
+    # every cached token decompressed: M = B * L rows through kv_b_proj
+    assert _gemms(plain, "kv_b_proj") == [(200, 512, 128 * 256, 61, "int4")]
+    assert _gemms(plain, "attn_qk") == [(1, 192, 100, 61 * 2 * 128, "int8")]
+    assert _gemms(plain, "attn_pv") == [(1, 100, 128, 61 * 2 * 128, "int8")]
+    assert _gemms(plain, "q_a_proj") == [(2, 7168, 1536, 61, "int4")]
+    assert _gemms(plain, "kv_a_proj") == [(2, 7168, 576, 61, "int4")]
+    assert _gemms(plain, "o_proj") == [(2, 128 * 128, 7168, 61, "int4")]
+    # prefill defaults to unabsorbed: kv_b_proj over the B*S prompt tokens
+    pre = prefill_ops(v3, 64, 1, "int4", "int8", "fp16")
+    assert _gemms(pre, "kv_b_proj") == [(64, 512, 32768, 61, "int4")]
+    # dense first 3 layers, MoE in 58 (shared expert 2048 wide, 8 of 256 routed)
+    assert _gemms(pre, "gate_proj") == [(64, 7168, 18432, 3, "int4")]
+    assert _gemms(pre, "shared_up_proj") == [(64, 7168, 2048, 58, "int4")]
+    with pytest.raises(InputError):
+        build_ops(v3, 8, 1, 1, "int4", "int8", "fp16", mla_mode="folded")
+
+
+def test_head_dim_not_hidden_over_heads_and_qk_norm() -> None:
+    g = load_model_shape("gemma-3-1b")  # hidden 1152, 4 heads of 256 (not 288), 1 KV head
+    ops = prefill_ops(g, 10, 1, "int8", "int8", "int8")
+    assert _gemms(ops, "q_proj") == [(10, 1152, 1024, 26, "int8")]
+    assert _gemms(ops, "k_proj") == [(10, 1152, 256, 26, "int8")]
+    assert _gemms(ops, "o_proj") == [(10, 1024, 1152, 26, "int8")]
+    qk = next(o for o in ops if o.name == "qk_norm")
+    assert (qk.elements, qk.count) == (10 * 5 * 256, 26)
+    names = [o.name for o in ops]
+    assert names.count("post_attn_norm") == 1 and names.count("post_mlp_norm") == 1
