@@ -14,6 +14,7 @@ from arch.accelerator import Accelerator, load_accelerator
 from quant.info import format_info
 from sim.engine import Coster, OpCostRecord
 from sim.result import OpRow, SimResult
+from workloads.footprint import model_footprint
 from workloads.ops import Op
 
 # A series of ops that differ in one dimension only (decode attention vs KV length) is
@@ -42,6 +43,8 @@ def simulate(
     fmts = {"wq": wq or d.wq, "aq": aq or d.aq, "kvq": kvq or d.kvq}
     if isinstance(model, str):
         ops, name, prefill, decode, batch = _model_ops(model, prefill, decode, batch, fmts)
+        cap = accel.config.memory.dram.capacity_gib  # exits 2 when the run does not fit
+        fp = model_footprint(model, prefill, decode, batch, fmts, cap, accel.source)
     else:
         ops, name = list(model), "ops"
     res = simulate_ops(accel, ops, name, prefill, decode, batch, fmts, coster)
@@ -51,6 +54,7 @@ def simulate(
 
         pc = param_counts(load_model_shape(model))
         res = replace(res, params_total=pc.total, params_active=pc.active)
+        res = replace(res, footprint_bytes=fp.as_dict())
     return res
 
 

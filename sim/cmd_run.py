@@ -34,8 +34,19 @@ from sim.output import render, write_outputs
 @click.option("--kvq", default=None, help="KV-cache format (default: the arch's)")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option("--out", "out_dir", default=None, help="also write result.json, ops.csv, summary.txt")
-def command(arch, model, prefill, decode, batch, wq, aq, kvq, fmt, out_dir) -> None:
+@click.option(
+    "--fit",
+    is_flag=True,
+    help="Report the footprint (weights, KV cache, activations) against the arch's "
+    "memory.dram.capacity_gib and the largest batch and prefill that fit; no simulation.",
+)
+def command(arch, model, prefill, decode, batch, wq, aq, kvq, fmt, out_dir, fit) -> None:
     """Simulate MODEL on ARCH and print totals and per-op rows."""
+    if fit:  # what fits memory.dram.capacity_gib (sim/fit.py), no simulation
+        from sim.fit import fit_text
+
+        click.echo(fit_text(arch, model, prefill, decode, batch, wq, aq, kvq, fmt))
+        return
     if (Path(model) / "trace.json").is_file():
         res = simulate_trace(arch, model, wq=wq, aq=aq, kvq=kvq)
     else:

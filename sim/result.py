@@ -56,6 +56,8 @@ class SimResult:
     rows: list[OpRow] = field(default_factory=list)
     params_total: int | None = None  # model parameters (workloads.llm.param_counts)
     params_active: int | None = None  # those one token uses (MoE: top_k experts)
+    # device memory the run holds: {weights, kv_cache, activations} (workloads/footprint.py)
+    footprint_bytes: dict[str, int] | None = None
 
     def _phase_cycles(self, phase: str) -> float:
         return sum(r.cycles for r in self.rows if r.phase == phase)
@@ -128,6 +130,7 @@ class SimResult:
             "utilization": self.utilization,
             "params_total": self.params_total,
             "params_active": self.params_active,
+            "footprint_bytes": self.footprint_bytes,
         }
 
     def to_dict(self) -> dict:
