@@ -40,19 +40,29 @@ cycles of frequency_mhz:
    max, p = 1 is the sum) for the partial overlap of the tile pipeline with HBM streaming,
    plus the per-kernel fixed time seen back to back (ramp-up, tail, grid launch inside a
    CUDA graph). In `timing: per_call` mode `launch_overhead_us` (host dispatch + launch +
-   synchronize of one isolated eager call) is added.
-Attention ops (attn_qk / attn_pv, count = layers x heads) are ASSUMED to run inside one
-batched kernel per layer: one head's share is costed at full SM occupancy (no wave
-quantization, no per-kernel fixed time). With `fused_attention` (default; FlashAttention,
-the usual H100 inference kernel) the scores never reach HBM: attn_qk writes no output,
-attn_pv reads no probabilities, and softmax costs only its lane operations on the CUDA
-cores (vector_unit.lanes per cycle), no HBM traffic and no kernel of its own. Not measured.
+   synchronize of one isolated eager call) is added. `kernel_overhead_cycles` (arch
+   schema: fixed cycles per op execution) is added to every op, as on every family.
+Attention ops (attn_qk / attn_pv, count = layers x heads) run inside batched kernels, one
+set per layer: one head's share is costed at full SM occupancy (no wave quantization) and
+the kernels' fixed time, paid once per layer, is charged on the layer's softmax op (count =
+layers; an op execution of one head cannot carry a per-layer cost):
+- `fused_attention` (default; FlashAttention, the usual H100 inference kernel): one kernel
+  per layer whose scores never reach HBM: attn_qk writes no output, attn_pv reads no
+  probabilities; softmax costs its lane operations on the CUDA cores (vector_unit.lanes
+  per cycle), no HBM traffic, plus `attention_fixed_us`, the fixed time of one attention
+  kernel (measured: SDPA forced to FlashAttention-2, decode 32 heads x 16 keys, 5.51 us
+  back to back; benchmarks/data/h100_attention.csv).
+- unfused: a batched GEMM kernel each for QK and PV (their fixed time: kernel_fixed_us
+  of fp16, the measured per-GEMM-kernel time) and a softmax kernel (vector_fixed_us,
+  2 HBM passes) per layer.
 
 Vector ops (norm, act, eltwise; softmax when not fused): one kernel each, bandwidth bound:
    time = passes * elements * bits/8 / (BW * dram.efficiency * vector_efficiency[kind])
           + vector_fixed_us[kind] (+ launch_overhead_us per call),
-   passes = 2 (read + write; 3 for act/eltwise, two inputs), vector_efficiency measured
-   (benchmarks/data/h100_vector.csv: add, rms_norm, softmax of 4096-wide fp16 rows).
+   passes = 2 (read + write: norm, softmax and act, which is unary: SiLU/GELU/ReLU of one
+   tensor), 3 for eltwise (two inputs: residual add, the SwiGLU gate product `gate_mul`,
+   rotary); vector_efficiency measured (benchmarks/data/h100_vector.csv: add, rms_norm,
+   softmax of 4096-wide fp16 rows).
 
 Energy (pJ): compute = MACs * mac_pj[prec]; sram = HBM bytes * onchip_pj_per_byte (L2,
 NoC, shared memory traffic that each HBM byte causes); dram = HBM bits * dram.energy_pj_per_bit.
@@ -83,7 +93,7 @@ PRECISIONS = ("fp16", "int8", "fp8")
 Precision = Literal["fp16", "int8", "fp8"]
 # lane operations per element (as the engine's vector model) and HBM passes per element
 _VECTOR_OPS = {"softmax": 5, "norm": 4, "act": 4, "eltwise": 1}
-_VECTOR_PASSES = {"softmax": 2, "norm": 2, "act": 3, "eltwise": 3}
+_VECTOR_PASSES = {"softmax": 2, "norm": 2, "act": 2, "eltwise": 3}  # act is unary
 
 
 def _per_prec(default: float) -> dict[str, float]:
@@ -107,7 +117,9 @@ class GPUParams(BaseModel):
         default_factory=lambda: dict.fromkeys(PRECISIONS, [(64, 128), (128, 128), (128, 256)]),
         description="output tile shapes (tm, tn) the library chooses from",
     )
-    split_k: list[PositiveInt] = Field([1, 2, 4, 8], description="split-K factors it may use")
+    split_k: list[PositiveInt] = Field(
+        [1, 2, 4, 8], min_length=1, description="split-K factors it may use"
+    )
     tile_overhead_cycles: float = Field(0.0, ge=0, description="per CTA tile (fitted)")
     l2_bytes_per_cycle_per_sm: PositiveFloat = Field(
         64.0, description="operand feed from L2 to one SM, bytes/cycle (fitted)"
@@ -135,8 +147,12 @@ class GPUParams(BaseModel):
     fused_attention: bool = Field(
         True, description="attention scores stay on chip (FlashAttention); see docstring"
     )
+    attention_fixed_us: float = Field(
+        5.51, ge=0, description="fixed time of one fused attention kernel (measured), us"
+    )
     vector_fixed_us: dict[str, float] = Field(
         default_factory=lambda: dict.fromkeys(_VECTOR_OPS, 2.0),
+        min_length=1,
         description="fixed time per vector kernel by op kind, back to back, us (measured)",
     )
     vector_efficiency: dict[str, float] = Field(
@@ -162,6 +178,10 @@ class GPUParams(BaseModel):
             missing = set(PRECISIONS) - set(getattr(self, name))
             if missing:
                 raise ValueError(f"{name} needs an entry for {sorted(missing)}")
+        if any(not tiles for tiles in self.cta_tiles.values()):
+            raise ValueError("cta_tiles needs at least one tile shape per precision")
+        if any(v < 0 for v in self.vector_fixed_us.values()):
+            raise ValueError("vector_fixed_us values must be >= 0")
         if any(not 0 < e <= 1 for e in self.compute_efficiency.values()):
             raise ValueError("compute_efficiency values must be in (0, 1]")
         if sum(self.area_fraction.values()) >= 1:
@@ -361,28 +381,33 @@ class GPUTensorCore(OpModel):
     def vector_model(self, accel) -> VectorModel:  # noqa: ANN001 - Accelerator
         """One kernel per vector op, bandwidth bound (module docstring): `_VECTOR_PASSES`
         HBM passes at the measured `vector_efficiency`, plus `vector_fixed_us` per kernel
-        (and `launch_overhead_us` per call in per_call timing). With `fused_attention`
-        softmax runs inside the attention kernel: lane operations only."""
+        (and `launch_overhead_us` per call in per_call timing). The layer's softmax op also
+        carries the fixed time of its attention kernels (module docstring): with
+        `fused_attention` it runs inside the one attention kernel (lane operations, no HBM
+        pass, `attention_fixed_us`); unfused, beside two batched GEMM kernels."""
         p = self.p
         launch = p.launch_overhead_us if p.timing == "per_call" else 0.0
         fallback = max(p.vector_fixed_us.values())
         kinds = tuple(_VECTOR_OPS)
         bpc = self.hbm_bytes_s / self.freq_hz
+        fixed_us = {k: p.vector_fixed_us.get(k, fallback) + launch for k in kinds}
+        passes = dict(_VECTOR_PASSES)
+        if p.fused_attention:
+            passes["softmax"] = 0.0
+            fixed_us["softmax"] = p.attention_fixed_us + launch
+        else:
+            fixed_us["softmax"] += 2 * (p.kernel_fixed_us["fp16"] + launch)
         return VectorModel(
             lanes=self.config.vector_unit.lanes,
             energy_pj_per_op=self.config.vector_unit.energy_pj_per_op,
             lane_ops=_VECTOR_OPS,
-            dram_passes=_VECTOR_PASSES,
+            dram_passes=passes,
             dram_bytes_per_cycle={k: bpc * p.vector_efficiency.get(k, 1.0) for k in kinds},
             dram_pj_per_bit=self.config.memory.dram.energy_pj_per_bit,
             on_chip_bytes=0.0,
             sram_pj_per_byte=p.onchip_pj_per_byte,
             sram_passes=None,
-            fused=frozenset({"softmax"}) if p.fused_attention else frozenset(),
-            fixed_cycles={
-                k: (p.vector_fixed_us.get(k, fallback) + launch) * 1e-6 * self.freq_hz
-                for k in kinds
-            },
+            fixed_cycles={k: us * 1e-6 * self.freq_hz for k, us in fixed_us.items()},
             overhead_cycles=self.config.kernel_overhead_cycles,
         )
 
@@ -404,7 +429,7 @@ class GPUTensorCore(OpModel):
             bound = g.bound
         dram_pj_bit = self.config.memory.dram.energy_pj_per_bit
         return OpCost(
-            cycles=g.time_us * 1e-6 * self.freq_hz,
+            cycles=g.time_us * 1e-6 * self.freq_hz + self.config.kernel_overhead_cycles,
             compute_cycles=g.compute_us * 1e-6 * self.freq_hz,
             memory_cycles=g.memory_us * 1e-6 * self.freq_hz,
             compute_pj=op.macs * self.p.mac_pj[self.precision(a, b)],

@@ -205,9 +205,11 @@ def test_fused_attention_keeps_scores_on_chip(h100):
     assert qk.dram_bytes == pytest.approx((2048 * 128 + 128 * 2048) * 2)  # Q and K only
     assert pv.dram_bytes == pytest.approx((2048 * 128 + 2048 * 128) * 2)  # V and output
     sm = Coster(h100).op(Op("sm", "softmax", "prefill", elements=32 * 2048 * 2048))
-    # fused: 5 lane ops per element on 16896 CUDA-core lanes, no HBM traffic
+    # fused: 5 lane ops per element on 16896 CUDA-core lanes, no HBM traffic, plus the
+    # attention kernel's fixed time (5.51 us measured) once per layer
     assert sm.dram_bytes == 0 and sm.bound == "compute"
-    assert sm.cycles == -(-32 * 2048 * 2048 * 5 // 16896)
+    lanes = -(-32 * 2048 * 2048 * 5 // 16896)
+    assert sm.cycles == pytest.approx(lanes + 5.51e-6 * h100.frequency_hz)
 
 
 def test_unsupported_fp32(h100):
@@ -254,3 +256,62 @@ def test_params_validated(tmp_path):
     bad = _yaml(tmp_path, lambda c: c["pe_array"]["params"]["compute_efficiency"].pop("fp8"))
     with pytest.raises(InputError, match="compute_efficiency"):
         load_accelerator(bad)
+
+
+def test_act_is_unary_gate_mul_binary(h100):
+    """Issue 9 item 9: `act` (SiLU of the gate projection) reads one tensor and writes one:
+    2 HBM passes; `gate_mul` (the SwiGLU product, eltwise) reads two: 3 passes."""
+    c, f = Coster(h100), h100.frequency_hz
+    n = 2048 * 11008  # Llama-2-7B prefill of 2048 tokens, one layer
+    act = c.op(Op("act", "act", "prefill", elements=n))
+    mul = c.op(Op("gate_mul", "eltwise", "prefill", elements=n))
+    assert act.dram_bytes == 2 * n * 2 and mul.dram_bytes == 3 * n * 2
+    # time: bytes / (3350 GB/s x 0.8522 x efficiency 1.0) + 1.56 us measured fixed time
+    assert act.cycles / f * 1e6 == pytest.approx(2 * n * 2 / _bw(h100) * 1e6 + 1.56)
+
+
+def test_attention_kernel_fixed_time_once_per_layer(h100, tmp_path):
+    """Issue 9 item 9: attention kernels pay a fixed time once per layer, charged on the
+    layer's softmax op (count = layers): fused, the measured FlashAttention kernel floor;
+    unfused, the softmax kernel's plus two batched GEMM kernels' fixed times."""
+    f = h100.frequency_hz
+    sm = Op("sm", "softmax", "decode", elements=32 * 16)  # 32 heads x 16 keys
+    lanes = -(-32 * 16 * 5 // 16896)
+    fused = Coster(h100).op(sm)
+    assert fused.bound == "overhead" and fused.dram_bytes == 0
+    assert fused.cycles == pytest.approx(lanes + 5.51e-6 * f)
+    unf = load_accelerator(
+        _yaml(tmp_path, lambda c: c["pe_array"]["params"].update(fused_attention=False))
+    )
+    r = Coster(unf).op(sm)
+    assert r.dram_bytes == 2 * 32 * 16 * 2  # scores read and written
+    mem = r.dram_bytes / (_bw(unf) * 0.45) * f  # softmax vector_efficiency 0.45
+    fixed_us = 3.24 + 2 * 4.666  # softmax kernel + QK and PV GEMM kernels (fp16)
+    assert r.cycles == pytest.approx(max(lanes, mem) + fixed_us * 1e-6 * f)
+
+
+def test_decode_attention_matches_measured_flash_kernels(h100):
+    """The fused attention of one decode layer (32 heads x head_dim 128, L keys: 32 x
+    (attn_qk + attn_pv) + softmax) against FlashAttention-2 measured on the H100
+    (benchmarks/data/h100_attention.csv; model/measured 0.80-1.09 at L = 1..4096)."""
+    m = pd.read_csv(ROOT / "benchmarks" / "data" / "h100_attention.csv")
+    m = m[(m.phase == "decode") & (m.backend == "flash")]
+    c, f = Coster(h100), h100.frequency_hz
+    for L, t in zip(m.S_or_L, m.time_us, strict=True):
+        qk = c.op(Op("qk", "attn_qk", "decode", M=1, K=128, N=int(L)))
+        pv = c.op(Op("pv", "attn_pv", "decode", M=1, K=int(L), N=128))
+        sm = c.op(Op("sm", "softmax", "decode", elements=32 * int(L)))
+        model_us = (32 * (qk.cycles + pv.cycles) + sm.cycles) / f * 1e6
+        assert model_us == pytest.approx(t, rel=0.25), L
+
+
+def test_kernel_overhead_cycles_added_to_every_op(h100, tmp_path):
+    """Issue 9 item 9: the schema's `kernel_overhead_cycles` (fixed cycles per op
+    execution) reaches GEMM and attention ops as it reaches vector ops."""
+    more = load_accelerator(_yaml(tmp_path, lambda c: c.update(kernel_overhead_cycles=1000)))
+    for op in (
+        Op("q", "linear", "decode", M=1, K=4096, N=4096),
+        Op("qk", "attn_qk", "decode", M=1, K=128, N=2048),
+        Op("n", "norm", "decode", elements=4096),
+    ):
+        assert Coster(more).op(op).cycles == pytest.approx(Coster(h100).op(op).cycles + 1000)
