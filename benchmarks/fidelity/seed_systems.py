@@ -1,0 +1,411 @@
+"""The seed simulators' own results beside ours (issue 11, part 2). Prints JSON.
+
+    python benchmarks/fidelity/seed_systems.py [--systems bitmod,mixpe] [--out FILE]
+
+For each seed system, `sim` runs presets carrying that simulator's exact configuration
+(arch/presets/*: each preset's `source:` names the file and line of every number) on that
+simulator's own workload, normalized to that simulator's own baseline, beside the reference
+numbers in data/seed_reference.json (every entry cited: repository@commit + path, or how
+their simulator was run to produce it). Our side is computed live, never stored.
+
+BitMoD (abdelfattah-lab/BitMoD-HPCA-25, HPCA'25 Fig. 7 / Fig. 8):
+  designs FP16, ANT, OliVe, BitMoD-LY (lossy: W3 generative / W4 discriminative),
+  BitMoD-LL (lossless INT6); models OPT-1.3B, Phi-2, Yi-6B, Llama-2-7B, Llama-2-13B,
+  Llama-3-8B; batch 1, context 256.
+  discriminative = 256 tokens through every linear (lm_head on all 256 tokens) and the
+  attention GEMMs, on the discriminative arrays (32x24 FP16, 32x32 ANT, 36x32 OliVe, 32x32
+  BitMoD); generative = one token against a 256-token KV cache on the generative arrays
+  (64x12, 64x16, 72x16, 64x16). Their figure's generative total is
+  20 x generative + discriminative (speedup_plot.ipynb), and so is ours.
+  speedup = baseline time / design time; energy = design energy / baseline energy.
+  Scope as theirs: GEMMs only (their model has no norms, softmax or element-wise ops).
+
+MixPE (yuzhang712/mixpe_simulator, results/mixpe_res.csv): designs FP16 (32x28), INT8
+  (32x32), MixPE-W4A8 (64x64), MixPE-W4A16 (32x32); nets OPT-6.7B and Llama-2-13B as their
+  benchmark layer lists (64 rows each: run_mix.py batch 64), each design on its own list
+  (the lists differ per design), layer precisions mapped to our formats below.
+  time = design time / FP16 time; energy likewise (their table's "Time" / energy rows).
+  Their ViT rows need a convolution and are not run.
+  Also the issue's same-size check: MixPE against an FP16 array of its own size and memory,
+  by their simulator (conf_float.ini resized) and by ours (their workload, and Llama-2-7B
+  prefill 256 + decode 20 end to end).
+
+Every |ours / theirs - 1| > 10% carries an `explanation`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sim import simulate  # noqa: E402
+from workloads.llm import decode_step_ops, prefill_ops  # noqa: E402
+from workloads.ops import Op  # noqa: E402
+from workloads.zoo import load_model_shape  # noqa: E402
+
+REF_PATH = Path(__file__).resolve().parent / "data" / "seed_reference.json"
+GAP = 0.10  # relative gap above which an explanation is required (issue 11)
+
+# --- BitMoD -------------------------------------------------------------------------------
+BITMOD_MODELS = ["opt-1.3b", "phi-2", "yi-6b", "llama-2-7b", "llama-2-13b", "llama-3-8b"]
+CONTEXT = 256  # bitmod_sim/test_*.py --cxt_len default
+GEN_TOKENS = 20  # speedup_plot.ipynb / energy_plot.ipynb num_token_generate
+
+# design -> presets and formats. Weight bits from bitmod_sim/test_*.py: FP16 16; ANT 5
+# (5.25 Yi-6B, 4 Llama-2-13B); OliVe 4 (4.5 Llama-3-8B); BitMoD 3.0625 gen / 4.0625 disc
+# (lossy), 6.0625 (lossless). KV bits: 16 FP16/ANT/OliVe, 8 BitMoD.
+BITMOD_DESIGNS = {
+    "FP16": {"gen": "fp16-bitmod-baseline", "disc": "bitmod-fp16-baseline-disc", "kvq": "fp16"},
+    "ANT": {"gen": "ant", "disc": "bitmod-ant-disc", "kvq": "fp16"},
+    "OliVe": {"gen": "olive", "disc": "bitmod-olive-disc", "kvq": "fp16"},
+    "BitMoD-LY": {"gen": "bitmod-gen-w3", "disc": "bitmod-disc-w4", "kvq": "int8"},
+    "BitMoD-LL": {"gen": "bitmod-int6", "disc": "bitmod-int6-disc", "kvq": "int8"},
+}
+
+
+def bitmod_wq(design: str, task: str, model: str) -> tuple[str, str]:
+    """Our weight format for their (design, task, model), and a note where their weight
+    width has no exact counterpart among our formats ('' when exact)."""
+    if design == "FP16":
+        return "fp16", ""
+    if design == "ANT":
+        if model == "llama-2-13b":
+            return "int4", ""
+        note = "their 5.25 b/w (a per-tensor 4/8-bit mix) run as int5" if model == "yi-6b" else ""
+        return "int5", note
+    if design == "OliVe":
+        note = "their 4.5 b/w run as olive-int4 (4 b/w)" if model == "llama-3-8b" else ""
+        return "olive-int4", note
+    if design == "BitMoD-LY":
+        return ("bitmod-fp3-g128" if task == "gen" else "bitmod-fp4-g128"), ""
+    return "bitmod-int6-g128", ""
+
+
+def bitmod_ops(model: str, task: str, wq: str, kvq: str) -> list[Op]:
+    """Their workload as our ops: GEMMs only; discriminative lm_head on all tokens."""
+    shape = load_model_shape(model)
+    if task == "disc":
+        ops = prefill_ops(shape, CONTEXT, 1, wq, "fp16", kvq)
+        ops = [replace(o, M=CONTEXT) if o.name == "lm_head" else o for o in ops]
+    else:
+        ops = decode_step_ops(shape, CONTEXT, 1, wq, "fp16", kvq)
+    return [o for o in ops if o.is_gemm]
+
+
+def run_ops(preset: str, ops: list[Op], fmts: tuple[str, str, str]) -> tuple[float, float]:
+    """(time s, energy J) of `ops` on `preset`."""
+    res = simulate(preset, ops, prefill=0, decode=0, wq=fmts[0], aq=fmts[1], kvq=fmts[2])
+    time_s = sum(r.time_s for r in res.rows)
+    energy_j = sum(r.energy_compute_j + r.energy_sram_j + r.energy_dram_j for r in res.rows)
+    return time_s, energy_j
+
+
+def ref_index(ref: dict) -> dict:
+    idx = {}
+    for e in ref["entries"]:
+        key = tuple(
+            e.get(k) for k in ("system", "source", "task", "net", "design", "model", "quantity")
+        )
+        idx[key] = e["value"]
+    return idx
+
+
+def bitmod_theirs(idx: dict, source: str, design: str, model: str) -> dict:
+    def get(task, q):
+        return idx[("bitmod", source, task, None, design, model, q)]
+
+    def get_b(task, q):
+        return idx[("bitmod", source, task, None, "FP16", model, q)]
+
+    out = {}
+    cd, cg = get("discriminative", "cycles"), get("generative", "cycles_per_decode_token")
+    bd = get_b("discriminative", "cycles")
+    bg = get_b("generative", "cycles_per_decode_token")
+    ed = get("discriminative", "energy_total")
+    eg = get("generative", "energy_total_per_decode_token")
+    fd = get_b("discriminative", "energy_total")
+    fg = get_b("generative", "energy_total_per_decode_token")
+    out["speedup_disc"] = bd / cd
+    out["speedup_gen"] = (GEN_TOKENS * bg + bd) / (GEN_TOKENS * cg + cd)
+    out["energy_disc"] = ed / fd
+    out["energy_gen"] = (GEN_TOKENS * eg + ed) / (GEN_TOKENS * fg + fd)
+    return out
+
+
+def bitmod_ours(design: str, model: str, cache: dict) -> tuple[dict, list[str]]:
+    def run(des, task):
+        key = (des, task, model)
+        if key not in cache:
+            d = BITMOD_DESIGNS[des]
+            wq, note = bitmod_wq(des, task, model)
+            ops = bitmod_ops(model, task, wq, d["kvq"])
+            cache[key] = (*run_ops(d[task], ops, (wq, "fp16", d["kvq"])), note)
+        return cache[key]
+
+    td, ed, n1 = run(design, "disc")
+    tg, eg, n2 = run(design, "gen")
+    bd, fd, _ = run("FP16", "disc")
+    bg, fg, _ = run("FP16", "gen")
+    vals = {
+        "speedup_disc": bd / td,
+        "speedup_gen": (GEN_TOKENS * bg + bd) / (GEN_TOKENS * tg + td),
+        "energy_disc": ed / fd,
+        "energy_gen": (GEN_TOKENS * eg + ed) / (GEN_TOKENS * fg + fd),
+    }
+    return vals, [n for n in {n1, n2} if n]
+
+
+# --- MixPE --------------------------------------------------------------------------------
+MIXPE_NETS = {"opt": "OPT-6.7B", "llama": "Llama-2-13B"}
+# design -> (preset, {their layer precision bits: (wq, aq)}). Their benchmark lists give
+# each layer one precision for both operands (create_fc); we run the design's real formats.
+MIXPE_DESIGNS = {
+    "FP16": ("mixpe-fp16-baseline", {16: ("fp16", "fp16")}),
+    "INT8": ("mixpe-int8-baseline", {8: ("int8", "int8")}),
+    "MixPE-W4A8": ("mixpe-w4a8", {4: ("int4-g128", "int8"), 8: ("int8", "int8")}),
+    "MixPE-W4A16": ("mixpe-w4a16", {8: ("int4-g128", "fp16"), 16: ("fp16", "fp16")}),
+}
+SAME_SIZE = {
+    "MixPE-W4A8": ("mixpe-fp16-baseline-64", "FP16-64x64"),
+    "MixPE-W4A16": ("mixpe-fp16-baseline-32", "FP16-32x32"),
+}
+
+
+def mixpe_ops(ref: dict, net: str, design: str) -> list[Op]:
+    wl = ref["mixpe_workloads"]
+    rows = wl["rows_M"]
+    fmts = MIXPE_DESIGNS[design][1]
+    ops = []
+    for i, layer in enumerate(wl["nets"][net][design]["layers"]):
+        wq, aq = fmts[layer["precision_bits"]]
+        ops.append(
+            Op(
+                f"fc{i}",
+                "linear",
+                "prefill",
+                M=rows,
+                K=layer["K"],
+                N=layer["N"],
+                count=layer["count"],
+                bq=wq,
+                aq=aq,
+            )
+        )
+    return ops
+
+
+def mixpe_run(ref: dict, net: str, design: str, preset: str | None = None) -> tuple[float, float]:
+    p = preset or MIXPE_DESIGNS[design][0]
+    ops = mixpe_ops(ref, net, design)
+    return run_ops(p, ops, (ops[0].bq, ops[0].aq, ops[0].aq))
+
+
+# --- comparison ---------------------------------------------------------------------------
+def gmean(xs: list[float]) -> float:
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def row(ours: float, theirs: float, explain: str) -> dict:
+    gap = ours / theirs - 1.0
+    r = {"ours": round(ours, 4), "theirs": round(theirs, 4), "gap": round(gap, 4)}
+    if abs(gap) > GAP:
+        r["explanation"] = explain
+    return r
+
+
+def bitmod_section(ref: dict) -> dict:
+    idx = ref_index(ref)
+    cache: dict = {}
+    table, notes = {}, {}
+    for design in BITMOD_DESIGNS:
+        if design == "FP16":
+            continue
+        for model in BITMOD_MODELS:
+            ours, nn = bitmod_ours(design, model, cache)
+            paper = bitmod_theirs(idx, "paper_figure_data", design, model)
+            theirsim = bitmod_theirs(idx, "simulator_run", design, model)
+            for metric in ours:
+                r = row(ours[metric], paper[metric], explain_bitmod(design, metric, ours, paper))
+                r["their_simulator_head"] = round(theirsim[metric], 4)
+                table.setdefault(f"{design}|{metric}", {})[model] = r
+            if nn:
+                notes[f"{design}|{model}"] = nn
+    geo = {}
+    for key, per in table.items():
+        o = gmean([v["ours"] for v in per.values()])
+        t = gmean([v["theirs"] for v in per.values()])
+        design, metric = key.split("|")
+        geo[key] = row(o, t, explain_bitmod(design, metric, None, None))
+        geo[key]["their_simulator_head"] = round(
+            gmean([v["their_simulator_head"] for v in per.values()]), 4
+        )
+    return {
+        "theirs": "paper figure data (plot notebooks); their_simulator_head = their simulator "
+        "at the cited commit, run here",
+        "metrics": "speedup_* = FP16 time / design time; energy_* = design energy / FP16 energy; "
+        "_disc = discriminative (prefill 256), _gen = 20 x generative token + discriminative",
+        "per_model": table,
+        "geomean": geo,
+        "format_notes": notes,
+    }
+
+
+def mixpe_section(ref: dict) -> dict:
+    idx = ref_index(ref)
+    table = {}
+    ours_t: dict = {}
+    for net in MIXPE_NETS:
+        for design in MIXPE_DESIGNS:
+            ours_t[(net, design)] = mixpe_run(ref, net, design)
+        bt, be = ours_t[(net, "FP16")]
+        for design in MIXPE_DESIGNS:
+            if design == "FP16":
+                continue
+            t, e = ours_t[(net, design)]
+            pub_t = idx[("mixpe", "published_table", None, net, design, None, "time_norm_fp16")]
+            pub_e = sum(
+                idx[("mixpe", "published_table", None, net, design, None, f"energy_{p}_norm_fp16")]
+                for p in ("static", "dram", "buffer", "core")
+            )
+            sim_c = idx[("mixpe", "simulator_run", None, net, design, None, "cycles")]
+            sim_cb = idx[("mixpe", "simulator_run", None, net, "FP16", None, "cycles")]
+            sim_e = idx[("mixpe", "simulator_run", None, net, design, None, "energy_total")]
+            sim_eb = idx[("mixpe", "simulator_run", None, net, "FP16", None, "energy_total")]
+            rt = row(t / bt, pub_t, explain_mixpe(design, "time"))
+            rt["their_simulator_run"] = round(sim_c / sim_cb, 4)
+            re_ = row(e / be, pub_e, explain_mixpe(design, "energy"))
+            re_["their_simulator_run"] = round(sim_e / sim_eb, 4)
+            table.setdefault(f"{design}|time_norm", {})[net] = rt
+            table.setdefault(f"{design}|energy_norm", {})[net] = re_
+    geo = {}
+    for key, per in table.items():
+        design, metric = key.split("|")
+        geo[key] = row(
+            gmean([v["ours"] for v in per.values()]),
+            gmean([v["theirs"] for v in per.values()]),
+            explain_mixpe(design, metric.split("_")[0]),
+        )
+    same = {}
+    for design, (preset, their_base) in SAME_SIZE.items():
+        per = {}
+        for net in MIXPE_NETS:
+            t, _ = ours_t[(net, design)]
+            bt, _ = mixpe_run(ref, net, "FP16", preset)
+            sim_c = idx[("mixpe", "simulator_run", None, net, design, None, "cycles")]
+            sim_b = idx[("mixpe", "simulator_run", None, net, their_base, None, "cycles")]
+            per[net] = row(bt / t, sim_b / sim_c, explain_mixpe(design, "same_size"))
+        e2e_d = simulate(design.lower(), "llama-2-7b", prefill=256, decode=20)
+        e2e_b = simulate(preset, "llama-2-7b", prefill=256, decode=20)
+        same[design] = {
+            "baseline_preset": preset,
+            "speedup_their_workload": per,
+            "speedup_llama2_7b_prefill256_decode20_ours": round(
+                e2e_b.total_time_s / e2e_d.total_time_s, 4
+            ),
+        }
+    return {
+        "theirs": "results/mixpe_res.csv (published); their_simulator_run = their simulator "
+        "at the cited commit, run here (reproduces the published table to its 2 decimals)",
+        "metrics": "time_norm / energy_norm = design / FP16 (32x28) on each design's own list",
+        "per_net": table,
+        "geomean": geo,
+        "same_size_speedup": same,
+    }
+
+
+# --- explanations (causes identified by reading both simulators; see module docstring) ---
+def explain_bitmod(design: str, metric: str, ours: dict | None, theirs: dict | None) -> str:
+    gen = metric.endswith("gen")
+    parts = []
+    if metric.startswith("energy"):
+        parts.append(
+            "energy: their PE energy is pe_energy x 1.5 (PR_SCALING) x every PE x every "
+            "compute cycle, SRAM from CACTI per tile, DRAM 18.75 pJ/bit; ours charges per "
+            "active MAC from arch/tech tables and per-access SRAM energy, so the FP16 "
+            "baseline's energy share (and the ratio) differs"
+        )
+    if gen:
+        parts.append(
+            "generative: their per-token figure data run one token against the KV cache and "
+            "their total adds the discriminative run (20 x gen + disc), so prefill dominates "
+            "any error; their figure-data cycles were made by an earlier simulator version "
+            "(their_simulator_head differs by up to a few %)"
+        )
+    else:
+        parts.append(
+            "discriminative: their figure-data FP16 cycles are 3-12% above what their own "
+            "simulator gives at HEAD (their_simulator_head), which moves every ratio"
+        )
+    if design in ("ANT", "OliVe"):
+        parts.append(
+            "ANT/OliVe in BitMoD's model are FP16xINT8 MAC arrays with weight widths 4-5.25 "
+            "b/w; ours adds edge-decoder cost and uses int5/olive-int4 formats"
+        )
+    if design.startswith("BitMoD"):
+        parts.append(
+            "BitMoD: their compute = tiles x ceil(floor(w_bits)/2) with no array fill/drain "
+            "and a 4-lane dot product per PE; ours models the bit-serial family "
+            "(term counts, per-group dequantization, fill/drain)"
+        )
+    return "; ".join(parts)
+
+
+def explain_mixpe(design: str, what: str) -> str:
+    if what == "energy":
+        return (
+            "energy: their energy is leakage x cycles (static, a large share) + CACTI SRAM "
+            "per bit + DRAM 0.63 pJ/bit + core power x busy cycles from "
+            "systolic_array_synth.csv; ours has no leakage term and charges 18.75 pJ/bit "
+            "DRAM, so ratios follow time less closely"
+        )
+    if design == "INT8":
+        return (
+            "INT8: their int88 list runs every product at the 8x8 rate on 32x32 PEs vs "
+            "FP16 on 32x28: ratio 28/32 = 0.875 in compute; ours differs by buffer/DRAM "
+            "stalls of the small 64-row GEMMs"
+        )
+    return (
+        f"{design}: their benchmark lists give the input the weight's precision (create_fc: "
+        "data dtype = w_dtype), so their simulator's get_perf_factor counts (pmax/4)^2 = 4 "
+        "products per PE per cycle for the W4 layers (their W4A8 runs as W4A4, W4A16 as "
+        "'8x8' on a 16-bit PE); ours runs the design's real formats (W4A8 / W4A16: the "
+        "activation datapath is fixed-width, 2 products per PE per cycle at W4), about "
+        "half their throughput on compute-bound layers"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--systems", default="bitmod,mixpe")
+    ap.add_argument("--out", help="also write the JSON here")
+    args = ap.parse_args(argv)
+    ref = json.loads(REF_PATH.read_text())
+    out = {"reference": str(REF_PATH.relative_to(ROOT)), "gap_threshold": GAP}
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    for s in systems:
+        if s == "bitmod":
+            out["bitmod"] = bitmod_section(ref)
+        elif s == "mixpe":
+            out["mixpe"] = mixpe_section(ref)
+        else:
+            print(f"argument: --systems: bitmod and/or mixpe (got {s!r})", file=sys.stderr)
+            return 2
+    text = json.dumps(out, indent=1)
+    print(text)
+    if args.out:
+        from common.files import write_atomic
+
+        write_atomic(args.out, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
