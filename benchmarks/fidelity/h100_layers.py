@@ -132,13 +132,38 @@ def error_stats(errs) -> dict:
 
 
 def read_layers(path: Path) -> dict:
-    """{(model, phase, batch, length): {step: time_us}} from h100_layers.csv."""
+    """{(model, phase, batch, length): {step: time_us}} from one h100_layers*.csv."""
     out: dict = {}
     with path.open() as fh:
         for r in csv.DictReader(fh):
             key = (r["model"], r["phase"], int(r["batch"]), int(r["length"]))
             out.setdefault(key, {})[r["step"]] = float(r["time_us"])
     return out
+
+
+def merge_runs(runs: list[dict]) -> tuple[dict, dict]:
+    """Geometric mean over runs of each (config, step) time, and the run-to-run spread of
+    the whole-layer times: |log(run_i / run_1)| median and worst over configs."""
+    import math
+
+    keys = set().union(*runs)
+    merged = {}
+    for key in keys:
+        steps = set().union(*(r.get(key, {}) for r in runs))
+        merged[key] = {}
+        for st in steps:
+            ts = [r[key][st] for r in runs if st in r.get(key, {})]
+            merged[key][st] = math.exp(sum(math.log(t) for t in ts) / len(ts))
+    spread = [
+        abs(math.log(r[k]["layer"] / runs[0][k]["layer"]))
+        for r in runs[1:]
+        for k in r
+        if k in runs[0] and "layer" in r[k] and "layer" in runs[0][k]
+    ]
+    rep = {"runs": len(runs)}
+    if spread:
+        rep.update(layer_median_abs_log=statistics.median(spread), layer_worst_abs_log=max(spread))
+    return merged, rep
 
 
 def group_steps(sim_ops: dict[str, float]) -> dict[str, float]:
@@ -229,55 +254,59 @@ def read_int4(path: Path) -> list[dict]:
         ]
 
 
-def int4_model(M, K, N, t0_us, bw_gb_s, deq_ps, m_tile):
-    """Fitted time (us) of `_weight_int4pack_mm`: fixed time + max(streaming the packed
-    weights at bw, dequantizing the K x N weights once per `m_tile` rows of M at deq_ps
-    picoseconds per weight), combined by the sum of a memory and a per-row-block term."""
+def int4_model(M, K, N, t0_us, bw_gb_s, rate_tmac_s, p):
+    """Time (us) of `_weight_int4pack_mm` (W4A16, group 128): a fixed time plus a smooth
+    max (exponent p) of streaming the packed weights and scales at bw and of per-row work
+    M*K*N at rate (the kernel dequantizes and multiplies at a rate far under the tensor
+    cores': its time grows linearly in M from a few rows on)."""
     import numpy as np
 
+    M, K, N = (np.asarray(x, float) for x in (M, K, N))
     wbytes = K * N / 2 + K / 128 * N * 4
     mem = wbytes / (bw_gb_s * 1e3)
-    blocks = np.ceil(np.asarray(M, float) / m_tile)
-    deq = blocks * K * N * deq_ps * 1e-6
-    return t0_us + np.maximum(mem, deq) + 0 * blocks
+    comp = M * K * N / (rate_tmac_s * 1e6)
+    return t0_us + (mem**p + comp**p) ** (1 / p)
 
 
 def fit_int4(rows: list[dict]) -> dict:
-    """Fit int4_model to the int4pack_mm rows (scipy least squares on log time) for
-    m_tile in 8/16/32/64, keep the best; report its parameters and errors."""
+    """Fit int4_model to the int4pack_mm rows (scipy least squares on log time)."""
     import numpy as np
     from scipy.optimize import least_squares
 
     r = [x for x in rows if x["kernel"] == "int4pack_mm"]
     if not r:
         return {}
-    M = np.array([x["M"] for x in r], float)
-    K = np.array([x["K"] for x in r], float)
-    N = np.array([x["N"] for x in r], float)
-    t = np.array([x["time_us"] for x in r])
-    best = None
-    for m_tile in (8, 16, 32, 64):
+    M, K, N, t = (np.array([x[c] for x in r], float) for c in ("M", "K", "N", "time_us"))
 
-        def res(p, m_tile=m_tile):
-            return np.log(int4_model(M, K, N, p[0], p[1], p[2], m_tile)) - np.log(t)
+    def res(q):
+        return np.log(int4_model(M, K, N, *q)) - np.log(t)
 
-        fit = least_squares(res, x0=[5.0, 2500.0, 0.1], bounds=([0, 100, 0], [100, 4000, 10]))
-        cost = float(np.median(np.abs(np.exp(fit.fun) - 1)))
-        if best is None or cost < best[0]:
-            best = (cost, m_tile, fit)
-    cost, m_tile, fit = best
+    fit = least_squares(
+        res, x0=[3.0, 2000.0, 15.0, 2.0], bounds=([0, 100, 0.1, 1], [50, 4000, 1000, 20])
+    )
     e = np.exp(fit.fun) - 1
     return {
-        "form": "t_us = t0_us + max(packed_weight_bytes / bw, ceil(M / m_tile) * K * N * "
-        "dequant_ps_per_weight)",
+        "form": "t_us = t0_us + (mem^p + comp^p)^(1/p); mem = (K*N/2 + K/128*N*4 bytes) / bw, "
+        "comp = M*K*N / rate",
         "t0_us": float(fit.x[0]),
         "bw_gb_s": float(fit.x[1]),
-        "dequant_ps_per_weight": float(fit.x[2]),
-        "m_tile": m_tile,
+        "rate_tmac_s": float(fit.x[2]),
+        "p": float(fit.x[3]),
         "median_abs_err": float(np.median(np.abs(e))),
         "worst_abs_err": float(np.max(np.abs(e))),
         "n": len(r),
     }
+
+
+def merge_int4(runs: list[list[dict]]) -> list[dict]:
+    """Geometric mean over runs of each (kernel, K, N, M) row's time."""
+    import math
+
+    acc: dict = {}
+    for rows in runs:
+        for x in rows:
+            acc.setdefault((x["kernel"], x["K"], x["N"], x["M"]), (x, []))[1].append(x["time_us"])
+    return [{**x, "time_us": math.exp(sum(map(math.log, ts)) / len(ts))} for x, ts in acc.values()]
 
 
 def compare_int4(rows: list[dict]) -> list[dict]:
@@ -315,7 +344,8 @@ def compare(data: Path) -> dict:
     from arch.accelerator import load_accelerator
     from sim.engine import Coster
 
-    measured = read_layers(data / "h100_layers.csv")
+    runs = [read_layers(p) for p in sorted(data.glob("h100_layers*.csv"))]
+    measured, spread = merge_runs(runs)
     accel = load_accelerator("h100")
     coster = Coster(accel)
     simulated = {
@@ -328,6 +358,7 @@ def compare(data: Path) -> dict:
     rows = compare_rows(measured, simulated)
     out = {
         "goal": {"median_abs": GOAL_MEDIAN, "worst_abs": GOAL_WORST},
+        "run_to_run": spread,
         "summary": {"sim": summarize(rows, "sim"), "sim_fused": summarize(rows, "sim_fused")},
         "steps": step_summary(rows),
         "layers": [
@@ -345,9 +376,9 @@ def compare(data: Path) -> dict:
     meta_path = data / "h100_meta.json"
     if meta_path.exists():
         out["meta"] = json.loads(meta_path.read_text())
-    int4_path = data / "h100_int4.csv"
-    if int4_path.exists():
-        rows4 = read_int4(int4_path)
+    int4_runs = [read_int4(p) for p in sorted(data.glob("h100_int4*.csv"))]
+    if int4_runs:
+        rows4 = merge_int4(int4_runs)
         cmp4 = compare_int4(rows4)
         out["int4"] = {
             "model": fit_int4(rows4),
@@ -372,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=",".join(FITTED + UNFITTED))
     ap.add_argument("--smoke", action="store_true", help="--measure: two configs, one shape")
     ap.add_argument("--no-int4", action="store_true")
+    ap.add_argument("--run", type=int, default=1, help="--measure: run number (file suffix)")
+    ap.add_argument("--reverse", action="store_true", help="--measure: models, configs reversed")
     a = ap.parse_args(argv)
     if a.measure:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -384,7 +417,12 @@ def main(argv: list[str] | None = None) -> int:
             hm.INT4_M[:] = [1, 16]
         else:
             cfg = hm.layer_configs(DECODE_BATCH, DECODE_KV, PREFILL)
-        meta = hm.measure(a.out or Path("out/h100_layers"), models, cfg, not a.no_int4)
+        if a.reverse:
+            models, cfg = models[::-1], cfg[::-1]
+        suffix = "" if a.run == 1 else f"_run{a.run}"
+        meta = hm.measure(
+            a.out or Path("out/h100_layers"), models, cfg, not a.no_int4, None, suffix
+        )
         print(json.dumps({k: v for k, v in meta.items() if k != "smi"}, indent=1))
         return 0
     print(json.dumps(compare(a.data), indent=1))

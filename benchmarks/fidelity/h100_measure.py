@@ -373,6 +373,7 @@ def measure_layers(
     copies=COPIES,
     passes=PASSES,
     timer: Timer | None = None,
+    suffix: str = "",
 ) -> None:
     """Whole-layer and per-step times of every (model, config): rows into h100_layers.csv,
     kernels into h100_layers_kernels.json."""
@@ -390,7 +391,7 @@ def measure_layers(
         "sdpa_backend",
     ]
     kernels: dict = {}
-    csv_path = out / "h100_layers.csv"
+    csv_path = out / f"h100_layers{suffix}.csv"
     with csv_path.open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=fields)
         wr.writeheader()
@@ -420,7 +421,7 @@ def measure_layers(
             del cps
             if dev != "cpu":
                 torch.cuda.empty_cache()
-    (out / "h100_layers_kernels.json").write_text(json.dumps(kernels, indent=0))
+    (out / f"h100_layers_kernels{suffix}.json").write_text(json.dumps(kernels, indent=0))
 
 
 def _measure_config(shape, phase, batch, length, cps, dev, passes, timer, wr, kernels):
@@ -557,7 +558,13 @@ def check_int4(dev, group=128) -> dict:
 
 
 def measure_int4(
-    out: Path, dev: str, meta: dict, shapes=INT4_SHAPES, ms=INT4_M, timer: Timer | None = None
+    out: Path,
+    dev: str,
+    meta: dict,
+    shapes=INT4_SHAPES,
+    ms=INT4_M,
+    timer: Timer | None = None,
+    suffix: str = "",
 ) -> None:
     """Rows (kernel, K, N, M, time_us, min_us, max_us, copies, weight_bytes) into
     h100_int4.csv: int4 tinygemm, int8 weight-only and fp16/bf16 cuBLAS at each M."""
@@ -567,7 +574,7 @@ def measure_int4(
     except Exception as e:  # noqa: BLE001
         meta.setdefault("errors", []).append(f"int4 check: {e!r}"[:300])
     fields = ["kernel", "K", "N", "M", "time_us", "min_us", "max_us", "copies", "weight_bytes"]
-    with (out / "h100_int4.csv").open("w", newline="") as fh:
+    with (out / f"h100_int4{suffix}.csv").open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=fields)
         wr.writeheader()
         for k, n in shapes:
@@ -688,7 +695,9 @@ def gemm_sanity(dev: str, timer: Timer) -> dict:
     return {"fp16_M1_4096x4096_us": med, "fitting_machine_us": 15.794}
 
 
-def measure(out: Path, models, configs, int4: bool, dev: str | None = None) -> dict:
+def measure(
+    out: Path, models, configs, int4: bool, dev: str | None = None, suffix: str = ""
+) -> dict:
     dev = dev or ("cuda" if torch.cuda.is_available() else "cpu")
     out.mkdir(parents=True, exist_ok=True)
     meta = environment(dev)
@@ -696,12 +705,12 @@ def measure(out: Path, models, configs, int4: bool, dev: str | None = None) -> d
     t0 = time.time()
     if dev != "cpu":
         meta["gemm_sanity"] = gemm_sanity(dev, timer)
-    measure_layers(models, configs, out, dev, meta, timer=timer)
+    measure_layers(models, configs, out, dev, meta, timer=timer, suffix=suffix)
     meta["layers_s"] = time.time() - t0
     if int4:
-        measure_int4(out, dev, meta, timer=timer)
+        measure_int4(out, dev, meta, timer=timer, suffix=suffix)
     meta["total_s"] = time.time() - t0
     if dev != "cpu":
         meta["smi_after"] = environment(dev).get("smi")
-    (out / "h100_meta.json").write_text(json.dumps(meta, indent=1))
+    (out / f"h100_meta{suffix}.json").write_text(json.dumps(meta, indent=1))
     return meta
