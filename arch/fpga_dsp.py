@@ -280,7 +280,7 @@ class FPGADSP(OpModel):
         return slab <= self.cfg.memory.buffers.weight.size_bytes / 2
 
     def _bytes_per_cycle(self, accel, channels: int, cross: bool) -> float:
-        """One stream's HBM bytes per cycle: channel BW x channels x efficiency."""
+        """One core's stream, HBM bytes per cycle: channel peak x channels x efficiency."""
         d = self.cfg.memory.dram
         h = self.p.hbm
         per_channel = d.bandwidth_gb_s * 1e9 * d.efficiency / h.channels / accel.frequency_hz
