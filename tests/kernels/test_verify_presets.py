@@ -36,6 +36,14 @@ EXPECTED = {
     "tmac-cpu": {"kernels.lut:lut_gemm"},
     "flightllm-u280": {"kernels.fpga_dsp:dsp_int8_partials"},
     "flightllm-vhk158": {"kernels.fpga_dsp:dsp_int8_partials"},
+    "bitmod-ant-disc": {"kernels.decoders:ant_partials"},
+    "bitmod-olive-disc": {"kernels.decoders:olive_partials"},
+    "bitmod-fp16-baseline-disc": {"kernels.mac:fp_mac_gemm"},
+    "bitmod-int6-disc": {"kernels.bitserial:bitmod_partials"},
+    "mixpe-fp16-baseline": {"kernels.mac:fp_mac_gemm"},
+    "mixpe-fp16-baseline-32": {"kernels.mac:fp_mac_gemm"},
+    "mixpe-fp16-baseline-64": {"kernels.mac:fp_mac_gemm"},
+    "mixpe-int8-baseline": {"kernels.mac:int8_partials"},
 }
 
 
