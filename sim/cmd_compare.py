@@ -5,6 +5,7 @@ the first), printed as a table and written as CSV."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -13,7 +14,9 @@ import pandas as pd
 from arch.accelerator import load_accelerator
 from common.errors import InputError
 from common.files import write_atomic
+from common.inputs import is_dir, short
 from sim.api import simulate
+from sim.limits import BATCH, DECODE, PREFILL, format_name
 
 
 def compare(
@@ -31,6 +34,7 @@ def compare(
     base = baseline or presets[0]
     names = list(dict.fromkeys([base, *presets]))
     rows = []
+    labels = _labels(names)
     for name in names:
         accel = load_accelerator(name)
         r = simulate(
@@ -39,7 +43,7 @@ def compare(
         s = r.summary()
         rows.append(
             {
-                "arch": name,
+                "arch": labels[name],
                 "wq": s["formats"]["wq"],
                 "aq": s["formats"]["aq"],
                 "kvq": s["formats"]["kvq"],
@@ -53,35 +57,80 @@ def compare(
             }
         )
     df = pd.DataFrame(rows).set_index("arch")
-    b = df.loc[base]
+    b = df.loc[labels[base]]
     df["speedup"] = b.total_time_s / df.total_time_s
     df["prefill_speedup"] = b.ttft_s / df.ttft_s
     df["decode_speedup"] = (b.tpot_s / df.tpot_s) if decode else float("nan")
     df["energy_eff"] = b.energy_j / df.energy_j
     df["area_ratio"] = df.area_mm2 / b.area_mm2
-    df.attrs["baseline"] = base
-    return df.loc[[n for n in names if n in presets or n == base]].reset_index()
+    df.attrs["baseline"] = labels[base]
+    keep = [labels[n] for n in names if n in presets or n == base]
+    out = df.loc[keep].reset_index()
+    out.attrs["baseline"] = labels[base]
+    return out
+
+
+def _labels(names: list[str]) -> dict[str, str]:
+    """A preset by its name, a YAML file by the `name` inside it (its path when two
+    files share a name)."""
+    from arch.accelerator import preset_names
+
+    presets = set(preset_names())
+    raw = {n: n if n in presets else load_accelerator(n).name for n in names}
+    counts = pd.Series(list(raw.values())).value_counts()
+    return {n: (label if counts[label] == 1 else n) for n, label in raw.items()}
 
 
 @click.command("compare")
 @click.argument("presets", nargs=-1, required=True)
-@click.option("--model", required=True, help="zoo name or config.json path")
-@click.option("--baseline", default=None, help="preset to normalize to (default: the first)")
-@click.option("--prefill", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--decode", type=click.IntRange(min=0), default=32, show_default=True)
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--wq", default=None)
-@click.option("--aq", default=None)
-@click.option("--kvq", default=None)
-@click.option("--csv", "csv_path", default="compare.csv", show_default=True)
-@click.option("--report", "report_dir", default=None, help="also write compare.md + compare.png")
+@click.option(
+    "--model", required=True, help="Zoo name, HF config.json (or its directory) to run on each."
+)
+@click.option(
+    "--baseline", default=None, help="Preset or YAML to normalize to (default: the first)."
+)
+@click.option("--prefill", type=PREFILL, default=256, show_default=True, help="Prompt tokens.")
+@click.option("--decode", type=DECODE, default=32, show_default=True, help="Generated tokens.")
+@click.option("--batch", type=BATCH, default=1, show_default=True, help="Sequences together.")
+@click.option(
+    "--wq", callback=format_name, help="Weight format for every arch (default: each arch's own)."
+)
+@click.option(
+    "--aq", callback=format_name, help="Activation format for every arch (default: each's own)."
+)
+@click.option(
+    "--kvq", callback=format_name, help="KV-cache format for every arch (default: each's own)."
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    default=None,
+    help="Write the table as CSV here [default: compare.csv, or DIR/compare.csv with --report].",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    default=None,
+    help="Write compare.csv, compare.md and compare.png into this directory (as a set).",
+)
 def command(
     presets, model, baseline, prefill, decode, batch, wq, aq, kvq, csv_path, report_dir
 ) -> None:
-    """Compare accelerators on one model (speedup, energy efficiency, area vs baseline)."""
-    if Path(csv_path).is_dir():
-        raise InputError(csv_path, "--csv", "a file path (a directory has that name)")
+    """Compare accelerators on one model (speedup, energy efficiency, area vs baseline).
+
+    PRESETS are preset names or arch YAML files; a YAML file is labelled by its `name`.
+    """
+    if csv_path is None and report_dir is None:
+        csv_path = "compare.csv"
+    for p, what in ((csv_path, "--csv"), (report_dir, "--report")):
+        if p is not None and not str(p).strip():
+            raise InputError(what, "(empty)", "a path")
+    if csv_path is not None and is_dir(csv_path):
+        raise InputError(short(csv_path), "--csv", "a file path (a directory has that name)")
     df = compare(list(presets), model, baseline, prefill, decode, batch, wq, aq, kvq)
+    for col in ("total_time_s", "energy_j", "area_mm2"):
+        if not all(math.isfinite(v) for v in df[col]):
+            raise InputError(col, "result", "finite figures; check the archs' numbers")
     shown = df[
         [
             "arch",
@@ -98,17 +147,22 @@ def command(
             "area_ratio",
         ]
     ]
+    baseline_label = df.attrs.get("baseline", df.arch[0])
+    written = []
+    if report_dir is not None:
+        from reports.compare import write_compare_report
+
+        title = (
+            f"{model}: prefill {prefill}, decode {decode}, batch {batch}; baseline {baseline_label}"
+        )
+        written += write_compare_report(df, title, report_dir)
+    if csv_path is not None:
+        written.append(write_atomic(Path(csv_path), df.to_csv(index=False), source="--csv"))
     click.echo(
         f"model {model}  prefill {prefill}  decode {decode}  batch {batch}  "
-        f"baseline {df.attrs.get('baseline', df.arch[0])}"
+        f"baseline {baseline_label}"
     )
     with pd.option_context("display.width", 200):
         click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    write_atomic(Path(csv_path), df.to_csv(index=False))
-    click.echo(f"wrote {csv_path}", err=True)
-    if report_dir:
-        from reports.compare import write_compare_report
-
-        title = f"{model}: prefill {prefill}, decode {decode}, batch {batch}; baseline {df.arch[0]}"
-        for p in write_compare_report(df, title, report_dir):
-            click.echo(f"wrote {p}", err=True)
+    for p in written:
+        click.echo(f"wrote {p}", err=True)

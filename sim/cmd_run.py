@@ -3,12 +3,16 @@ directory) on an accelerator (preset name or arch YAML)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from sim.api import simulate, simulate_trace
+from common.errors import InputError
+from common.inputs import is_dir, is_file
+from sim.limits import BATCH, DECODE, PREFILL, format_name
 from sim.output import render, write_outputs
+
+
+def _is_trace(model: str) -> bool:
+    return is_dir(model) and is_file(f"{model}/trace.json")
 
 
 @click.command("run")
@@ -16,44 +20,83 @@ from sim.output import render, write_outputs
 @click.argument("model")
 @click.option(
     "--prefill",
-    type=click.IntRange(min=1),
+    type=PREFILL,
     default=256,
     show_default=True,
-    help="prompt tokens (S)",
+    help="Prompt tokens per sequence (1..131072; not with a trace, which fixes it).",
 )
 @click.option(
     "--decode",
-    type=click.IntRange(min=0),
+    type=DECODE,
     default=32,
     show_default=True,
-    help="generated tokens (G)",
+    help="Generated tokens per sequence (0..131072; not with a trace).",
 )
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--wq", default=None, help="weight format (default: the arch's)")
-@click.option("--aq", default=None, help="activation format (default: the arch's)")
-@click.option("--kvq", default=None, help="KV-cache format (default: the arch's)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-@click.option("--out", "out_dir", default=None, help="also write result.json, ops.csv, summary.txt")
+@click.option(
+    "--batch",
+    type=BATCH,
+    default=1,
+    show_default=True,
+    help="Sequences run together (1..65536; not with a trace).",
+)
+@click.option("--wq", callback=format_name, help="Weight format (default: the arch's).")
+@click.option("--aq", callback=format_name, help="Activation format (default: the arch's).")
+@click.option("--kvq", callback=format_name, help="KV-cache format (default: the arch's).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="stdout: a table, the JSON of README 'format json', or the per-op CSV (no totals).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    help="Also write result.json, ops.csv and summary.txt into this directory (replaced as a set).",
+)
 @click.option(
     "--fit",
     is_flag=True,
     help="Report the footprint (weights, KV cache, activations) against the arch's "
     "memory.dram.capacity_gib and the largest batch and prefill that fit; no simulation.",
 )
-def command(arch, model, prefill, decode, batch, wq, aq, kvq, fmt, out_dir, fit) -> None:
-    """Simulate MODEL on ARCH and print totals and per-op rows."""
+@click.pass_context
+def command(ctx, arch, model, prefill, decode, batch, wq, aq, kvq, fmt, out_dir, fit) -> None:
+    """Simulate MODEL on ARCH and print totals and per-op rows.
+
+    ARCH is a preset name (`sim list presets`) or an arch YAML file (arch/README.md).
+    MODEL is a zoo name (`sim list models`), an HF-style config.json (or its directory),
+    or a trace directory written by `sim trace export`.
+    """
+    from sim.api import simulate, simulate_trace
+
     if fit:  # what fits memory.dram.capacity_gib (sim/fit.py), no simulation
         from sim.fit import fit_text
 
         click.echo(fit_text(arch, model, prefill, decode, batch, wq, aq, kvq, fmt))
         return
-    if (Path(model) / "trace.json").is_file():
+    if _is_trace(model):
+        for name in ("prefill", "decode", "batch"):
+            if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
+                raise InputError(
+                    f"--{name}",
+                    model,
+                    "no --prefill/--decode/--batch with a trace (its run fixes them; "
+                    "export another trace to change them)",
+                )
+        from workloads.trace import load_trace
+
+        if not load_trace(model, verify_hash=False).meta.ops:
+            raise InputError(f"{model}/trace.json", "ops", "at least one op (the list is empty)")
         res = simulate_trace(arch, model, wq=wq, aq=aq, kvq=kvq)
     else:
         res = simulate(
             arch, model, prefill=prefill, decode=decode, batch=batch, wq=wq, aq=aq, kvq=kvq
         )
-    click.echo(render(res, fmt))
-    if out_dir:
-        for p in write_outputs(res, out_dir):
-            click.echo(f"wrote {p}", err=True)
+    text = render(res, fmt)
+    paths = write_outputs(res, out_dir) if out_dir is not None else []
+    click.echo(text)
+    for p in paths:
+        click.echo(f"wrote {p}", err=True)

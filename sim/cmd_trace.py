@@ -6,8 +6,10 @@ import sys
 
 import click
 
+from sim._click import FullHelpGroup
 
-@click.group("trace")
+
+@click.group("trace", cls=FullHelpGroup)
 def command() -> None:
     """Export a model run as a Trace directory (trace.json + tensors.safetensors)."""
 
@@ -48,6 +50,12 @@ def command() -> None:
 @click.option("--aq", default="int8", show_default=True, help="Activation format.")
 @click.option("--kvq", default="int8", show_default=True, help="KV-cache format.")
 @click.option("--no-tensors", is_flag=True, help="Write trace.json only (no payload).")
+@click.option(
+    "--layers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="config.json models only: keep the first N decoder layers (random weights).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def export(
     model: str,
@@ -61,9 +69,11 @@ def export(
     kvq: str,
     no_tensors: bool,
     quiet: bool,
+    layers: int | None,
 ) -> None:
-    """Trace MODEL: `smollm2-135m` (real weights) or `module.path:factory` (your own
-    nn.Module; factory() returns (module, example input))."""
+    """Trace MODEL: `smollm2-135m` (real weights), an HF `config.json` (the real
+    transformers class with random weights; MoE routing recorded), or `module.path:factory`
+    (your own nn.Module; factory() returns (module, example input))."""
     from workloads.export import export_trace
 
     tr = export_trace(
@@ -78,6 +88,7 @@ def export(
         kvq=kvq,
         tensors=not no_tensors,
         progress=not quiet and sys.stderr.isatty(),
+        layers=layers,
     )
     ops = tr.meta.ops
     gemm = sum(1 for o in ops if o.kind in ("linear", "attn_qk", "attn_pv"))

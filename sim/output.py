@@ -1,14 +1,15 @@
-"""Rendering results (table / json / csv) and writing files atomically (temp + rename)."""
+"""Rendering results (table / json / csv) and writing them (atomically, as a set)."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from common.errors import InputError
-from common.files import write_atomic
+from common.files import write_dir_atomic
 from sim.result import SimResult
 
 TABLE_COLUMNS = [
@@ -24,12 +25,22 @@ TABLE_COLUMNS = [
     "energy_j",
     "mapping",
 ]
+OUT_FILES = ("result.json", "ops.csv", "summary.txt")
 
 
 def ops_frame(res: SimResult) -> pd.DataFrame:
-    df = res.to_dataframe()
-    df["energy_j"] = df.energy_compute_j + df.energy_sram_j + df.energy_dram_j
-    return df
+    """The per-op rows (the same columns as `SimResult.to_dataframe()`)."""
+    return res.to_dataframe()
+
+
+def _check_finite(res: SimResult) -> None:
+    """A non-finite figure means the arch's numbers are out of range; say so instead of
+    printing NaN/Infinity (JSON has no such values)."""
+    s = res.summary()
+    for key in ("total_time_s", "energy_j", "area_mm2", "tokens_per_s", "ttft_s"):
+        v = s[key]
+        if not math.isfinite(v):
+            raise InputError(res.arch, key, f"a finite result (got {v}); check the arch's numbers")
 
 
 def render_table(res: SimResult) -> str:
@@ -61,23 +72,27 @@ def render_table(res: SimResult) -> str:
 
 
 def render(res: SimResult, fmt: str) -> str:
+    _check_finite(res)
     if fmt == "json":
-        return json.dumps(res.to_dict(), indent=2)
+        return json.dumps(res.to_dict(), indent=2, allow_nan=False)
     if fmt == "csv":
         return ops_frame(res).to_csv(index=False)
     return render_table(res)
 
 
 def write_outputs(res: SimResult, out_dir: str) -> list[Path]:
-    """Write result.json, ops.csv and summary.txt into out_dir (each atomically)."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(out_dir, "--out", "a directory (a file has that name)")
-    files = [
-        (out / "result.json", render(res, "json")),
-        (out / "ops.csv", render(res, "csv")),
-        (out / "summary.txt", render_table(res)),
-    ]
-    for path, text in files:
-        write_atomic(path, text)
-    return [p for p, _ in files]
+    """Write result.json, ops.csv and summary.txt into out_dir as one set: the directory
+    is built under a temporary name and swapped into place (common.files.write_dir_atomic),
+    so a reader, or a killed run, sees either the previous set or the new one."""
+    texts = {
+        "result.json": render(res, "json"),
+        "ops.csv": render(res, "csv"),
+        "summary.txt": render_table(res),
+    }
+
+    def fill(tmp: Path) -> None:
+        for name, text in texts.items():
+            (tmp / name).write_text(text)
+
+    out = write_dir_atomic(Path(out_dir), fill)
+    return [out / name for name in OUT_FILES]

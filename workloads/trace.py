@@ -19,18 +19,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from common.errors import InputError
 from common.files import write_atomic, write_dir_atomic
 from workloads.ops import GEMM_KINDS, PHASES, VECTOR_KINDS, Op
 
 FORMAT_VERSION = 1
+# Bounds of every size and count in trace.json (issue 12): 2**40 is ~1e12, above any
+# tokens x batch x layers x heads product of a real run, and keeps every product of two
+# such sizes exact in float64 (< 2**53 after the cost model's scaling).
+MAX_SIZE = 2**40
+MAX_TENSOR_ELEMENTS = 2**40
 TRACE_JSON = "trace.json"
 TENSORS_FILE = "tensors.safetensors"
 
@@ -77,9 +83,9 @@ class ModelInfo(_Strict):
 class RunInfo(_Strict):
     """The captured run: prompt tokens (prefill length), decode steps and batch."""
 
-    prompt_tokens: int = Field(ge=0)
-    decode_steps: int = Field(ge=0)
-    batch: int = Field(ge=1)
+    prompt_tokens: int = Field(ge=1, le=MAX_SIZE)
+    decode_steps: int = Field(ge=0, le=MAX_SIZE)
+    batch: int = Field(ge=1, le=MAX_SIZE)
     prompt_source: str = ""  # "default", a file path, or "example input"
     prompt_sha256: str = ""
     generated_token_ids: list[int] = Field(default_factory=list)
@@ -97,13 +103,15 @@ class TensorSpec(_Strict):
     """One payload tensor: safetensors dtype tag and shape."""
 
     dtype: Literal["I8", "U8", "I16", "U16", "I32", "U32", "I64", "F16", "F32", "F64"]
-    shape: list[int]
+    shape: list[int] = Field(max_length=8)
 
     @field_validator("shape")
     @classmethod
     def _nonneg(cls, v: list[int]) -> list[int]:
         if any(d < 0 for d in v):
             raise ValueError("dimensions must be >= 0")
+        if math.prod(v) > MAX_TENSOR_ELEMENTS:
+            raise ValueError(f"at most {MAX_TENSOR_ELEMENTS} elements (2**40)")
         return v
 
 
@@ -121,11 +129,11 @@ class OpRecord(_Strict):
     name: str
     kind: str
     phase: str
-    M: int = Field(default=0, ge=0)
-    K: int = Field(default=0, ge=0)
-    N: int = Field(default=0, ge=0)
-    elements: int = Field(default=0, ge=0)
-    count: int = Field(default=1, ge=1)
+    M: int = Field(default=0, ge=0, le=MAX_SIZE)
+    K: int = Field(default=0, ge=0, le=MAX_SIZE)
+    N: int = Field(default=0, ge=0, le=MAX_SIZE)
+    elements: int = Field(default=0, ge=0, le=MAX_SIZE)
+    count: int = Field(default=1, ge=1, le=MAX_SIZE)
     wq: str
     aq: str
     group_size: int = Field(default=0, ge=0)
@@ -147,6 +155,16 @@ class OpRecord(_Strict):
         if v not in PHASES:
             raise ValueError(f"one of {', '.join(PHASES)}")
         return v
+
+    @model_validator(mode="after")
+    def _sizes(self) -> OpRecord:
+        if self.kind in GEMM_KINDS and min(self.M, self.K, self.N) < 1:
+            raise ValueError(f"M, K and N >= 1 for a {self.kind} op")
+        if self.kind in VECTOR_KINDS and self.elements < 1 and self.M * self.N < 1:
+            raise ValueError(f"elements >= 1 for a {self.kind} op")
+        if not self.wq.strip() or not self.aq.strip():
+            raise ValueError("wq and aq format names (empty)")
+        return self
 
     def to_op(self) -> Op:
         """The engine-ready Op (stats flattened, sorted by key)."""
@@ -184,6 +202,24 @@ class TraceFile(_Strict):
     ops: list[OpRecord]
     tensors: dict[str, TensorSpec] = Field(default_factory=dict)
     tensors_file: TensorsFileInfo | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TraceFile:
+        decode_ops = sum(1 for o in self.ops if o.phase == "decode")
+        if self.run.decode_steps == 0 and decode_ops:
+            raise ValueError(f"run.decode_steps >= 1: the trace has {decode_ops} decode ops")
+        if self.run.decode_steps > 0 and not decode_ops:
+            raise ValueError(
+                f"decode ops for run.decode_steps={self.run.decode_steps} (the trace has none)"
+            )
+        if self.tensors and self.tensors_file is None:
+            raise ValueError(
+                "a tensors_file record (size + sha256) when tensors are listed; "
+                "without it the payload could not be checked"
+            )
+        if "__metadata__" in self.tensors:
+            raise ValueError("tensor names other than __metadata__ (safetensors reserves it)")
+        return self
 
     @field_validator("format_version")
     @classmethod
@@ -270,9 +306,13 @@ class Trace:
 
 # ---- validation helpers -------------------------------------------------------------------
 def _pydantic_error(src: str, e: ValidationError) -> InputError:
+    from common.inputs import quote, short
+
     err = e.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-    msg = err["msg"].removeprefix("Value error, ")
+    loc = short(".".join(str(p) for p in err["loc"]) or "(root)")
+    msg = short(err["msg"].removeprefix("Value error, "), 200)
+    if err["type"] not in ("missing", "value_error", "extra_forbidden") and "input" in err:
+        msg += f" (got {quote(err['input'])})"
     return InputError(src, loc, msg)
 
 
@@ -310,16 +350,15 @@ def load_trace(path: str | os.PathLike, verify_hash: bool = True) -> Trace:
     SHA-256 when `verify_hash`), and holds every listed key with the listed dtype and shape.
     Tensors are read lazily. Raises InputError(file, field, expected) on any problem.
     """
+    from common.inputs import is_dir, load_json_file, short
+
     root = Path(path)
     jf = root / TRACE_JSON
-    if not root.is_dir():
-        raise InputError(str(root), "trace directory", "an existing directory holding trace.json")
-    if not jf.is_file():
-        raise InputError(str(jf), "file", "trace.json to exist")
-    try:
-        raw = json.loads(jf.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(str(jf), "JSON", f"valid JSON ({e})") from None
+    if not is_dir(root):
+        raise InputError(
+            short(str(root)), "trace directory", "an existing directory holding trace.json"
+        )
+    raw = load_json_file(jf, short(str(jf)), position_in_field=False)  # 16 MiB, strict JSON (common.inputs)
     if not isinstance(raw, dict):
         raise InputError(str(jf), "(root)", "a JSON object")
     if "format_version" not in raw:

@@ -441,9 +441,12 @@ def test_unverified_load_still_checks_header(mlp_trace: Path, tmp_path: Path) ->
     d = _copy(mlp_trace, tmp_path)
     _flip_byte(d)  # data bytes changed, header intact: only the hash notices
     assert load_trace(d, verify_hash=False).tensor("fc1/weight.codes").dtype == np.int8
-    _edit_json(d, lambda j: j.update(tensors_file=None))
     _truncate(d)
     with pytest.raises(InputError, match="truncated"):
+        load_trace(d, verify_hash=False)
+    # issue 12: a payload without its size/sha256 record is refused, not loaded unchecked
+    _edit_json(d, lambda j: j.update(tensors_file=None))
+    with pytest.raises(InputError, match="tensors_file record"):
         load_trace(d, verify_hash=False)
 
 
