@@ -57,6 +57,7 @@ GAP = 0.10  # relative gap above which an explanation is required (issue 11)
 # --- BitMoD -------------------------------------------------------------------------------
 BITMOD_MODELS = ["opt-1.3b", "phi-2", "yi-6b", "llama-2-7b", "llama-2-13b", "llama-3-8b"]
 CONTEXT = 256  # bitmod_sim/test_*.py --cxt_len default
+BITMOD_HZ = 1e9  # every BitMoD configuration runs at 1 GHz (test_*.py, the presets)
 GEN_TOKENS = 20  # speedup_plot.ipynb / energy_plot.ipynb num_token_generate
 
 # design -> presets and formats. Weight bits from bitmod_sim/test_*.py: FP16 16; ANT 5
@@ -247,7 +248,17 @@ def bitmod_section(ref: dict) -> dict:
         geo[key]["their_simulator_head"] = round(
             gmean([v["their_simulator_head"] for v in per.values()]), 4
         )
+    absolute = {}
+    for (des, task, model), (t, _, _) in sorted(cache.items()):
+        q = "cycles" if task == "disc" else "cycles_per_decode_token"
+        tk = "discriminative" if task == "disc" else "generative"
+        absolute.setdefault(f"{des}|{tk}", {})[model] = {
+            "ours": round(t * BITMOD_HZ),
+            "theirs_paper": idx[("bitmod", "paper_figure_data", tk, None, des, model, q)],
+            "their_simulator_head": idx[("bitmod", "simulator_run", tk, None, des, model, q)],
+        }
     return {
+        "absolute_cycles": absolute,
         "theirs": "paper figure data (plot notebooks); their_simulator_head = their simulator "
         "at the cited commit, run here",
         "metrics": "speedup_* = FP16 time / design time; energy_* = design energy / FP16 energy; "
@@ -323,39 +334,29 @@ def mixpe_section(ref: dict) -> dict:
 
 # --- explanations (causes identified by reading both simulators; see module docstring) ---
 def explain_bitmod(design: str, metric: str, ours: dict | None, theirs: dict | None) -> str:
-    gen = metric.endswith("gen")
-    parts = []
-    if metric.startswith("energy"):
-        parts.append(
-            "energy: their PE energy is pe_energy x 1.5 (PR_SCALING) x every PE x every "
-            "compute cycle, SRAM from CACTI per tile, DRAM 18.75 pJ/bit; ours charges per "
-            "active MAC from arch/tech tables and per-access SRAM energy, so the FP16 "
-            "baseline's energy share (and the ratio) differs"
+    if metric == "speedup_disc":
+        return (
+            "their FP16 discriminative baseline is DRAM-bound on the large layers: their "
+            "refetch rule (accelerator.py _calc_num_mem_refetch) re-reads a whole operand when "
+            "both weight and input exceed the 512 KB buffers (FP16 Llama-2-7B down_proj: "
+            "15.5 M compute vs 31 M DRAM cycles by their formulas), which costs the 16-bit "
+            "baseline most; ours tiles inside the buffers and runs those layers compute-bound "
+            "(see absolute_cycles: our FP16 prefill is close to their compute-only cycles), so "
+            "our speedups sit near the PE-count ratios (ANT 1024/768, OliVe 1152/768)"
         )
-    if gen:
-        parts.append(
-            "generative: their per-token figure data run one token against the KV cache and "
-            "their total adds the discriminative run (20 x gen + disc), so prefill dominates "
-            "any error; their figure-data cycles were made by an earlier simulator version "
-            "(their_simulator_head differs by up to a few %)"
+    if metric == "energy_disc":
+        return (
+            "their FP16 discriminative energy is dominated by that refetched DRAM traffic "
+            "(FP16 Llama-2-7B figure data: 12.6 of 15.5 J off chip at 18.75 pJ/bit); ours "
+            "fetches each operand about once, so the low-bit designs save less relative "
+            "energy; PE energies also differ (theirs pe_energy x 1.5 PR_SCALING x every PE x "
+            "every compute cycle, ours per active MAC from arch/tech)"
         )
-    else:
-        parts.append(
-            "discriminative: their figure-data FP16 cycles are 3-12% above what their own "
-            "simulator gives at HEAD (their_simulator_head), which moves every ratio"
-        )
-    if design in ("ANT", "OliVe"):
-        parts.append(
-            "ANT/OliVe in BitMoD's model are FP16xINT8 MAC arrays with weight widths 4-5.25 "
-            "b/w; ours adds edge-decoder cost and uses int5/olive-int4 formats"
-        )
-    if design.startswith("BitMoD"):
-        parts.append(
-            "BitMoD: their compute = tiles x ceil(floor(w_bits)/2) with no array fill/drain "
-            "and a 4-lane dot product per PE; ours models the bit-serial family "
-            "(term counts, per-group dequantization, fill/drain)"
-        )
-    return "; ".join(parts)
+    return (
+        "cause not isolated: the generative total is 20 x one decode token + the "
+        "discriminative run (speedup_plot.ipynb), so it carries the discriminative refetch "
+        "difference above; per-token decode cycles are compared in absolute_cycles"
+    )
 
 
 def explain_mixpe(design: str, what: str) -> str:
