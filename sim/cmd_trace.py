@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from sim._click import FullHelpGroup
+from sim.limits import BATCH, DECODE, PREFILL, format_name, text_file
 
 
 @click.group("trace", cls=FullHelpGroup)
@@ -25,30 +27,44 @@ def command() -> None:
 )
 @click.option(
     "--prompt-file",
-    type=click.Path(dir_okay=False),
     default=None,
+    callback=text_file,
     help="UTF-8 text to prefill (default: a built-in English paragraph).",
 )
 @click.option(
+    "--path",
+    "module_path",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Directory to import MODULE from (appended to sys.path, so it never shadows an "
+    "installed package; the current directory is not searched).",
+)
+@click.option(
     "--tokens",
-    type=int,
+    type=PREFILL,
     default=128,
     show_default=True,
     help="Prompt (prefill) length in tokens; the text is repeated if shorter.",
 )
 @click.option(
     "--decode",
-    type=int,
+    type=DECODE,
     default=8,
     show_default=True,
     help="Greedy decode steps after the prefill.",
 )
 @click.option(
-    "--batch", type=int, default=1, show_default=True, help="Identical sequences run together."
+    "--batch", type=BATCH, default=1, show_default=True, help="Identical sequences run together."
 )
-@click.option("--wq", default="int4-g128", show_default=True, help="Weight format.")
-@click.option("--aq", default="int8", show_default=True, help="Activation format.")
-@click.option("--kvq", default="int8", show_default=True, help="KV-cache format.")
+@click.option(
+    "--wq", default="int4-g128", show_default=True, callback=format_name, help="Weight format."
+)
+@click.option(
+    "--aq", default="int8", show_default=True, callback=format_name, help="Activation format."
+)
+@click.option(
+    "--kvq", default="int8", show_default=True, callback=format_name, help="KV-cache format."
+)
 @click.option("--no-tensors", is_flag=True, help="Write trace.json only (no payload).")
 @click.option(
     "--layers",
@@ -61,6 +77,7 @@ def export(
     model: str,
     out: str,
     prompt_file: str | None,
+    module_path: str | None,
     tokens: int,
     decode: int,
     batch: int,
@@ -74,7 +91,16 @@ def export(
     """Trace MODEL: `smollm2-135m` (real weights), an HF `config.json` (the real
     transformers class with random weights; MoE routing recorded), or `module.path:factory`
     (your own nn.Module; factory() returns (module, example input))."""
+    from common.progress import enabled
+    from quant.info import format_info
     from workloads.export import export_trace
+
+    for opt, name in (("--wq", wq), ("--aq", aq), ("--kvq", kvq)):
+        format_info(name, source=opt)
+    if module_path is not None:
+        full = os.path.abspath(module_path)
+        if full not in sys.path:
+            sys.path.append(full)
 
     tr = export_trace(
         model,
@@ -87,7 +113,7 @@ def export(
         aq=aq,
         kvq=kvq,
         tensors=not no_tensors,
-        progress=not quiet and sys.stderr.isatty(),
+        progress=not quiet and enabled(),
         layers=layers,
     )
     ops = tr.meta.ops

@@ -34,7 +34,6 @@ import importlib
 import inspect
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -608,14 +607,14 @@ def export_smollm2(
 
 # ---- custom module export -------------------------------------------------------------------
 def resolve_factory(spec: str) -> Callable[[], Any]:
-    """`"package.module:function"` -> the function (imported; cwd is on sys.path)."""
+    """`"package.module:function"` -> the function, imported from sys.path as it is (the
+    current directory is not added: a `safetensors.py` there must not shadow the real one;
+    `sim trace export --path DIR` appends DIR at the end of sys.path)."""
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
         raise InputError(
             "argument", "MODEL", f"'smollm2-135m' or 'module.path:factory' (got {spec!r})"
         )
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(mod_name)
     except Exception as e:
@@ -725,9 +724,11 @@ def export_trace(
     kvq: str = "int8",
     tensors: bool = True,
     progress: bool = True,
+    layers: int | None = None,
 ) -> Trace:
-    """The `sim trace export` entry: a zoo model name with real weights, or
-    `module.path:factory`. Returns the written Trace."""
+    """The `sim trace export` entry: a zoo model name with real weights, an HF
+    `config.json` (or its directory: random weights, `layers` to scale it down; see
+    `export_config`), or `module.path:factory`. Returns the written Trace."""
     for flag, f in (("--wq", wq), ("--aq", aq), ("--kvq", kvq)):
         format_info(f, flag)
     t0 = time.perf_counter()
@@ -744,6 +745,19 @@ def export_trace(
             tensors=tensors,
             progress=progress,
         )
+    elif model.endswith(".json") or (Path(model) / "config.json").is_file():
+        tr = export_config(
+            model,
+            out,
+            layers=layers,
+            tokens=tokens,
+            decode=decode,
+            batch=batch,
+            wq=wq,
+            aq=aq,
+            kvq=kvq,
+            progress=progress,
+        )
     elif ":" in model:
         tr = export_module(model, out, wq=wq, aq=aq, kvq=kvq, tensors=tensors, progress=progress)
     else:
@@ -752,10 +766,247 @@ def export_trace(
             "MODEL",
             "a traceable model: "
             + ", ".join(ZOO_REAL)
-            + f", or module.path:factory (got {model!r})",
+            + f", an HF config.json, or module.path:factory (got {model!r})",
         )
     tr.elapsed_s = time.perf_counter() - t0
     return tr
+
+
+# ---- any architecture from its config.json (random weights) --------------------------------
+def scaled_config(cfg: dict[str, Any], layers: int | None) -> dict[str, Any]:
+    """A copy of an HF config dict cut to `layers` decoder layers (None: all): per-layer
+    lists (`layer_types`, `mlp_only_layers`) follow, and DeepSeek's `first_k_dense_replace`
+    is capped at layers - 1 so that a scaled-down MoE model keeps at least one MoE layer."""
+    out = dict(cfg)
+    if layers is None:
+        return out
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+        raise InputError("argument", "--layers", f"an integer >= 1 (got {layers!r})")
+    key = "n_layer" if cfg.get("model_type") == "gpt2" else "num_hidden_layers"
+    full = cfg.get(key)
+    if isinstance(full, int) and layers > full:
+        raise InputError("argument", "--layers", f"at most {key}={full} (got {layers})")
+    out[key] = layers
+    if isinstance(cfg.get("layer_types"), list):
+        out["layer_types"] = cfg["layer_types"][:layers]
+    if isinstance(cfg.get("mlp_only_layers"), list):
+        out["mlp_only_layers"] = [i for i in cfg["mlp_only_layers"] if i < layers]
+    if isinstance(cfg.get("first_k_dense_replace"), int) and cfg.get("n_routed_experts"):
+        out["first_k_dense_replace"] = min(cfg["first_k_dense_replace"], layers - 1)
+    if isinstance(cfg.get("max_window_layers"), int):
+        out["max_window_layers"] = min(cfg["max_window_layers"], layers)
+    return out
+
+
+# A prime number of values: the random block tiled through every weight, so that
+# consecutive rows, experts and tensors all start at different phases of it.
+_RANDOM_BLOCK = 16_777_213
+
+
+def random_model(cfg: dict[str, Any], seed: int = 0) -> Any:
+    """The real transformers causal-LM class of `cfg["model_type"]` with random weights
+    (bfloat16, CPU, eager attention). Nothing is downloaded.
+
+    Filling billions of values with torch's normal_ takes ~15 ns each on one core (a
+    2-layer Mixtral: ~50 s), so the model is built without initialization and every
+    matrix is filled from one seeded N(0, initializer_range) block of `_RANDOM_BLOCK`
+    values (prime, so rows, experts and tensors start at different offsets); LayerNorm
+    weights are 1, RMSNorm weights 1 (0 for Gemma, whose norms scale by 1 + w), every
+    other vector (biases, sinks, router score biases) 0. Routing then comes from the real
+    router computation on these weights.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.initialization import no_init_weights
+
+    skip = {"model_type", "_name_or_path", "architectures", "quantization_config"}
+    kw = {k: v for k, v in cfg.items() if k not in skip}
+    try:
+        config = AutoConfig.for_model(cfg["model_type"], **kw)
+    except (ValueError, KeyError) as exc:
+        raise InputError("config", "model_type", f"a transformers model type ({exc})") from None
+    config._attn_implementation = "eager"
+    with no_init_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    gen = torch.Generator().manual_seed(seed)
+    std = float(getattr(config, "initializer_range", 0.02) or 0.02)
+    block = (torch.randn(_RANDOM_BLOCK, generator=gen) * std).to(torch.bfloat16)
+    norm_one = 0.0 if str(cfg["model_type"]).startswith("gemma") else 1.0
+    with torch.no_grad():
+        for mod in model.modules():
+            cls = type(mod).__name__
+            for pname, p in mod.named_parameters(recurse=False):
+                if p.dim() >= 2:
+                    flat = p.view(-1)
+                    reps = -(-flat.numel() // _RANDOM_BLOCK)
+                    flat.copy_(block.repeat(reps)[: flat.numel()])
+                elif isinstance(mod, torch.nn.LayerNorm) and pname == "weight":
+                    p.fill_(1.0)
+                elif "RMSNorm" in cls and pname == "weight":
+                    p.fill_(norm_one)
+                else:
+                    p.zero_()
+    return model.eval()
+
+
+def _expert_hooks(model: Any, counts: list[dict[int, np.ndarray]], experts: int) -> list[Any]:
+    """Pre-hooks on every `*Experts` module of the layer stack: transformers' MoE blocks
+    call experts(hidden, top_k_index, top_k_weights); the indices give tokens per expert."""
+    handles = []
+
+    def hook(layer: int):
+        def pre(mod, args):
+            idx = args[1].detach().reshape(-1).long().numpy()
+            counts[-1][layer] = np.bincount(idx, minlength=experts)[:experts]
+
+        return pre
+
+    for qual, mod in model.named_modules():
+        layer = _layer_of(qual + ".")
+        if layer is not None and type(mod).__name__.endswith("Experts"):
+            handles.append(mod.register_forward_pre_hook(hook(layer)))
+    return handles
+
+
+def export_config(
+    config_path: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    layers: int | None = None,
+    tokens: int = 64,
+    decode: int = 4,
+    batch: int = 1,
+    wq: str = "int4-g128",
+    aq: str = "int8",
+    kvq: str = "int8",
+    seed: int = 0,
+    model: Any = None,
+    progress: bool = True,
+) -> Trace:
+    """Trace any supported architecture from its HF `config.json`, without weights.
+
+    The config is read and validated by workloads.zoo, cut to `layers` layers
+    (`scaled_config`), and the real transformers class is instantiated with random
+    weights (`random_model`, or `model` when given: the same config's model, e.g. with
+    edited router weights). `batch` sequences of `tokens` random token ids (seeded) are
+    prefilled, then `decode` greedy steps run on the model's KV cache. For MoE models the
+    experts each token is routed to are recorded per layer and per pass; the trace's ops are
+    the shape-only builder's (workloads.llm) with that measured routing, so expert GEMMs
+    have M = tokens routed to each expert and only experts that got tokens are run. The
+    router record of each pass keeps the histograms as stats `expert_tokens_l{L}_e{E}`.
+    Shapes and routing come from the model; there are no weight or activation statistics
+    (random weights say nothing about real data) and no tensor payload.
+    """
+    import torch
+
+    from common.inputs import load_json_file
+    from workloads.llm import build_ops
+    from workloads.moe import Routing
+    from workloads.zoo import load_model_shape, shape_from_config
+
+    path = Path(config_path)
+    if path.is_dir():
+        path = path / "config.json"
+    load_model_shape(path)  # validates the full config (one-line errors)
+    src = str(path)
+    cfg = scaled_config(load_json_file(path, src), layers)
+    name = (path.parent.name if path.name == "config.json" else path.stem) or path.stem
+    shape = shape_from_config(cfg, name, src)
+    formats = _formats(wq, aq, kvq)
+    _check_counts(tokens, decode, batch, shape.max_positions)
+    model = model if model is not None else random_model(cfg, seed)
+
+    experts = shape.moe.experts if shape.moe else 0
+    counts: list[dict[int, np.ndarray]] = []
+    handles = _expert_hooks(model, counts, experts) if experts else []
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, shape.vocab, (batch, tokens), generator=gen)
+    params = inspect.signature(model.forward).parameters
+    cache_kw = "cache" if "cache" in params else "past_key_values"
+    generated: list[int] = []
+    try:
+        with torch.inference_mode():
+            counts.append({})
+            outp = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            for _ in range(decode):
+                nxt = outp.logits[:, -1].argmax(-1)
+                generated.append(int(nxt[0]))
+                counts.append({})
+                outp = model(
+                    input_ids=nxt[:, None],
+                    use_cache=True,
+                    logits_to_keep=1,
+                    **{cache_kw: _cache_of(outp)},
+                )
+    finally:
+        for h in handles:
+            h.remove()
+
+    routing = None
+    if experts:
+        moe_layers = sorted(counts[0])
+        if len(moe_layers) != shape.moe_layers:
+            raise InputError(
+                src, "model_type", f"{shape.moe_layers} MoE layers seen (got {len(moe_layers)})"
+            )
+        keyed = []
+        for i, per in enumerate(counts):
+            key = ("prefill", 0) if i == 0 else ("decode", i - 1)
+            keyed.append((key, tuple(tuple(int(x) for x in per[la]) for la in moe_layers)))
+        routing = Routing(counts=tuple(keyed))
+    ops = build_ops(shape, tokens, decode, batch, wq, aq, kvq, routing=routing)
+    records = []
+    pass_no = -1
+    for op in ops:
+        stats: dict[str, float] = {}
+        if op.name == "router":
+            pass_no += 1
+            for la, h in sorted(counts[pass_no].items()):
+                stats.update({f"expert_tokens_l{la}_e{e}": float(n) for e, n in enumerate(h)})
+        records.append(
+            OpRecord(
+                name=op.name,
+                kind=op.kind,
+                phase=op.phase,
+                M=op.M,
+                K=op.K,
+                N=op.N,
+                elements=op.elements,
+                count=op.count,
+                wq=op.bq,
+                aq=op.aq,
+                group_size=formats[op.kind][2],
+                stats=stats,
+            )
+        )
+    dims = {
+        "hidden": shape.hidden,
+        "intermediate": shape.intermediate,
+        "layers": shape.layers,
+        "heads": shape.heads,
+        "kv_heads": shape.kv_heads,
+        "head_dim": shape.head_dim,
+        "vocab": shape.vocab,
+        "max_positions": shape.max_positions or 0,
+        "experts": experts,
+        "top_k": shape.moe.top_k if shape.moe else 0,
+    }
+    meta = TraceFile(
+        format_version=FORMAT_VERSION,
+        created_by=_created_by(),
+        model=ModelInfo(name=name, source=f"config:{src}", kind="llm", dims=dims),
+        run=RunInfo(
+            prompt_tokens=tokens,
+            decode_steps=decode,
+            batch=batch,
+            prompt_source=f"random token ids (seed {seed})",
+            prompt_sha256=hashlib.sha256(ids.numpy().tobytes()).hexdigest(),
+            generated_token_ids=generated,
+        ),
+        formats=FormatsInfo(wq=wq, aq=aq, kvq=kvq),
+        ops=records,
+    )
+    return save_trace(meta, out, None)
 
 
 def _created_by() -> str:
