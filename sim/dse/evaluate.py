@@ -110,6 +110,7 @@ def base_row(point: Point, phase: str) -> dict:
         "weight_buffer_kib": float(mem["buffers"]["weight"]["size_kib"]),
         "input_buffer_kib": float(mem["buffers"]["input"]["size_kib"]),
         "output_buffer_kib": float(mem["buffers"]["output"]["size_kib"]),
+        "dram_capacity_bytes": float(mem["dram"].get("capacity_gib", float("nan"))) * 2**30,
         "model": point.model,
         "prefill": int(point.prefill),
         "decode": int(point.decode),
@@ -168,6 +169,8 @@ def evaluate_points(points: Sequence[Point]) -> list[dict]:
             row.update({k: float(m.get(k, NAN)) for k in METRIC_NAMES})
             row["area_mm2"] = float(area)
             row.update({k: float(v) for k, v in fp.items()})
+            cap = row["dram_capacity_bytes"]  # 1.0 when weights + KV cache fit in DRAM
+            row["fits_dram"] = float(fp["footprint_bytes"] <= cap) if cap == cap else NAN
             row["error"] = err
             row["seconds"] = secs
             rows.append(row)

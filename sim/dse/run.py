@@ -76,7 +76,9 @@ def executor(workers: int = 0, scheduler: str | None = None, n_points: int = 0):
             tiny = n_points <= TINY_POINTS
             # tiny: one in-process worker over the inproc:// transport (no socket at all);
             # otherwise worker processes talking TCP on the loopback interface only
+            # (the scheduler's HTTP health endpoint also binds to loopback, on a free port)
             net = {} if tiny else {"host": "127.0.0.1", "protocol": "tcp"}
+            net["scheduler_kwargs"] = {"dashboard_address": "127.0.0.1:0"}
             cluster = LocalCluster(
                 n_workers=1 if tiny else workers,
                 threads_per_worker=1,
@@ -93,6 +95,7 @@ def executor(workers: int = 0, scheduler: str | None = None, n_points: int = 0):
                 yield fut.result()
                 fut.release()
 
+        run_dask.client = client  # type: ignore[attr-defined]  (tests check the addresses)
         try:
             yield run_dask
         finally:
@@ -142,12 +145,14 @@ def evaluate_into_store(
         return stats
     from tqdm import tqdm
 
+    from common.progress import enabled as progress_enabled
+
     bar = tqdm(
         total=len(todo),
         unit="cfg",
         desc=desc,
         file=sys.stderr,
-        disable=None if progress is None else not progress,
+        disable=not (progress_enabled() if progress is None else progress),
         smoothing=0.1,
     )
     try:
@@ -177,7 +182,11 @@ def sweep(
     points = build_points(spec, source)  # every point validated before anything runs
     store = Store(out)
     write_atomic(Path(out) / "_spec.yaml", _spec_yaml(spec))
-    with executor(workers, scheduler, len(points)) as run:
+    have = store.keys()
+    n_todo = sum(not all(k in have for k in p.row_keys()) for p in points)
+    if not n_todo:  # nothing to compute: start no cluster
+        workers, scheduler = 0, None
+    with executor(workers, scheduler, n_todo) as run:
         stats = evaluate_into_store(points, spec, store, run, progress)
     df = store.read()
     want = {k for p in points for k in p.row_keys()}

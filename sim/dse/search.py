@@ -98,12 +98,14 @@ def search(
     records = []
     from tqdm import tqdm
 
+    from common.progress import enabled as progress_enabled
+
     bar = tqdm(
         total=trials,
         unit="trial",
         desc="search",
         file=sys.stderr,
-        disable=None if progress is None else not progress,
+        disable=not (progress_enabled() if progress is None else progress),
     )
     with executor(workers, scheduler, n_points=trials) as run:
         done = 0

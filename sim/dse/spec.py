@@ -54,6 +54,8 @@ METRICS = (
     "weight_bytes",
     "kv_cache_bytes",
     "footprint_bytes",
+    "dram_capacity_bytes",
+    "fits_dram",
     "perplexity",
 )
 
