@@ -16,6 +16,20 @@ Supported `model_type`s and how they map onto a `ModelShape`:
 | phi | phi | plain, parallel block | LayerNorm | partial RoPE | all + lm_head |
 | opt | opt | plain (fc1, fc2) | LayerNorm | learned | `enable_bias` |
 | bitnet | bitnet | gated, sub-norms | RMSNorm | RoPE | none |
+| mixtral | mixtral | MoE (gated experts) | RMSNorm | RoPE, `sliding_window` | none |
+| qwen2_moe, qwen3_moe | same | MoE (+ shared, gate) | RMSNorm | RoPE (3) | qkv (qwen2_moe) |
+| qwen3 | qwen3 | gated, q/k norms | RMSNorm | RoPE (3) | `attention_bias` |
+| phi3 | phi3 | gated (fused gate_up) | RMSNorm | RoPE, `sliding_window` | none |
+| gemma, gemma2, gemma3_text | same | gated GELU (5) | RMSNorm (1 + w) | RoPE, window (4) | none |
+| gpt2 | gpt2 | plain | LayerNorm | learned (`n_positions`) | all |
+| deepseek_v2, deepseek_v3 | same | MoE + shared, first-k dense | RMSNorm | MLA | none |
+| gpt_oss | gpt_oss | MoE (biases) | RMSNorm | RoPE, window (4), sinks | q/k/v/o |
+
+(3) windowed layers only with `use_sliding_window` (layers >= `max_window_layers`).
+(4) `layer_types`, else gemma2 / gpt_oss: even layers; gemma3: all but every
+`sliding_window_pattern`-th. (5) gemma2/3 add post-norms, gemma3 q/k norms.
+Any other `model_type` with the standard decoder fields is read as llama with one warning
+line on stderr (`STANDARD_DECODER_FIELDS`). MoE and MLA shapes: `MoEShape`, `MLAShape`.
 
 (1) when `architectures` names Bitnet (1bitLLM's LLaMA-shaped BitNet b1.58 models).
 (2) `sliding_window` only when `use_sliding_window` is true.
