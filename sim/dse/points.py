@@ -15,7 +15,7 @@ from common.errors import InputError
 from sim.dse.spec import FORMAT_AXES, RUN_AXES, Range, Spec
 
 # Bump when the row layout or the meaning of a column changes (part of every key).
-STORE_VERSION = 1
+STORE_VERSION = 2
 
 
 @dataclass(frozen=True)
