@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -317,11 +317,14 @@ def write_report(
     tables: Mapping[str, pd.DataFrame] | None = None,
     notes: Sequence[str] = (),
     source: str = "--out",
+    extra_fill: Callable[[Path], object] | None = None,
 ) -> Path:
     """Build the report directory atomically; returns its path.
 
     `summary`: one row per compared design (label, total_time_s, energy_j, ...) for the
-    speedup bars; `tables`: extra named tables shown in the page and the Markdown."""
+    speedup bars; `tables`: extra named tables shown in the page and the Markdown;
+    `extra_fill(tmpdir)` adds files of the caller to the same atomic directory (e.g.
+    reports.compare.fill_compare_report's compare.csv/md/png)."""
     runs = list(runs)
     sub = _subtitle(runs)
     figs: list[_Figure] = []
@@ -343,6 +346,8 @@ def write_report(
             (tmp / f"{f.name}.svg").write_bytes(f.svg)
         (tmp / "index.html").write_text(_html(title, sub, figs, tables, notes), encoding="utf-8")
         (tmp / "report.md").write_text(_markdown(title, sub, figs, tables, notes))
+        if extra_fill is not None:
+            extra_fill(tmp)
 
     return write_dir_atomic(out_dir, fill, source)
 

@@ -187,7 +187,14 @@ def sweep_report(
 
 
 def compare_report(
-    df: pd.DataFrame, model: str, prefill: int, decode: int, batch: int, out: str | Path, title: str
+    df: pd.DataFrame,
+    model: str,
+    prefill: int,
+    decode: int,
+    batch: int,
+    out: str | Path,
+    title: str,
+    extra_fill=None,
 ) -> Path:
     """Report of a `sim compare` table (one row per arch; first row = baseline unless
     df.attrs['baseline']): each arch simulated again in the formats of its row."""
@@ -214,5 +221,12 @@ def compare_report(
     if base not in set(summ["label"]):
         base = summ["label"].iloc[0]
     return write_report(
-        out, title, summary=summ, baseline=base, runs=runs, tables={"Compared designs": df}
+        out,
+        title,
+        summary=summ,
+        baseline=base,
+        runs=runs,
+        tables={"Compared designs": df},
+        source="--report",
+        extra_fill=extra_fill,
     )
