@@ -1,35 +1,133 @@
-"""Wall time of one whole `sim run` of Llama-2-7B (prefill 2048, decode 256, batch 1) on
-each preset, in-process (a fresh Coster each run, so no memo is shared between runs).
-Prints JSON. Goal (issue 2): under 2 s per run on a 2-core machine.
+"""Speed of the engine as a sweep sees it (issue 14), printed as JSON:
 
-    .venv/bin/python benchmarks/speed.py
+- `configs_per_s`: whole-model configurations per second, per tile family (one preset
+  each: int8-systolic, bitmod, lut-tensor-core, mixpe-w4a8), in this one process (= per
+  core): Llama-2-7B, prefill 2048 + decode 256, batch 1, each configuration a different
+  arch (DRAM bandwidth x {0.5, 0.75, 1, 1.5, 2} and PE columns x {1, 2} of the preset, via
+  `Arch.replace`), each with a fresh Coster, so no op cost is shared between them.
+  Goal: >= 20 per family.
+- `import_s`: wall time of `from sim import simulate` in a fresh interpreter (best of 3;
+  goal < 0.15 s).
+- `sim_run_cold_s`: wall time of a fresh `sim run` process (best of 3), for a tiny run
+  (SmolLM2-135M, prefill 8, decode 1: mostly start-up) and for the whole Llama-2-7B run
+  above (goal < 0.5 s).
+
+    .venv/bin/python benchmarks/speed.py [--n 10] [--families bitmod,int8-systolic]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from arch.accelerator import load_accelerator, preset_names
-from sim.api import simulate
+FAMILIES = {
+    "systolic_mac": "int8-systolic",
+    "bitserial": "bitmod",
+    "lut": "lut-tensor-core",
+    "mixpe": "mixpe-w4a8",
+}
+MODEL, PREFILL, DECODE = "llama-2-7b", 2048, 256
+BW_SCALES = (0.5, 0.75, 1.0, 1.5, 2.0)
+COL_SCALES = (1, 2)
+SIM = str(Path(sys.executable).parent / "sim")
 
 
-def main() -> None:
-    out = {"model": "llama-2-7b", "prefill": 2048, "decode": 256, "batch": 1, "runs": {}}
-    simulate("int8-systolic", "smollm2-135m", prefill=8, decode=1)  # import warm-up
-    for name in preset_names():
-        accel = load_accelerator(name)
+def configs_per_s(preset: str, n: int) -> dict:
+    from sim import Arch, simulate
+
+    base = Arch.load(preset)
+    bw = base.get("memory.dram.bandwidth_gb_s")
+    cols = base.get("pe_array.cols")
+    variants = [
+        {"memory.dram.bandwidth_gb_s": bw * s, "pe_array.cols": cols * c}
+        for c in COL_SCALES
+        for s in BW_SCALES
+    ][:n]
+    walls = []
+    for v in variants:
+        arch = base.replace(v)
         t = time.perf_counter()
+        simulate(arch, MODEL, prefill=PREFILL, decode=DECODE, batch=1)  # fresh Coster
+        walls.append(time.perf_counter() - t)
+    total = sum(walls)
+    return {
+        "preset": preset,
+        "configs": len(walls),
+        "configs_per_s": round(len(walls) / total, 3),
+        "mean_s": round(total / len(walls), 4),
+        "max_s": round(max(walls), 4),
+    }
+
+
+def _best_wall(cmd: list[str], repeat: int = 3) -> float:
+    best = float("inf")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="0")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        best = min(best, time.perf_counter() - t)
+    return round(best, 4)
+
+
+def import_time() -> float:
+    code = (
+        "import time; t = time.perf_counter(); from sim import simulate; "
+        "print(time.perf_counter() - t)"
+    )
+    best = float("inf")
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        best = min(best, float(out.stdout))
+    return round(best, 4)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description="engine speed (JSON)")
+    ap.add_argument("--n", type=int, default=len(BW_SCALES) * len(COL_SCALES))
+    ap.add_argument("--families", default=",".join(FAMILIES.values()))
+    args = ap.parse_args(argv)
+    presets = [p for p in args.families.split(",") if p]
+    out: dict = {
+        "model": MODEL,
+        "prefill": PREFILL,
+        "decode": DECODE,
+        "batch": 1,
+        "cpu_count": os.cpu_count(),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        "import_s": import_time(),
+        "sim_run_cold_s": {
+            "smollm2-135m prefill 8 decode 1": _best_wall(
+                [SIM, "run", "int8-systolic", "smollm2-135m", "--prefill", "8", "--decode", "1"]
+            ),
+            f"{MODEL} prefill {PREFILL} decode {DECODE}": _best_wall(
+                [
+                    SIM,
+                    "run",
+                    "int8-systolic",
+                    MODEL,
+                    "--prefill",
+                    str(PREFILL),
+                    "--decode",
+                    str(DECODE),
+                ]
+            ),
+        },
+        "families": {},
+    }
+    for preset in presets:
         try:
-            res = simulate(accel, "llama-2-7b", prefill=2048, decode=256, batch=1)
-        except Exception as e:  # a preset whose native formats don't fit this model
-            out["runs"][name] = {"error": str(e)}
-            continue
-        wall = time.perf_counter() - t
-        out["runs"][name] = {"wall_s": round(wall, 3), "tokens_per_s": res.tokens_per_s}
-    walls = [r["wall_s"] for r in out["runs"].values() if "wall_s" in r]
-    out["max_wall_s"] = max(walls)
+            out["families"][preset] = configs_per_s(preset, args.n)
+        except Exception as e:  # a preset that cannot run this model: say why
+            out["families"][preset] = {"error": f"{type(e).__name__}: {e}"}
+    rates = [f["configs_per_s"] for f in out["families"].values() if "configs_per_s" in f]
+    out["min_configs_per_s"] = min(rates) if rates else None
     print(json.dumps(out, indent=2))
+    return out
 
 
 if __name__ == "__main__":
