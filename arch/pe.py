@@ -31,6 +31,7 @@ from quant.info import FormatInfo
 if TYPE_CHECKING:
     from arch.accelerator import Accelerator
     from arch.vector import VectorModel
+    from kernels.spec import VerifySpec
     from workloads.ops import Op
 
 
@@ -110,6 +111,13 @@ class PEModel(ABC):
     @abstractmethod
     def vector_model(self, accel: Accelerator) -> VectorModel:
         """Parameters of the shared vector-op model (arch/vector.py) on this hardware."""
+
+    @abstractmethod
+    def verification(self) -> tuple[VerifySpec, ...]:
+        """What `sim verify` checks for this datapath: one kernels.spec.VerifySpec per
+        functional kernel (numba model of the arithmetic under kernels/, or a "module:function"
+        elsewhere with its own harness) and the (weight, activation) formats it runs on.
+        Import kernels.spec inside the method: it is light, but arch/ must not load numba."""
 
 
 class TileModel(PEModel):
