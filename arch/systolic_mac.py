@@ -1,5 +1,5 @@
-"""`systolic_mac`: a rows x cols array of fixed-width MAC PEs (INT8, FP16 or FP32), weight-
-or output-stationary. The baseline every low-bit family is compared with.
+"""`systolic_mac`: a rows x cols array of fixed-width MAC PEs (INT8, FP16 or FP32), weight-,
+output- or input-stationary. The baseline every low-bit family is compared with.
 
 Closed forms per fold (R = rows, C = cols, L = lanes, m rows streamed; derived by hand and
 checked against a per-cycle stepping model in tests/sim/test_systolic_oracle.py):
@@ -28,6 +28,32 @@ output-stationary (OS): a fold holds an R x C block of outputs; A enters from th
   B from the top, both skewed, ceil(k/L) steps each; the last MAC happens at step
   ceil(k/L) + R + C - 3 and the R x C results shift out in R cycles:
   fold = ceil(k/L) + R + C - 2 + R (no overlap between folds).
+input-stationary (IS): WS with the operands' roles swapped (C^T = B^T A^T). A fold holds a
+  (R*L) x c block of A^T (k rows of the reduction, c <= C of the m output rows); column j
+  of B streams in (row r at cycle j + r), partial sums move down, and output (i, j) leaves
+  the bottom of column i - m0. Folds run m-block outer, k-block inner; n (the columns of
+  B) plays the role of WS's m. The stationary inputs load over a one-row-per-cycle shift
+  chain from the input buffer: W_in = ceil(R*L*C*a / min(C*L*native, input buffer bits
+  per cycle)) cycles (arch/dataflow.fill_cycles; = R at native width). So:
+  W_in + (F-1)*max(n, W_in) + n + R + m_last - 2 (double-buffered: `weight_double_buffer`
+  then names the shadow register of the stationary operand, here the input), and
+  W_in + R + c + n - 2 per fold when single-buffered (c = the fold's m rows).
+
+Timing convention (`timing_convention`, default `native`): `scalesim` reproduces SCALE-Sim
+v3.0.0's (scalesim-project/scale-sim-v2, scalesim/compute/systolic_compute_{ws,os,is}.py
+and memory/double_buffered_scratchpad_mem.py) cycle count with free memory:
+  * full-width folds: a partial last column fold is padded to C columns (its demand
+    matrices append -1 "null request" columns up to arr_col), so every fold costs C;
+  * non-overlapped folds: each fold's demand rows are concatenated after the previous
+    fold's (no shadow registers), whatever `weight_double_buffer` says;
+  * its OS drain: the outputs of a fold are written as the skewed wave passes (T-1 null
+    rows, then R output rows, skewed over C columns), so an OS fold is
+    ceil(k/L) + R + C - 2 with no extra R drain;
+  * its reported total ("Total Cycles") is the serviced cycle of the last OFMAP demand
+    row, a 0-based index: (rows of the demand matrix) - 1.
+  Per fold: WS W + R + C + m - 2 (SCALE-Sim: 2R + C + T - 2, W = R), IS W_in + R + C +
+  n - 2, OS ceil(k/L) + R + C - 2; total = folds x fold - 1. Checked against SCALE-Sim
+  itself by benchmarks/fidelity/scalesim.py.
 
 Energy per MAC (tables in arch/tech/tables.yaml): the MAC's multiplier part scales with the
 operand widths actually used (array multiplier ~ a_bits * b_bits) relative to the MAC's
@@ -54,7 +80,9 @@ _NATIVE_BITS = {"int8": 8, "fp16": 16, "fp32": 32}
 
 class SystolicParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    dataflow: Literal["weight_stationary", "output_stationary"] = "weight_stationary"
+    dataflow: Literal["weight_stationary", "output_stationary", "input_stationary"] = (
+        "weight_stationary"
+    )
     mac: Literal["int8", "fp16", "fp32"] = "int8"
     weight_double_buffer: bool = True
     weight_fill_bits: int | None = Field(
@@ -62,6 +90,12 @@ class SystolicParams(BaseModel):
         ge=1,
         description="WS weight-fill bus width (bits/cycle); default: one PE row per cycle "
         "at the native width (cols x lanes x MAC bits, the classic shift chain)",
+    )
+    timing_convention: Literal["native", "scalesim"] = Field(
+        "native",
+        description="`scalesim`: SCALE-Sim v3.0.0's cycle conventions (full-width partial "
+        "folds, non-overlapped folds, its OS drain, total = 0-based index of the last write); "
+        "see the module docstring",
     )
 
 
@@ -82,6 +116,8 @@ class SystolicMAC(TileModel):
         self.fill_bits = params.weight_fill_bits or self.C * self.L * native
         wb = config.memory.buffers.weight
         self.bus_bits = bus_bits_per_cycle(self.fill_bits, wb.banks, wb.width_bits)
+        ib = config.memory.buffers.input  # IS: the stationary inputs' shift chain
+        self.in_bus_bits = bus_bits_per_cycle(self.C * self.L * native, ib.banks, ib.width_bits)
         self.wire_pj, self.wire_um2 = tech.unit("wire_bit_mm")
         self.span_mm = array_span_mm(self.R * self.C * self.L * self.mac_um2)
 
@@ -98,6 +134,8 @@ class SystolicMAC(TileModel):
     def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
         if self.p.dataflow == "weight_stationary":
             return (1, self.R * self.L, self.C)
+        if self.p.dataflow == "input_stationary":
+            return (self.C, self.R * self.L, 1)
         return (self.R, self.L, self.C)
 
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
@@ -110,21 +148,37 @@ class SystolicMAC(TileModel):
         area = {"mac": self.R * self.C * self.L * self.mac_um2}
         if self.p.dataflow == "weight_stationary":
             area["fill_bus"] = self.fill_bits * self.span_mm * self.wire_um2
+        elif self.p.dataflow == "input_stationary":  # the inputs' one-row shift chain
+            native = _NATIVE_BITS[self.p.mac]
+            area["fill_bus"] = self.C * self.L * native * self.span_mm * self.wire_um2
         return area
 
     # -- cost -------------------------------------------------------------------------
-    def fold_cycles(self, m: int, k: int, n: int, b_bits: float | None = None) -> int:
+    def fold_cycles(
+        self, m: int, k: int, n: int, b_bits: float | None = None, a_bits: float | None = None
+    ) -> int:
         """Cycles of the whole tile's folds (closed forms in the module docstring);
-        b_bits = stored width of the weights (default: the MAC's native width)."""
+        b_bits / a_bits = stored width of the weights / inputs (default: the MAC's native
+        width), which sets the WS / IS fill time."""
         R, C, L = self.R, self.C, self.L
+        native = _NATIVE_BITS[self.p.mac]
+        scalesim = self.p.timing_convention == "scalesim"
+        if self.p.dataflow == "output_stationary":
+            folds = ceil(m / R) * ceil(n / C)
+            if scalesim:  # drain overlapped with the skew; 0-based last write
+                return folds * (ceil(k / L) + R + C - 2) - 1
+            return folds * (ceil(k / L) + 2 * R + C - 2)
         if self.p.dataflow == "weight_stationary":
-            bits = _NATIVE_BITS[self.p.mac] if b_bits is None else b_bits
-            W = fill_cycles(R * L, C, bits, self.bus_bits)  # cycles to load a fold
-            kf, nf = ceil(k / (R * L)), ceil(n / C)
-            c_last = n - (nf - 1) * C
-            return ws_cycles(m, kf, nf, R, C, c_last, W, self.p.weight_double_buffer)
-        folds = ceil(m / R) * ceil(n / C)
-        return folds * (ceil(k / L) + 2 * R + C - 2)
+            W = fill_cycles(R * L, C, native if b_bits is None else b_bits, self.bus_bits)
+            streamed, cols = m, n  # rows streamed per fold; extent mapped on the columns
+        else:  # input_stationary: WS on (B^T, A^T)
+            W = fill_cycles(R * L, C, native if a_bits is None else a_bits, self.in_bus_bits)
+            streamed, cols = n, m
+        kf, cf = ceil(k / (R * L)), ceil(cols / C)
+        if scalesim:  # full-width, non-overlapped folds; 0-based last write
+            return kf * cf * (W + R + C + streamed - 2) - 1
+        c_last = cols - (cf - 1) * C
+        return ws_cycles(streamed, kf, cf, R, C, c_last, W, self.p.weight_double_buffer)
 
     def mac_energy_pj(self, a: FormatInfo, b: FormatInfo) -> float:
         native = _NATIVE_BITS[self.p.mac]
@@ -144,6 +198,16 @@ class SystolicMAC(TileModel):
                 "output": m * n * (kf - 1) * acc,
             }
             writes = {"output": m * n * kf * acc}
+        elif self.p.dataflow == "input_stationary":
+            # each input loads once into its fold; B streams once per m-fold; partial sums
+            # of every k-fold but the first are read back and accumulated
+            kf, mf = ceil(k / (R * L)), ceil(m / C)
+            reads = {
+                "input": m * k * a_bits,
+                "weight": k * n * mf * b_bits,
+                "output": m * n * (kf - 1) * acc,
+            }
+            writes = {"output": m * n * kf * acc}
         else:
             mf, nf = ceil(m / R), ceil(n / C)
             reads = {"weight": k * n * mf * b_bits, "input": m * k * nf * a_bits, "output": 0.0}
@@ -151,8 +215,10 @@ class SystolicMAC(TileModel):
         fill_pj = 0.0
         if self.p.dataflow == "weight_stationary":  # every weight crosses the fill bus once
             fill_pj = k * n * b_bits * self.span_mm * self.wire_pj
+        elif self.p.dataflow == "input_stationary":  # every input crosses the shift chain
+            fill_pj = m * k * a_bits * self.span_mm * self.wire_pj
         return TileCost(
-            cycles=self.fold_cycles(m, k, n, b_bits),
+            cycles=self.fold_cycles(m, k, n, b_bits, a_bits),
             compute_pj=macs * self.mac_energy_pj(tile.a, tile.b) + fill_pj,
             buffer_read_bits=reads,
             buffer_write_bits=writes,
