@@ -3,17 +3,24 @@ round-to-nearest (RTN) quantization under a scheme.
 
 Scale rules (units: the scale multiplies element values to give real values):
 - symmetric absmax: s = absmax / max|v| of the element format (SEED_SYSTEMS §8).
-- asymmetric (INT only): range [min(x, 0), max(x, 0)] (GPTQ convention, so 0 is exact and
-  zero padding of a partial group is harmless); s = (max − min) / (2^b − 1),
-  z = round(−min / s) in [0, 2^b − 1], q = clip(round(x / s) + z, 0, 2^b − 1), x ≈ (q − z)·s.
+- asymmetric (INT only), the zero-point RTN of GPTQ (IST-DASLab/gptq quant.py,
+  `Quantizer.find_params` + `quantize`, with perchannel=True, sym=False, mse=False):
+  range [min(x, 0), max(x, 0)] (so 0 is exact and zero padding of a partial group is
+  harmless; a block whose range is [0, 0] takes [−1, 1] as GPTQ does);
+  s = (max − min) / (2^b − 1), rounded to the scale format; z = round(−min / s) clamped to
+  [0, 2^b − 1]; q = clamp(round(x / s) + z, 0, 2^b − 1); x ≈ s·(q − z). round is
+  half-to-even (torch.round = np.rint). With scale format fp32 this is GPTQ's arithmetic
+  bit for bit; the `intB[-gG]-asym` names round s to FP16 first (the scale GPTQ checkpoints
+  store) and compute z and q from that stored scale.
 - scale formats: fp32, fp16 (cast RNE), ue4m3 (cast to FP8 E4M3, RNE, saturating at 448),
   e8m0 (OCP MX v1.0 §6.3: s = 2^(floor(log2 absmax) − emax_elem), emax_elem =
   floor(log2 max|v|), clamped to [−127, 127]).
 - "mse": search the clip ratio r in {1.00, 0.95, …, 0.50} (absmax·r, or min·r/max·r for
   asymmetric) per block, keep the lowest squared error (ties: the larger r).
 Element values are computed as y = x / s in float32, then encoded by the element format.
-Blocks with s = 0 (all-zero blocks, or scales that underflow) get code 0 / zero point and
-dequantize to 0.
+Symmetric blocks with s = 0 (all-zero blocks, or scales that underflow) get code 0 and
+dequantize to 0; asymmetric all-zero blocks get GPTQ's [−1, 1] range, codes = z, and
+dequantize to 0 as well.
 """
 
 from __future__ import annotations
@@ -86,15 +93,35 @@ def _sym_codes(xb: np.ndarray, s: np.ndarray, fmt: NumberFormat) -> np.ndarray:
     return fmt.encode(y)
 
 
-def _asym(xb: np.ndarray, lo: np.ndarray, hi: np.ndarray, fmt: NumberFormat, sf: str):
-    qmax = fmt.max_abs
-    s = cast_scale((hi - lo) / qmax, sf)
+def asym_params(lo: np.ndarray, hi: np.ndarray, bits: int, scale_format: str = "fp32"):
+    """GPTQ `find_params` (asymmetric, min-max): (scale, zero) float32 per block from the
+    block range [lo, hi] (lo <= 0 <= hi). Range [0, 0] becomes [−1, 1]; s = (hi − lo)/maxq
+    in float32, rounded to `scale_format`; z = clamp(round(−lo / s), 0, maxq)."""
+    maxq = np.float32(2**bits - 1)
+    lo = np.asarray(lo, dtype=np.float32)
+    hi = np.asarray(hi, dtype=np.float32)
+    empty = (lo == 0) & (hi == 0)
+    lo = np.where(empty, np.float32(-1), lo)
+    hi = np.where(empty, np.float32(1), hi)
+    s = cast_scale((hi - lo) / maxq, scale_format)
+    safe = np.where(s > 0, s, np.float32(1))  # only if the FP16 cast underflows to 0
+    z = np.clip(np.rint(-lo / safe), 0, maxq)
+    return s, np.where(s > 0, z, 0).astype(np.float32)
+
+
+def asym_codes(xb: np.ndarray, s: np.ndarray, z: np.ndarray, bits: int) -> np.ndarray:
+    """GPTQ `quantize` before dequantization: q = clamp(round(x / s) + z, 0, maxq), float32.
+    x ≈ s·(q − z) (`QTensor.dequantize`)."""
+    maxq = np.float32(2**bits - 1)
     safe = np.where(s > 0, s, np.float32(1))
-    z = np.clip(np.rint(-lo / safe), 0, qmax)
-    z = np.where(s > 0, z, 0).astype(np.float32)
-    y = np.where(s[..., None] > 0, xb / safe[..., None], 0)
-    q = np.clip(np.rint(y) + z[..., None], 0, qmax)  # q = clip(round(x/s) + z)
-    return q.astype(fmt.code_dtype), s, z
+    y = np.where(s[..., None] > 0, xb / safe[..., None], np.float32(0))
+    return np.clip(np.rint(y) + z[..., None], 0, maxq)
+
+
+def _asym(xb: np.ndarray, lo: np.ndarray, hi: np.ndarray, fmt: NumberFormat, sf: str):
+    bits = fmt.bits  # unsigned INT element: codes 0 .. 2^b − 1
+    s, z = asym_params(lo, hi, bits, sf)
+    return asym_codes(xb, s, z, bits).astype(fmt.code_dtype), s, z
 
 
 def _block_stats(xb: np.ndarray, scheme: QuantScheme):
