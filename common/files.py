@@ -82,6 +82,32 @@ def _check_target(path: Path, what: str, source: str) -> None:
         )
 
 
+def check_output(path: Path | str, what: str = "file", source: str = "--out") -> Path:
+    """Check an output path before any work is done: not empty, names the OS accepts
+    (length, no NUL), and nothing but a regular file (`what="file"`) or a directory
+    (`what="directory"`) already there. Returns the path."""
+    text = str(path)
+    if not text.strip():
+        raise InputError(source, "path", "a file or directory name (got an empty path)")
+    if "\x00" in text:
+        raise InputError(source, _short(repr(text)), "a path without NUL characters")
+    p = Path(text)
+    for part in p.parts:
+        if len(os.fsencode(part)) > 255:
+            raise InputError(source, _short(text), "path components of at most 255 bytes")
+    if len(os.fsencode(text)) >= 4096:
+        raise InputError(source, _short(text), "a path shorter than 4096 bytes")
+    _check_target(p, what, source)
+    parent = p.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if os.path.lexists(parent) and not os.path.isdir(parent):
+        raise InputError(
+            source, _short(text), f"a path under a directory ({_short(parent)} is not)"
+        )
+    return p
+
+
 def _prepare_parent(path: Path, source: str) -> None:
     if str(path) in ("", "."):
         raise InputError(source, "path", "a file or directory name (got an empty path)")

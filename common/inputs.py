@@ -270,20 +270,10 @@ def load_json(text: str, source: str, position_in_field: bool = True) -> Any:
     of at most 20 digits, no duplicate keys, nesting <= MAX_DEPTH."""
     source = short(source)
 
-    def bad_const(name: str):
-        raise InputError(source, "JSON", f"finite numbers (found {name})")
-
     def num_int(s: str) -> int:
         if len(s.lstrip("-")) > MAX_INT_DIGITS:
             raise InputError(source, "JSON", f"integers of at most {MAX_INT_DIGITS} digits")
-        v = int(s)
-        _check_number(v, source, "JSON")
-        return v
-
-    def num_float(s: str) -> float:
-        v = float(s)
-        _check_number(v, source, "JSON")
-        return v
+        return int(s)
 
     def pairs(items):
         out = {}
@@ -296,13 +286,7 @@ def load_json(text: str, source: str, position_in_field: bool = True) -> Any:
     if not _depth_ok(text):
         raise InputError(source, "JSON", f"nesting at most {MAX_DEPTH} levels deep")
     try:
-        return json.loads(
-            text,
-            parse_constant=bad_const,
-            parse_int=num_int,
-            parse_float=num_float,
-            object_pairs_hook=pairs,
-        )
+        data = json.loads(text, parse_int=num_int, object_pairs_hook=pairs)
     except json.JSONDecodeError as e:
         pos = f"line {e.lineno}, column {e.colno}"
         if position_in_field:
@@ -310,6 +294,21 @@ def load_json(text: str, source: str, position_in_field: bool = True) -> Any:
         raise InputError(source, "JSON", f"valid JSON ({pos}: {short(e.msg)})") from None
     except RecursionError:
         raise InputError(source, "JSON", f"nesting at most {MAX_DEPTH} levels deep") from None
+    _check_numbers(data, source)
+    return data
+
+
+def _check_numbers(data: Any, source: str) -> None:
+    """Every number finite and of magnitude <= 2**53; the error names the dotted path."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), x) for k, x in v.items())
+        elif isinstance(v, list):
+            stack.extend((f"{path}.{i}" if path else str(i), x) for i, x in enumerate(v))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            _check_number(v, source, short(path or "(top level)"))
 
 
 def load_json_file(

@@ -68,7 +68,7 @@ def _version() -> str:
         return "unknown"
 
 
-@click.group(cls=_Group, context_settings={"max_content_width": 120})
+@click.group("sim", cls=_Group, context_settings={"max_content_width": 120})
 @click.version_option(_version(), "--version", prog_name="sim", message="%(prog)s %(version)s")
 @click.option(
     "-q",

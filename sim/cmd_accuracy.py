@@ -13,6 +13,7 @@ import math
 import click
 from tabulate import tabulate
 
+from sim.limits import format_name, format_names, text_file
 from workloads.accuracy import DEFAULT_TOKENS, DEFAULT_WINDOW, evaluate
 
 
@@ -87,21 +88,46 @@ def render_table(df) -> str:
     "--wq",
     multiple=True,
     metavar="FMT",
+    callback=format_names,
     help="Weight format, repeatable or comma-separated (one row each); 'reference' keeps "
     "the loaded weights.",
 )
-@click.option("--aq", metavar="FMT", default=None, help="Activation format (linear inputs).")
+@click.option(
+    "--aq",
+    metavar="FMT",
+    default=None,
+    callback=format_name,
+    help="Activation format (linear inputs).",
+)
 @click.option("--kvq", metavar="FMT", default=None, help="KV cache format (k/v proj outputs).")
 @click.option(
     "--text",
     "text",
     metavar="FILE",
     default=None,
+    callback=text_file,
     help="UTF-8 text to score (default: Python's pydoc_data.topics).",
 )
-@click.option("--tokens", type=int, default=DEFAULT_TOKENS, show_default=True)
-@click.option("--window", type=int, default=DEFAULT_WINDOW, show_default=True)
-@click.option("--stride", type=int, default=None, help="Window step [default: window/2].")
+@click.option(
+    "--tokens",
+    type=click.IntRange(1, 2**20),
+    default=DEFAULT_TOKENS,
+    show_default=True,
+    help="Tokens to score (1..2**20).",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(2, 8192),
+    default=DEFAULT_WINDOW,
+    show_default=True,
+    help="Context window in tokens (2..8192, the model's context).",
+)
+@click.option(
+    "--stride",
+    type=click.IntRange(1, 8191),
+    default=None,
+    help="Window step [default: window/2].",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )

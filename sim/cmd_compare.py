@@ -13,7 +13,7 @@ import pandas as pd
 
 from arch.accelerator import load_accelerator
 from common.errors import InputError
-from common.files import write_atomic
+from common.files import check_output, write_atomic
 from common.inputs import is_dir, short
 from sim.api import simulate
 from sim.limits import BATCH, DECODE, PREFILL, format_name
@@ -127,6 +127,10 @@ def command(
             raise InputError(what, "(empty)", "a path")
     if csv_path is not None and is_dir(csv_path):
         raise InputError(short(csv_path), "--csv", "a file path (a directory has that name)")
+    if csv_path is not None:
+        check_output(csv_path, "file", "--csv")
+    if report_dir is not None:
+        check_output(report_dir, "directory", "--report")
     df = compare(list(presets), model, baseline, prefill, decode, batch, wq, aq, kvq)
     for col in ("total_time_s", "energy_j", "area_mm2"):
         if not all(math.isfinite(v) for v in df[col]):

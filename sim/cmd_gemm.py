@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from common.errors import InputError
-from common.files import write_atomic
+from common.files import check_output, write_atomic
 from common.inputs import decode_utf8, quote, read_bytes, short
 from common.progress import progress
 from sim.limits import GEMM_DIM, MAX_GEMM_DIM, format_name
@@ -133,6 +133,8 @@ def command(arch, dims, wq, aq, shapes, out_csv, fmt) -> None:
         raise InputError("arguments", "--out", "an output CSV path with --shapes")
     if not shapes and len(dims) != 3:
         raise InputError("arguments", "M K N", "three positive integers (or --shapes CSV)")
+    if out_csv is not None:
+        check_output(out_csv, "file")
     accel = load_accelerator(arch)
     coster = Coster(accel)
     d = accel.config.defaults

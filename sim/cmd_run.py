@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from common.errors import InputError
+from common.files import check_output
 from common.inputs import is_dir, is_file
 from sim.limits import BATCH, DECODE, PREFILL, format_name
 from sim.output import render, write_outputs
@@ -71,6 +72,9 @@ def command(ctx, arch, model, prefill, decode, batch, wq, aq, kvq, fmt, out_dir,
     or a trace directory written by `sim trace export`.
     """
     from sim.api import simulate, simulate_trace
+
+    if out_dir is not None:
+        check_output(out_dir, "directory")
 
     if fit:  # what fits memory.dram.capacity_gib (sim/fit.py), no simulation
         from sim.fit import fit_text

@@ -91,10 +91,12 @@ def export(
     """Trace MODEL: `smollm2-135m` (real weights), an HF `config.json` (the real
     transformers class with random weights; MoE routing recorded), or `module.path:factory`
     (your own nn.Module; factory() returns (module, example input))."""
+    from common.files import check_output
     from common.progress import enabled
     from quant.info import format_info
     from workloads.export import export_trace
 
+    check_output(out, "directory")
     for opt, name in (("--wq", wq), ("--aq", aq), ("--kvq", kvq)):
         format_info(name, source=opt)
     if module_path is not None:

@@ -18,6 +18,7 @@ import time
 import click
 
 from common.errors import InputError
+from sim.limits import SEED, verify_shapes
 
 DEFAULT_SHAPES = "16x576x192,32x1024x256"
 
@@ -224,6 +225,7 @@ def run_trace(path: str, cases, device: str, layers: int = 1):
     "--shapes",
     default=DEFAULT_SHAPES,
     show_default=True,
+    callback=verify_shapes,
     help="Comma-separated MxKxN problem sizes (M tokens, K reduction, N outputs).",
 )
 @click.option(
@@ -243,6 +245,7 @@ def run_trace(path: str, cases, device: str, layers: int = 1):
 )
 @click.option(
     "--trace-layers",
+    type=click.IntRange(1, 1024),
     default=1,
     show_default=True,
     help="With --trace: how many leading layers to check.",
@@ -255,7 +258,7 @@ def run_trace(path: str, cases, device: str, layers: int = 1):
     help="Record reference outputs on this device for the golden inputs (--golden DIR, "
     "else DIR itself) into DIR.",
 )
-@click.option("--seed", default=0, show_default=True, help="Seed of the random tensors.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random tensors.")
 def command(arch, family, device, shapes, golden, trace, trace_layers, record, seed) -> None:
     """Check the functional kernels of ARCH's PE datapath against reference GEMMs."""
     from kernels.cases import CASES, cases_of

@@ -278,6 +278,8 @@ def shape_from_config(cfg: dict[str, Any], name: str, source: str = "config") ->
     r = _Reader(cfg, source)
     model_type = r.get("model_type", str, required=True)
     archs = cfg.get("architectures") or []
+    if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+        raise InputError(source, "architectures", f"a list of class names (got {quote(archs)})")
     if model_type not in SUPPORTED_MODEL_TYPES:
         missing = [k for k in STANDARD_DECODER_FIELDS if cfg.get(k) is None]
         if missing:

@@ -446,9 +446,44 @@ BAD_TRACE: dict[str, dict] = {
 RUN_SMALL = ["--prefill", "8", "--decode", "1"]
 
 
+# Valid after all (pydantic's lax coercion, or values that are odd but computable in
+# bounded time), kept in BAD_YAML for the mutation tests' bases but not in the corpus.
+NOT_BAD_YAML = {
+    "long_name",
+    "bool_rows",
+    "binary_tag",
+    "huge_buffer",
+    "huge_vector_lanes",
+    "tech_7",
+}
+# `sim verify ARCH` reads only the family of ARCH: field values it never uses are not errors
+VERIFY_PARSE_ONLY = {
+    "big_int_cols",
+    "big_rows_cols",
+    "big_lanes",
+    "tiny_buffer",
+    "bad_defaults_fmt",
+    "empty_wq",
+    "eff_2",
+    "zero_freq",
+    "neg_bw",
+    "neg_rows",
+    "float_rows",
+    "str_rows",
+    "h100_vfixed_empty",
+    "h100_split_k_zero",
+    "h100_split_k_empty",
+    "unknown_param",
+    "dict_dram",
+    "1e30_rows",
+}
+
+
 def _arch_cases() -> list[Case]:
     out = []
     for name, content in BAD_YAML.items():
+        if name in NOT_BAD_YAML:
+            continue
         f = {"a.yaml": content}
         heavy = name.startswith(("laughs", "big_", "huge", "deep", "17mib", "fifo"))
         out.append(
@@ -469,15 +504,17 @@ def _arch_cases() -> list[Case]:
                 f,
             )
         )
-        out.append(
-            Case(f"yaml-verify-{name}", "yaml", ["verify", "{d}/a.yaml", "--shapes", "4x64x8"], f)
-        )
+        if name not in VERIFY_PARSE_ONLY:
+            argv = ["verify", "{d}/a.yaml", "--shapes", "4x64x8"]
+            out.append(Case(f"yaml-verify-{name}", "yaml", argv, f))
     return out
 
 
 def _config_cases() -> list[Case]:
     out = []
     for name, content in BAD_CONFIG.items():
+        if name == "model_type_long":  # an unknown decoder type is read llama-style, with a warning
+            continue
         f = {"m/config.json": content}
         heavy = name.startswith(("big_", "deep", "17mib", "fifo", "digits"))
         out.append(
@@ -520,11 +557,14 @@ def _csv_cases() -> list[Case]:
 def _trace_cases() -> list[Case]:
     out = []
     for name, files in BAD_TRACE.items():
+        if name in ("m_big", "m_str"):  # computable (bounded) / lax "4" -> 4: not errors
+            continue
         heavy = name in ("json_sparse", "st_sparse", "json_fifo", "m_big", "json_deep")
         out.append(
             Case(f"trace-run-{name}", "trace", ["run", "int8-systolic", "{d}/t"], files, heavy)
         )
-        out.append(Case(f"trace-show-{name}", "trace", ["trace", "show", "{d}/t"], files))
+        if name not in ("ops_empty", "wq_bad"):  # show lists ops; it does not cost them
+            out.append(Case(f"trace-show-{name}", "trace", ["trace", "show", "{d}/t"], files))
         out.append(
             Case(
                 f"trace-verify-{name}",

@@ -89,7 +89,7 @@ def run_subprocess(case: Case, d: Path, timeout: float = TIMEOUT_S) -> Outcome:
     t0 = time.perf_counter()
     try:
         p = subprocess.run(
-            [sys.executable, "-m", "sim", *argv],
+            [sys.executable, "-P", "-m", "sim", *argv],
             cwd=d,
             env=env,
             capture_output=True,

@@ -167,3 +167,239 @@ def test_gemm_csv_roundtrip(tmp_path):
     # decode GEMV: DRAM-bound (the 2048-bit fill bus outruns 64 B/cycle); prefill: compute
     assert list(df.bound) == ["memory", "compute"]
     assert df.cycles[0] == pytest.approx(128 * 4159 + 2048, rel=0.001)  # see test_cycles
+
+
+# ---- issue 12: hardening (each defect of the issue, by name) ------------------------------
+PRESET_TEXT = open(PRESET).read()
+
+
+def _yaml(tmp_path, text: str | bytes) -> str:
+    p = tmp_path / "a.yaml"
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(p)
+
+
+def test_billion_laughs_is_refused_fast(tmp_path):
+    import time
+
+    from tests.fuzz.corpus import laughs
+
+    t0 = time.perf_counter()
+    code, err, _ = _run("run", _yaml(tmp_path, laughs(9)), "llama-2-7b")
+    line = PRESET_TEXT.count("\n") + 2  # the first anchor, after the preset's text
+    _assert_clean(code, err, "a.yaml", f"line {line}:", "no YAML anchors or aliases")
+    assert time.perf_counter() - t0 < 2 and len(err) < 300
+
+
+@pytest.mark.parametrize(
+    "old,new,needles",
+    [
+        ("frequency_mhz: 1000", "frequency_mhz: .inf", ("finite number",)),
+        ("frequency_mhz: 1000", "frequency_mhz: 1e30", ("2**53",)),
+        ("rows: 32", "rows: " + "9" * 5000, ("at most 20 digits",)),
+        ("energy_pj_per_bit: 18.75", "energy_pj_per_bit: .inf", ("finite",)),
+        ("rows: 32", "rows: 32\n  rows: 64", ("rows", "only once")),
+        ("description: 32x32", "description: " + "[" * 500 + "]" * 500, ("nesting at most 64",)),
+    ],
+)
+def test_yaml_numbers_and_keys(tmp_path, old, new, needles):
+    p = _yaml(tmp_path, PRESET_TEXT.replace(old, new, 1))
+    line = PRESET_TEXT[: PRESET_TEXT.index(old)].count("\n") + 1 + new.count("\n")
+    _assert_clean(*_run("run", p, "llama-2-7b")[:2], "a.yaml", f"line {line}", *needles)
+
+
+def test_undecodable_yaml(tmp_path):
+    text = PRESET_TEXT.replace("description: 32x32", "description: caf\xe9").encode("latin-1")
+    _assert_clean(*_run("gemm", _yaml(tmp_path, text), "1", "64", "64")[:2], "line 2", "UTF-8")
+
+
+def test_misspelled_key_is_unknown_with_suggestion(tmp_path):
+    p = _yaml(tmp_path, PRESET_TEXT.replace("bandwidth_gb_s", "bandwith_gb_s"))
+    code, err, _ = _run("run", p, "llama-2-7b")
+    _assert_clean(code, err, "memory.dram.bandwith_gb_s", "did you mean bandwidth_gb_s?")
+    assert "missing" not in err
+
+
+def test_h100_empty_split_k(tmp_path):
+    h100 = open("arch/presets/h100.yaml").read()
+    p = _yaml(tmp_path, h100.replace("split_k: [1, 2, 3, 4, 6, 8]", "split_k: []"))
+    _assert_clean(*_run("gemm", p, "1", "64", "64")[:2], "pe_array.params.split_k", "at least 1")
+
+
+def test_config_architectures_int_and_huge_hidden(tmp_path):
+    import json
+
+    cfg = json.load(open("workloads/configs/smollm2-135m.json"))
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({**cfg, "architectures": 5}))
+    _assert_clean(
+        *_run("run", PRESET, str(p))[:2], "architectures", "a list of class names (got 5)"
+    )
+    p.write_text(json.dumps({**cfg, "hidden_size": 1e30}))
+    _assert_clean(*_run("run", PRESET, str(p))[:2], "hidden_size", "2**53")
+    p.write_text(json.dumps({**cfg, "hidden_size": 10**12}))
+    _assert_clean(*_run("run", PRESET, str(p))[:2], "hidden_size", "up to 2**24")
+
+
+def test_usage_errors_are_one_line():
+    code, err, _ = _run("run", PRESET, "llama-2-7b", "--batch", "1e18")
+    _assert_clean(code, err, "sim run", "--batch", "'1e18' is not a valid integer range")
+    _assert_clean(*_run("gemm", PRESET, "1e30", "4096", "4096")[:2], "sim gemm", "1e30")
+    _assert_clean(*_run("verify", "--family", "systolic_mac", "--seed", "-1")[:2], "--seed")
+    _assert_clean(*_run("run", PRESET, "llama-2-7b", "--decode", "1000000000")[:2], "131072")
+
+
+def test_version_and_full_help():
+    res = CliRunner().invoke(main, ["--version"])
+    assert res.exit_code == 0 and res.stdout.startswith("sim ")
+    help_text = " ".join(CliRunner().invoke(main, ["--help"]).stdout.split())
+    assert (
+        "..." not in help_text.split("Commands:")[1]
+        and "(speedup, energy efficiency, area vs baseline)" in help_text
+    )
+    run_help = " ".join(CliRunner().invoke(main, ["run", "--help"]).stdout.split())
+    assert "preset name" in run_help and "trace directory" in run_help
+
+
+def test_gemm_csv_unicode_digits_ragged_and_duplicate_columns(tmp_path):
+    shapes, out = tmp_path / "in.csv", tmp_path / "o.csv"
+    cases = {
+        "M,K,N,wq,aq\n1,4096²,64,int8,int8\n": ("row 2 column K", "'4096²'"),
+        "M,K,N,wq,aq\n1,64,64,int8,int8,extra\n": ("row 2", "5 fields like the header (got 6)"),
+        "M,K,N,wq,aq,M\n1,64,64,int8,int8,2\n": ("header", "each column once ('M' repeated)"),
+        "M,K,N,wq,aq\n1e30,64,64,int8,int8\n": ("row 2 column M", "up to 2**24"),
+    }
+    for text, needles in cases.items():
+        shapes.write_text(text)
+        code, err, _ = _run("gemm", PRESET, "--shapes", str(shapes), "--out", str(out))
+        _assert_clean(code, err, "in.csv", *needles)
+        assert not out.exists()
+
+
+def test_out_onto_fifo_is_refused_and_kept(tmp_path):
+    import os
+    import stat
+
+    fifo = tmp_path / "o.csv"
+    os.mkfifo(fifo)
+    shapes = tmp_path / "in.csv"
+    shapes.write_text("M,K,N,wq,aq\n1,64,64,int8,int8\n")
+    code, err, _ = _run("gemm", PRESET, "--shapes", str(shapes), "--out", str(fifo))
+    _assert_clean(code, err, "o.csv", "a FIFO, socket or device", "refusing to replace")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_outputs_honour_umask_and_replace_as_a_set(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        out = tmp_path / "res"
+        args = ["run", PRESET, "smollm2-135m", "--prefill", "8", "--decode", "1", "--out", str(out)]
+        assert _run(*args)[0] == 0
+        assert oct(os.stat(out).st_mode & 0o777) == oct(0o750)
+        assert {oct(os.stat(p).st_mode & 0o777) for p in out.iterdir()} == {oct(0o640)}
+        (out / "stale.txt").write_text("from an older run")
+        assert _run(*args)[0] == 0
+        assert sorted(p.name for p in out.iterdir()) == ["ops.csv", "result.json", "summary.txt"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # no temporaries
+    finally:
+        os.umask(old)
+
+
+def test_unique_temp_names_and_sweep_of_dead_writers(tmp_path):
+    from common.files import sweep, write_atomic
+
+    dead = tmp_path / ".out.csv.sim-999999999-abcd.tmp"
+    dead.write_text("left by a killed run")
+    live = tmp_path / f".out.csv.sim-{__import__('os').getpid()}-abcd.tmp"
+    live.write_text("being written by a live process")
+    write_atomic(tmp_path / "out.csv", "a,b\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out.csv"]
+    # a directory parked aside by a writer killed between its two renames is put back
+    (tmp_path / ".res.sim-999999999-ab.old").mkdir()
+    assert sweep(tmp_path) == [".res.sim-999999999-ab.old"] and (tmp_path / "res").is_dir()
+
+
+def test_trace_flags_and_integrity(tmp_path):
+    import json
+
+    from tests.fuzz.corpus import good_trace_meta
+
+    t = tmp_path / "t"
+    t.mkdir()
+    (t / "trace.json").write_text(json.dumps(good_trace_meta()))
+    code, err, _ = _run("run", PRESET, str(t), "--prefill", "99")
+    _assert_clean(code, err, "--prefill", "its run fixes them")
+    meta = good_trace_meta()
+    meta["run"]["decode_steps"] = 5
+    (t / "trace.json").write_text(json.dumps(meta))
+    _assert_clean(*_run("run", PRESET, str(t))[:2], "trace.json", "decode ops")
+    meta = good_trace_meta()
+    meta["tensors"] = {"a": {"dtype": "F32", "shape": [2]}}
+    (t / "trace.json").write_text(json.dumps(meta))
+    _assert_clean(*_run("trace", "show", str(t))[:2], "tensors_file record")
+    (t / "trace.json").write_text(json.dumps({**good_trace_meta(), "ops": []}))
+    _assert_clean(*_run("run", PRESET, str(t))[:2], "ops", "at least one op")
+
+
+def test_empty_format_names():
+    _assert_clean(*_run("run", PRESET, "llama-2-7b", "--wq", "")[:2], "--wq", "a format name")
+    _assert_clean(*_run("accuracy", "smollm2-135m", "--wq", "")[:2], "--wq", "format names")
+
+
+def test_trace_export_does_not_import_from_cwd(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "safetensors.py").write_text(
+        "open('PWNED', 'w').write('x')\ndef evil():\n    raise SystemExit(0)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    p = subprocess.run(
+        [sys.executable, "-P", "-m", "sim", "trace", "export", "safetensors:evil", "--out", "x"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "x").exists()
+
+
+def test_compare_report_dir_holds_csv_and_yaml_is_labelled_by_name(tmp_path):
+    cfg = yaml.safe_load(open(PRESET))
+    cfg["name"] = "my-int8"
+    p = tmp_path / "mine.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    rep = tmp_path / "rep"
+    args = ["compare", "int8-systolic", str(p), "--model", "smollm2-135m", "--prefill", "8"]
+    res = CliRunner().invoke(main, [*args, "--decode", "1", "--report", str(rep)])
+    assert res.exit_code == 0, res.output
+    assert sorted(x.name for x in rep.iterdir()) == ["compare.csv", "compare.md", "compare.png"]
+    import pandas as pd
+
+    df = pd.read_csv(rep / "compare.csv")
+    assert list(df.arch) == ["int8-systolic", "my-int8"]
+    md = (rep / "compare.md").read_text()
+    assert "prefill_speedup" in md and "| my-int8 " in md
+    assert not (tmp_path / "compare.csv").exists()
+
+
+def test_to_dataframe_has_the_columns_of_ops_csv(tmp_path):
+    import pandas as pd
+
+    from sim.api import simulate
+
+    out = tmp_path / "res"
+    args = ["run", PRESET, "smollm2-135m", "--prefill", "8", "--decode", "1", "--out", str(out)]
+    assert _run(*args)[0] == 0
+    df = simulate(PRESET, "smollm2-135m", prefill=8, decode=1).to_dataframe()
+    csv = pd.read_csv(out / "ops.csv", keep_default_na=False)
+    assert list(df.columns) == list(csv.columns)
+    assert df.energy_j.tolist() == pytest.approx(
+        (df.energy_compute_j + df.energy_sram_j + df.energy_dram_j).tolist()
+    )
+    assert df.energy_j.sum() == pytest.approx(csv.energy_j.sum(), rel=1e-12)
