@@ -358,7 +358,8 @@ def load_trace(path: str | os.PathLike, verify_hash: bool = True) -> Trace:
         raise InputError(
             short(str(root)), "trace directory", "an existing directory holding trace.json"
         )
-    raw = load_json_file(jf, short(str(jf)), position_in_field=False)  # 16 MiB, strict JSON (common.inputs)
+    # 16 MiB, strict JSON (common.inputs)
+    raw = load_json_file(jf, short(str(jf)), position_in_field=False)
     if not isinstance(raw, dict):
         raise InputError(str(jf), "(root)", "a JSON object")
     if "format_version" not in raw:
