@@ -11,9 +11,10 @@ cycles of frequency_mhz:
 1. Precision class of the tensor-core instruction (`precision`):
    - fp16: activations fp16/bf16 (or any <= 16-bit format) x any weight format that is not
      int8/fp8-class with a matching activation: fp16/bf16 GEMMs, and weight-only low-bit
-     formats (int4-g128, nf/mx/fp4 ...), ASSUMED to run at the fp16 rate with the weights
-     read at their stored bits (dequantization in registers hidden, as in Marlin-style
-     kernels; not measured here).
+     formats. A weight format listed under a measured weight-only kernel
+     (`weight_only_kernels`, below) runs that kernel's own model; any other (int3, mx/fp4
+     ...) is ASSUMED to run at the fp16 rate with the weights read at their stored bits
+     (dequantization in registers hidden, as in Marlin-style kernels; not measured).
    - int8: integer activations and weights of <= 8 bits (W8A8, W4A8 upcast to int8).
    - fp8: float activations and weights of <= 8 bits (e4m3/e5m2; narrower floats upcast).
    fp32 activations are rejected (TF32 is not modelled).
@@ -42,6 +43,24 @@ cycles of frequency_mhz:
    CUDA graph). In `timing: per_call` mode `launch_overhead_us` (host dispatch + launch +
    synchronize of one isolated eager call) is added. `kernel_overhead_cycles` (arch
    schema: fixed cycles per op execution) is added to every op, as on every family.
+5. Weight-only kernels (`weight_only_kernels`: kernel name -> the weight formats it runs,
+   16-bit float activations, `linear` ops only). The kernel a user actually runs, not
+   cuBLAS: measured on the H100, torch's `_weight_int4pack_mm` (tinygemm; W4A16, groups of
+   128, bf16 scale and zero per group) is linear in M from M ~ 8 on: it dequantizes and
+   multiplies on the CUDA/tensor cores at a rate far under cuBLAS's. Per kernel:
+      memory  = K*N*stored_bits_per_weight/8 / (dram.bandwidth * bandwidth_efficiency)
+      compute = M*K*N / rate_macs_per_s
+      time    = fixed_us + (memory^p + compute^p)^(1/p)      (+ launch_overhead_us per_call)
+   with stored_bits_per_weight the kernel's layout (4 + 2 x 16 / 128 = 4.25 for int4pack:
+   nibbles plus a bf16 scale and zero per group, whatever the format's own scale bits).
+   The four numbers are the least-squares fit `fit_int4` of
+   benchmarks/fidelity/h100_layers.py to benchmarks/fidelity/data/h100_int4*.csv (60
+   shapes x M = 1..512, HBM-streamed weights; median 2.3 %, worst 7.4 %); tests/arch/
+   test_gpu_tensorcore.py refits them. Activation and output bytes are counted in the
+   op's HBM bytes but not in the fitted time (<= 1 % of the bytes where memory matters).
+   No CTA tiles, split-K or waves are modelled for these kernels (reported as 0).
+   `GemmTime.kernel` / `GPUTensorCore.kernel_for` name the kernel an op runs.
+
 Attention ops (attn_qk / attn_pv, count = layers x heads) run inside batched kernels, one
 set per layer: one head's share is costed at full SM occupancy (no wave quantization) and
 the kernels' fixed time, paid once per layer, is charged on the layer's softmax op (count =
@@ -52,6 +71,11 @@ layers; an op execution of one head cannot carry a per-layer cost):
   per cycle), no HBM traffic, plus `attention_fixed_us`, the fixed time of one attention
   kernel (measured: SDPA forced to FlashAttention-2, decode 32 heads x 16 keys, 5.51 us
   back to back; benchmarks/data/h100_attention.csv).
+  Its HBM streams (Q, K/V cache, output) move at `attention_hbm_efficiency` x
+  dram.bandwidth when set (the attention kernel's own streaming efficiency; the h100
+  preset's 0.9242 is cuDNN SDPA, PyTorch's default on the H100, reaching 3.10 TB/s over
+  >= 1 GB KV caches in benchmarks/fidelity/data/h100_layers*.csv), else at the GEMM-fitted
+  dram.efficiency.
 - unfused: a batched GEMM kernel each for QK and PV (their fixed time: kernel_fixed_us
   of fp16, the measured per-GEMM-kernel time) and a softmax kernel (vector_fixed_us,
   2 HBM passes) per layer.
@@ -98,6 +122,34 @@ _VECTOR_PASSES = {"softmax": 2, "norm": 2, "act": 2, "eltwise": 3}  # act is una
 
 def _per_prec(default: float) -> dict[str, float]:
     return dict.fromkeys(PRECISIONS, default)
+
+
+class WeightOnlyKernel(BaseModel):
+    """One measured weight-only GEMM kernel (module docstring, 5); sources in the preset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kernel: str = Field(min_length=1, description="what the user runs, e.g. a torch op name")
+    formats: list[str] = Field(min_length=1, description="weight formats it runs")
+    stored_bits_per_weight: PositiveFloat = Field(
+        description="bits the kernel reads per weight (its own layout, scales included)"
+    )
+    rate_macs_per_s: PositiveFloat = Field(description="dequantize-and-multiply rate, MAC/s")
+    fixed_us: float = Field(ge=0, description="fixed time per call, back to back, us")
+    bandwidth_efficiency: float = Field(
+        gt=0, le=1, description="fraction of dram.bandwidth_gb_s its weight stream reaches"
+    )
+    overlap_exponent: float = Field(ge=1, description="p of the smooth max")
+
+    @model_validator(mode="after")
+    def _known_formats(self) -> WeightOnlyKernel:
+        from quant.info import format_info
+
+        for f in self.formats:
+            try:
+                format_info(f)
+            except Exception as e:  # noqa: BLE001 - any lookup failure is a bad name
+                raise ValueError(f"weight_only_kernels: unknown format {f!r}") from e
+        return self
 
 
 class GPUParams(BaseModel):
@@ -150,6 +202,17 @@ class GPUParams(BaseModel):
     attention_fixed_us: float = Field(
         5.51, ge=0, description="fixed time of one fused attention kernel (measured), us"
     )
+    attention_hbm_efficiency: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="fraction of dram.bandwidth_gb_s attention kernels stream at (measured); "
+        "None: dram.efficiency",
+    )
+    weight_only_kernels: dict[str, WeightOnlyKernel] = Field(
+        default_factory=dict,
+        description="measured weight-only GEMM kernels by name (module docstring, 5)",
+    )
     vector_fixed_us: dict[str, float] = Field(
         default_factory=lambda: dict.fromkeys(_VECTOR_OPS, 2.0),
         min_length=1,
@@ -186,6 +249,12 @@ class GPUParams(BaseModel):
             raise ValueError("compute_efficiency values must be in (0, 1]")
         if sum(self.area_fraction.values()) >= 1:
             raise ValueError("area_fraction values must sum to less than 1")
+        seen: dict[str, str] = {}
+        for name, k in self.weight_only_kernels.items():
+            for f in k.formats:
+                if f in seen:
+                    raise ValueError(f"weight_only_kernels: {f!r} in both {seen[f]} and {name}")
+                seen[f] = name
         return self
 
 
@@ -202,6 +271,7 @@ class GemmTime:
     split_k: int
     ctas: int
     waves: int
+    kernel: str = "cublas"  # the library kernel it runs (a weight_only_kernels name)
 
     @property
     def bound(self) -> str:
@@ -281,6 +351,45 @@ def gemm_time_arrays(
     }
 
 
+def weight_only_time_arrays(
+    k: WeightOnlyKernel,
+    peak_bytes_s: float,
+    M: np.ndarray,
+    K: np.ndarray,
+    N: np.ndarray,
+    a_bits: np.ndarray | float,
+    out_bytes: float,
+    launch_us: float = 0.0,
+    l2_bytes_s: float | None = None,
+) -> dict[str, np.ndarray]:
+    """Time (us) of a measured weight-only kernel (module docstring, 5), vectorized.
+
+    peak_bytes_s: the HBM's datasheet bandwidth, bytes/s. l2_bytes_s: when given, the
+    weights are L2-resident and stream at that rate instead. Same keys as gemm_time_arrays.
+    """
+    M, K, N = (np.asarray(x, dtype=np.float64) for x in (M, K, N))
+    w_b = K * N * k.stored_bits_per_weight / 8
+    bw = peak_bytes_s * k.bandwidth_efficiency if l2_bytes_s is None else l2_bytes_s
+    memory = w_b / bw * 1e6 + 0 * M
+    compute = M * K * N / k.rate_macs_per_s * 1e6
+    q = k.overlap_exponent
+    big = np.maximum(np.maximum(compute, memory), 1e-30)
+    t = big * ((compute / big) ** q + (memory / big) ** q) ** (1 / q)
+    fixed = k.fixed_us + launch_us
+    hbm = M * K * np.asarray(a_bits, np.float64) / 8 + M * N * out_bytes
+    hbm = hbm + (w_b if l2_bytes_s is None else 0.0)
+    zero = np.zeros_like(t)
+    return {
+        "time_us": t + fixed,
+        "compute_us": compute,
+        "memory_us": memory,
+        "fixed_us": np.full_like(t, fixed),
+        "hbm_bytes": hbm,
+        **dict.fromkeys(("tm", "tn", "ctas", "waves"), zero),
+        "s": zero + 1,
+    }
+
+
 class GPUTensorCore(OpModel):
     """A GPU's tensor cores behind library GEMM kernels (see module docstring)."""
 
@@ -297,7 +406,13 @@ class GPUTensorCore(OpModel):
         self.tech = tech
         self.freq_hz = config.frequency_mhz * 1e6
         d = config.memory.dram
-        self.hbm_bytes_s = d.bandwidth_gb_s * 1e9 * d.efficiency
+        self.peak_hbm_bytes_s = d.bandwidth_gb_s * 1e9
+        self.hbm_bytes_s = self.peak_hbm_bytes_s * d.efficiency
+        eff = params.attention_hbm_efficiency
+        self.attention_hbm_bytes_s = (
+            self.hbm_bytes_s if eff is None else d.bandwidth_gb_s * 1e9 * eff
+        )
+        self._wo = {f: k for k in params.weight_only_kernels.values() for f in k.formats}
 
     # -- capability -------------------------------------------------------------------
     def precision(self, a: FormatInfo, b: FormatInfo) -> str:
@@ -315,6 +430,20 @@ class GPUTensorCore(OpModel):
         if b.element_bits > 16:
             return f"GPU tensor-core model takes weights/KV of <= 16 bits, not {b.name}"
         return None
+
+    def weight_only_kernel(self, a: FormatInfo, b: FormatInfo) -> WeightOnlyKernel | None:
+        """The measured weight-only kernel a linear op of activations `a` x weights `b`
+        runs (16-bit float activations, weights in its formats), else None (cuBLAS)."""
+        if a.kind == "float" and a.element_bits == 16:
+            return self._wo.get(b.name)
+        return None
+
+    def kernel_for(self, a: FormatInfo, b: FormatInfo, kind: str = "linear") -> str:
+        """Name of the kernel an op of this kind and these formats runs."""
+        if kind != "linear":
+            return "fused_attention" if self.p.fused_attention else "cublas_batched"
+        k = self.weight_only_kernel(a, b)
+        return "cublas" if k is None else k.kernel
 
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
         return float(self.p.sms * self.p.peak_macs_per_cycle_per_sm[self.precision(a, b)])
@@ -349,12 +478,43 @@ class GPUTensorCore(OpModel):
         read_a: bool = True,
         write_o: bool = True,
     ) -> GemmTime:
-        """Modelled time of one (M x K) @ (K x N) GEMM (module docstring)."""
+        """Modelled time of one (M x K) @ (K x N) GEMM (module docstring): a linear GEMM
+        (batched=False) of a weight format with a measured weight-only kernel runs that
+        kernel (5); batched (attention) GEMMs stream at the attention HBM efficiency."""
+        prec = self.precision(a, b)
+        wo = None if batched else self.weight_only_kernel(a, b)
+        if wo is not None:
+            timing = self.p.timing if timing is None else timing
+            in_l2 = self.p.weights_in_l2 if weights_in_l2 is None else weights_in_l2
+            hot = in_l2 and K * N * wo.stored_bits_per_weight / 8 <= self.p.l2_resident_bytes
+            r = weight_only_time_arrays(
+                wo,
+                self.peak_hbm_bytes_s,
+                M,
+                K,
+                N,
+                a.bits_per_element,
+                self.p.output_bytes[prec],
+                self.p.launch_overhead_us if timing == "per_call" else 0.0,
+                self.p.l2_bandwidth_gb_s * 1e9 if hot else None,
+            )
+            return GemmTime(
+                float(r["time_us"]),
+                float(r["compute_us"]),
+                float(r["memory_us"]),
+                float(r["fixed_us"]),
+                float(r["hbm_bytes"]),
+                (0, 0),
+                1,
+                0,
+                0,
+                wo.kernel,
+            )
         r = gemm_time_arrays(
             self.p,
             self.freq_hz,
-            self.hbm_bytes_s,
-            self.precision(a, b),
+            self.attention_hbm_bytes_s if batched else self.hbm_bytes_s,
+            prec,
             M,
             K,
             N,
@@ -376,6 +536,7 @@ class GPUTensorCore(OpModel):
             int(r["s"]),
             int(r["ctas"]),
             int(r["waves"]),
+            self.kernel_for(a, b, "attn_qk") if batched else "cublas",
         )
 
     def vector_model(self, accel) -> VectorModel:  # noqa: ANN001 - Accelerator

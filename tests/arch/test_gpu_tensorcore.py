@@ -119,16 +119,22 @@ def test_gemv_is_bandwidth_bound(h100):
 
 
 def test_low_bit_weights_move_fewer_bytes(h100):
-    """Weight-only int4-g128 runs at the fp16 rate with 4 + 16/128 bits per weight."""
+    """A weight-only format without a measured kernel (int3-g128) runs at the fp16 rate
+    with its stored 3 + 16/128 bits per weight; int4-g128 runs the int4pack kernel, which
+    reads 4 + 32/128 bits per weight (its own layout: bf16 scale and zero per group)."""
     pe = h100.pe
     a = format_info("fp16")
-    w4 = format_info("int4-g128")
-    assert pe.precision(a, w4) == "fp16"
+    w3, w4 = format_info("int3-g128"), format_info("int4-g128")
+    assert pe.precision(a, w3) == pe.precision(a, w4) == "fp16"
     g16 = pe.gemm_time(1, 4096, 11008, a, a)
+    g3 = pe.gemm_time(1, 4096, 11008, a, w3)
     g4 = pe.gemm_time(1, 4096, 11008, a, w4)
+    assert (g16.kernel, g3.kernel) == ("cublas", "cublas")
     # weights + activations + outputs (+ split-K partials, < 2% here)
-    assert g4.hbm_bytes == pytest.approx(4096 * 11008 * 4.125 / 8 + (4096 + 11008) * 2, rel=0.02)
-    assert g4.memory_us < 0.3 * g16.memory_us
+    assert g3.hbm_bytes == pytest.approx(4096 * 11008 * 3.125 / 8 + (4096 + 11008) * 2, rel=0.02)
+    assert g3.memory_us < 0.3 * g16.memory_us
+    assert g4.hbm_bytes == pytest.approx(4096 * 11008 * 4.25 / 8 + (4096 + 11008) * 2)
+    assert g4.hbm_bytes < 0.3 * g16.hbm_bytes
     assert pe.precision(format_info("int8"), format_info("int4")) == "int8"
     assert pe.precision(format_info("fp8-e4m3"), format_info("fp8-e5m2")) == "fp8"
 
@@ -280,9 +286,7 @@ def test_attention_kernel_fixed_time_once_per_layer(h100, tmp_path):
     fused = Coster(h100).op(sm)
     assert fused.bound == "overhead" and fused.dram_bytes == 0
     assert fused.cycles == pytest.approx(lanes + 5.51e-6 * f)
-    unf = load_accelerator(
-        _yaml(tmp_path, lambda c: c["pe_array"]["params"].update(fused_attention=False))
-    )
+    unf = load_accelerator(_yaml(tmp_path, lambda c: c["pe_array"]["params"].update(fused_attention=False)))
     r = Coster(unf).op(sm)
     assert r.dram_bytes == 2 * 32 * 16 * 2  # scores read and written
     mem = r.dram_bytes / (_bw(unf) * 0.45) * f  # softmax vector_efficiency 0.45
@@ -315,3 +319,184 @@ def test_kernel_overhead_cycles_added_to_every_op(h100, tmp_path):
         Op("n", "norm", "decode", elements=4096),
     ):
         assert Coster(more).op(op).cycles == pytest.approx(Coster(h100).op(op).cycles + 1000)
+
+
+# --- issue 11 part 4: what the whole-layer and weight-only measurements showed -------------
+
+FIDELITY = ROOT / "benchmarks" / "fidelity" / "data"
+INT4PACK = "torch.ops.aten._weight_int4pack_mm"
+
+
+def _int4_measured() -> pd.DataFrame:
+    """int4pack_mm rows of benchmarks/fidelity/data/h100_int4*.csv, geometric mean of runs."""
+    d = pd.concat(pd.read_csv(p) for p in sorted(FIDELITY.glob("h100_int4*.csv")))
+    d = d[d.kernel == "int4pack_mm"]
+    g = d.groupby(["K", "N", "M"], as_index=False).time_us
+    return g.agg(lambda x: float(np.exp(np.mean(np.log(x)))))
+
+
+def test_int4_weight_only_runs_the_measured_kernel(h100):
+    """W4A16 g128 is timed as torch's _weight_int4pack_mm, measured on the H100 over 6
+    shapes x M = 1..512 (HBM-streamed weights): the 'fp16 rate with 4-bit bytes'
+    assumption was 76 % too fast in the median (96 % at M = 512); the kernel model is
+    within 3 % median, 8 % worst, on every row (a sim gemm per row)."""
+    from sim.api import gemm
+
+    m = _int4_measured()
+    assert len(m) == 60
+    c = Coster(h100)
+    sim = np.array(
+        [gemm(h100, r.M, r.K, r.N, "int4-g128", "bf16", c)["time_us"] for r in m.itertuples()]
+    )
+    err = np.abs(sim / m.time_us.to_numpy() - 1)
+    assert np.median(err) <= 0.03 and err.max() <= 0.08, (np.median(err), err.max())
+    # linear in M once compute dominates: M = 256 -> 512 nearly doubles the time
+    big = m[(m.K == 4096) & (m.N == 12288) & (m.M >= 256)].sort_values("M")
+    t = [gemm(h100, M, 4096, 12288, "int4-g128", "bf16", c)["time_us"] for M in big.M]
+    assert t[1] / t[0] == pytest.approx(big.time_us.iloc[1] / big.time_us.iloc[0], rel=0.05)
+    assert t[1] / t[0] > 1.85
+
+
+def test_int4_kernel_hand_worked(h100):
+    """M=1, K=N=4096, int4-g128 x bf16 by hand from the preset's kernel entry:
+    memory = 4096*4096*4.25/8 B / (3350 GB/s x 0.64) = 4.1571 us,
+    compute = 4096^2 / 14.527 TMAC/s = 1.1549 us,
+    time = 2.658 + (4.1571^1.766 + 1.1549^1.766)^(1/1.766)."""
+    pe = h100.pe
+    a, w = format_info("bf16"), format_info("int4-g128")
+    g = pe.gemm_time(1, 4096, 4096, a, w)
+    mem = 4096 * 4096 * 4.25 / 8 / (3350e9 * 0.64) * 1e6
+    comp = 4096 * 4096 / 1.4527e13 * 1e6
+    assert mem == pytest.approx(4.1571, abs=1e-4) and comp == pytest.approx(1.1549, abs=1e-4)
+    assert g.memory_us == pytest.approx(mem) and g.compute_us == pytest.approx(comp)
+    p = 1.766
+    assert g.time_us == pytest.approx(2.658 + (mem**p + comp**p) ** (1 / p))
+    assert g.bound == "memory" and g.fixed_us == pytest.approx(2.658)
+    assert g.kernel == INT4PACK == pe.kernel_for(a, w)
+    # fp16 activations run it too; int8 activations (W4A8) and the KV cache do not
+    assert pe.kernel_for(format_info("fp16"), w) == INT4PACK
+    assert pe.kernel_for(format_info("int8"), w) == "cublas"
+    assert pe.kernel_for(a, w, "attn_qk") == "fused_attention"
+    assert pe.gemm_time(1, 128, 4096, a, w, batched=True).kernel == "fused_attention"
+    # per-call timing adds the eager launch overhead
+    c = pe.gemm_time(1, 4096, 4096, a, w, timing="per_call")
+    assert c.time_us - g.time_us == pytest.approx(pe.p.launch_overhead_us)
+
+
+def test_int4_kernel_params_are_the_fit_of_the_stored_measurements(h100):
+    """The preset's int4pack numbers are the least-squares fit (log time, as
+    benchmarks/fidelity/h100_layers.py fit_int4) of the family's own formula to the
+    stored measurements: refit here from the CSVs and compare."""
+    from scipy.optimize import least_squares
+
+    from arch.gpu_tensorcore import WeightOnlyKernel, weight_only_time_arrays
+
+    m = _int4_measured()
+    k0 = h100.pe.p.weight_only_kernels["int4pack_mm"]
+
+    def model(q):
+        k = k0.model_copy(
+            update={
+                "fixed_us": q[0],
+                "bandwidth_efficiency": q[1] / 3350,
+                "rate_macs_per_s": q[2] * 1e12,
+                "overlap_exponent": q[3],
+            }
+        )
+        r = weight_only_time_arrays(k, 3350e9, m.M, m.K, m.N, 16, 2.0)
+        return r["time_us"]
+
+    fit = least_squares(
+        lambda q: np.log(model(q)) - np.log(m.time_us.to_numpy()),
+        x0=[3.0, 2000.0, 15.0, 2.0],
+        bounds=([0, 100, 0.1, 1], [50, 3350, 1000, 20]),
+    )
+    t0, bw, rate, p = fit.x
+    assert isinstance(k0, WeightOnlyKernel) and k0.kernel == INT4PACK
+    assert k0.fixed_us == pytest.approx(t0, rel=0.005)
+    assert k0.bandwidth_efficiency * 3350 == pytest.approx(bw, rel=0.005)
+    assert k0.rate_macs_per_s == pytest.approx(rate * 1e12, rel=0.005)
+    assert k0.overlap_exponent == pytest.approx(p, rel=0.005)
+
+
+def test_attention_hbm_efficiency_is_the_measured_kv_stream(h100):
+    """Decode attention streams the KV cache at the measured cuDNN SDPA rate: the median
+    over the >= 1 GB KV-cache decode configs of benchmarks/fidelity/data/h100_layers*.csv
+    of KV bytes / (time - attention_fixed_us), over the 3350 GB/s datasheet peak. It was
+    the GEMM-fitted 0.8522 (decode attention 7-9 % too slow at large KV x batch)."""
+    from workloads.zoo import load_model_shape
+
+    d = pd.concat(pd.read_csv(p) for p in sorted(FIDELITY.glob("h100_layers*.csv")))
+    d = d[(d.phase == "decode") & (d.step == "attention")]
+    g = d.groupby(["model", "batch", "length"], as_index=False).time_us
+    g = g.agg(lambda x: float(np.exp(np.mean(np.log(x)))))
+    effs = []
+    for r in g.itertuples():
+        s = load_model_shape(r.model)
+        kv = r.batch * r.length * 2 * s.kv_heads * s.head_dim * 2
+        if kv >= 1e9:
+            effs.append(kv / ((r.time_us - 5.51) * 1e-6) / 3350e9)
+    assert len(effs) == 10
+    eff = h100.pe.p.attention_hbm_efficiency
+    assert eff == pytest.approx(float(np.median(effs)), abs=5e-4)
+    # Llama-2-7B decode, batch 32 x 8192 keys, one layer: 32 x 32 heads' (QK + PV) + softmax
+    c, f = Coster(h100), h100.frequency_hz
+    qk = c.op(Op("qk", "attn_qk", "decode", M=1, K=128, N=8192))
+    pv = c.op(Op("pv", "attn_pv", "decode", M=1, K=8192, N=128))
+    f16 = format_info("fp16")
+    mem = sum(
+        h100.pe.cost_op(o, f16, f16, h100).memory_cycles
+        for o in (
+            Op("qk", "attn_qk", "decode", M=1, K=128, N=8192),
+            Op("pv", "attn_pv", "decode", M=1, K=8192, N=128),
+        )
+    )
+    # K and V of 8192 keys, plus the query read and the output written (fused: no scores)
+    assert mem == pytest.approx((2 * 8192 * 128 * 2 + 2 * 128 * 2) / (3350e9 * eff) * f)
+    sm = c.op(Op("sm", "softmax", "decode", elements=32 * 32 * 8192))
+    model_us = (32 * 32 * (qk.cycles + pv.cycles) + sm.cycles) / f * 1e6
+    meas = g[(g.model == "llama-2-7b") & (g.batch == 32) & (g.length == 8192)].time_us.item()
+    assert model_us == pytest.approx(meas, rel=0.02)  # was +8.5 %
+
+
+def test_weight_only_kernels_validated(tmp_path):
+    def bad_format(c):
+        c["pe_array"]["params"]["weight_only_kernels"]["int4pack_mm"]["formats"] = ["int9-x"]
+
+    with pytest.raises(InputError, match="weight_only_kernels"):
+        load_accelerator(_yaml(tmp_path, bad_format))
+
+    def too_fast(c):
+        c["pe_array"]["params"]["weight_only_kernels"]["int4pack_mm"]["bandwidth_efficiency"] = 1.2
+
+    with pytest.raises(InputError, match="bandwidth_efficiency"):
+        load_accelerator(_yaml(tmp_path, too_fast))
+    with pytest.raises(InputError, match="attention_hbm_efficiency"):
+        load_accelerator(
+            _yaml(tmp_path, lambda c: c["pe_array"]["params"].update(attention_hbm_efficiency=1.1))
+        )
+
+
+@pytest.mark.parametrize("wq", ["fp16", "int4-g128", "int3-g128", "int8", "fp8-e4m3"])
+def test_no_op_exceeds_hbm_peak(h100, wq):
+    """Physics: every op of a Llama-2-7B run (prefill 512, 4 decode steps at batch 8), and
+    every GEMM of a sweep over M = 1..4096 (int4pack included), moves at most the HBM's
+    datasheet 3.35 TB/s: DRAM bytes / time <= peak."""
+    from sim import simulate
+
+    aq = {"int8": "int8", "fp8-e4m3": "fp8-e4m3"}.get(wq, "bf16")
+    peak = 3350e9
+    res = simulate(h100, "llama-2-7b", prefill=512, decode=4, batch=8, wq=wq, aq=aq)
+    rows = [r for r in res.rows if r.dram_bytes > 0]
+    assert len(rows) >= 10
+    for r in rows:
+        assert r.dram_bytes / r.time_s <= peak, (r.name, r.phase, r.dram_bytes / r.time_s)
+    c, f = Coster(h100), h100.frequency_hz
+    for M in (1, 2, 8, 64, 512, 4096):
+        for K, N in ((4096, 4096), (4096, 22016), (14336, 4096)):
+            r = c.op(Op("g", "linear", "decode", M=M, K=K, N=N, bq=wq, aq=aq))
+            assert r.dram_bytes / (r.cycles / f) <= peak, (M, K, N)
+    for L in (16, 512, 8192, 32768):
+        for kind, K, N in (("attn_qk", 128, L), ("attn_pv", L, 128)):
+            r = c.op(Op("a", kind, "decode", M=4, K=K, N=N, bq="fp16", aq="bf16"))
+            assert r.dram_bytes / (r.cycles / f) <= peak, (kind, L)
