@@ -20,8 +20,10 @@ embedding / final norm / lm_head ops) through `sim.api.simulate_ops` on the `h10
     measured layer runs them (isolates the op-decomposition difference from the model).
 Errors are sim / measured - 1. Per step, the simulator's ops are grouped onto the
 measured steps (q/k/v -> qkv_proj, attn_qk + softmax + attn_pv -> attention, ...).
-The int4 rows are compared with `sim gemm h100 M K N --wq int4-g128 --aq bf16` and a
-small fitted model of the kernel's time vs M (scipy least squares) is printed.
+The int4 rows are compared with `sim gemm h100 M K N --wq int4-g128 --aq bf16` (the kernel
+the preset says it runs is printed beside each row: `weight_only_kernels` of the h100
+preset, whose numbers are the fit printed here) and a small fitted model of the kernel's
+time vs M (scipy least squares) is printed.
 """
 
 from __future__ import annotations
@@ -312,6 +314,7 @@ def merge_int4(runs: list[list[dict]]) -> list[dict]:
 def compare_int4(rows: list[dict]) -> list[dict]:
     """Measured int4pack_mm / fp16 cuBLAS vs `sim gemm h100` (int4-g128 x bf16, fp16)."""
     from arch.accelerator import load_accelerator
+    from quant.info import format_info
     from sim.api import gemm
 
     accel = load_accelerator("h100")
@@ -330,6 +333,7 @@ def compare_int4(rows: list[dict]) -> list[dict]:
             "measured_us": t,
             "sim_us": s,
             "err": rel_err(s, t),
+            "sim_kernel": accel.pe.kernel_for(format_info(aq), format_info(wq)),
         }
         if kern == "int4pack_mm" and ("fp16_linear", K, N, M) in by:
             row["fp16_measured_us"] = by[("fp16_linear", K, N, M)]
@@ -391,6 +395,10 @@ def compare(data: Path) -> dict:
                 for r in cmp4
             ],
             "other_kernels": sorted({r["kernel"] for r in rows4}),
+            "sim_kernels": {
+                k: sorted({r["sim_kernel"] for r in cmp4 if r["kernel"] == k})
+                for k in ("int4pack_mm", "fp16_linear")
+            },
         }
     return out
 
