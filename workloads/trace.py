@@ -164,10 +164,21 @@ class OpRecord(_Strict):
             raise ValueError(f"elements >= 1 for a {self.kind} op")
         if not self.wq.strip() or not self.aq.strip():
             raise ValueError("wq and aq format names (empty)")
+        d = self.stats.get("w_nm16_density")  # workloads/trace_stats.WEIGHT_DENSITY_STAT
+        if d is not None and not 0.0 <= d <= 1.0:
+            raise ValueError(f"stats.w_nm16_density in [0, 1] (got {d})")
         return self
 
     def to_op(self) -> Op:
-        """The engine-ready Op (stats flattened, sorted by key)."""
+        """The engine-ready Op (stats flattened, sorted by key). A linear op's
+        `weight_density` is its measured N:16 block density (`w_nm16_density`,
+        workloads/trace_stats.py) when recorded, else 1.0; an all-zero weight (0.0) is
+        taken as one nonzero weight, 1 / (K * N), since Op needs a density > 0."""
+        from workloads.trace_stats import WEIGHT_DENSITY_STAT
+
+        density = 1.0
+        if self.kind == "linear" and WEIGHT_DENSITY_STAT in self.stats:
+            density = max(float(self.stats[WEIGHT_DENSITY_STAT]), 1.0 / (self.K * self.N))
         return Op(
             name=self.name,
             kind=self.kind,
@@ -179,6 +190,7 @@ class OpRecord(_Strict):
             count=self.count,
             bq=self.wq,
             aq=self.aq,
+            weight_density=density,
             stats=tuple(sorted((k, float(v)) for k, v in self.stats.items())),
         )
 

@@ -15,6 +15,21 @@ Codes (integer codes of the quantized tensor, `bits` wide, int formats only):
 - `bitplane_zero_mean`: mean of the above over the planes (bit-level sparsity).
 - `booth_terms_mean`: mean number of nonzero radix-4 Booth digits per code (partial
   products a Booth multiplier needs).
+- `bit_one_frac`: fraction of one bits of the `bits`-bit patterns (= 1 - bitplane_zero_mean;
+  the "nonzero-bit fraction" of the operand).
+- `toggle_rate`: fraction of the `bits` wires that switch between consecutive codes along
+  the last axis (the reduction axis K: the order in which a dot-product lane, a serial PE
+  or a buffer-to-array bus sees the operand), i.e. mean popcount(c[i] ^ c[i+1]) / bits
+  over all adjacent pairs of a row. Random codes give 0.5 (arch/activity.py uses it to
+  scale datapath and bus energy).
+
+Weight codes (B operand of linear ops, `nm_density`):
+- `nm16_density`: nonzero codes per block of 16 consecutive K elements / 16, averaged over
+  the blocks (a sparse datapath that skips zero weights block by block with a per-block N,
+  e.g. FlightLLM's N:16 DSP chains, whose chains break at any position, does this
+  fraction of the dense work); partial last blocks count their own length.
+- `nm16_density_max`: the densest block's nonzeros / 16 (the N a uniform N:16 pattern
+  needs so that every block fits). Aggregated with max over layers.
 
 Bit-plane and Booth definitions are those of `quant.metrics` (tests check equality).
 """
@@ -57,7 +72,8 @@ def code_stats(codes: np.ndarray, bits: int, signed: bool = True) -> dict[str, f
     """
     from quant.metrics import booth_terms
 
-    c = np.asarray(codes).reshape(-1).astype(np.int64)
+    shaped = np.asarray(codes)
+    c = shaped.reshape(-1).astype(np.int64)
     if c.size == 0:
         return {}
     lo, hi = int(c.min()), int(c.max())
@@ -72,7 +88,57 @@ def code_stats(codes: np.ndarray, bits: int, signed: bool = True) -> dict[str, f
         out[f"bitplane_zero_b{i}"] = z
     out["bitplane_zero_mean"] = float(np.mean(planes))
     out["booth_terms_mean"] = float((p * booth_terms(vals, bits, signed)).sum())
+    out.update(bit_activity(shaped, bits))
     return out
+
+
+def _popcount_table(bits: int) -> np.ndarray:
+    """Number of one bits of every `bits`-bit pattern (bits <= 16)."""
+    v = np.arange(1 << bits, dtype=np.uint32)
+    n = np.zeros(v.shape, dtype=np.uint8)
+    for i in range(bits):
+        n += ((v >> i) & 1).astype(np.uint8)
+    return n
+
+
+def bit_activity(codes: np.ndarray, bits: int) -> dict[str, float]:
+    """`bit_one_frac` and `toggle_rate` of integer codes (module docstring): bit patterns
+    are `code & (2**bits - 1)` (two's complement for signed codes); toggles are counted
+    between neighbours along the last axis. Codes wider than 16 bits give {}."""
+    c = np.asarray(codes)
+    if c.size == 0 or not 1 <= bits <= 16:
+        return {}
+    pat = (c.astype(np.int32) & ((1 << bits) - 1)).astype(np.uint16)
+    table = _popcount_table(bits)
+    out = {"bit_one_frac": float(table[pat].mean(dtype=np.float64) / bits)}
+    rows = pat.reshape(-1, pat.shape[-1]) if pat.ndim else pat.reshape(1, 1)
+    if rows.shape[1] >= 2:
+        flips = table[rows[:, 1:] ^ rows[:, :-1]]
+        out["toggle_rate"] = float(flips.mean(dtype=np.float64) / bits)
+    return out
+
+
+NM_BLOCK = 16  # FlightLLM's sparse block (arch/presets/flightllm-*.yaml params.block)
+# The stat a trace's linear ops take their `Op.weight_density` from (workloads/trace.py).
+WEIGHT_DENSITY_STAT = f"w_nm{NM_BLOCK}_density"
+
+
+def nm_density(codes: np.ndarray, block: int = NM_BLOCK) -> dict[str, float]:
+    """Nonzero density of weight codes in blocks of `block` consecutive elements along the
+    last axis (K): `nm{block}_density` (mean over blocks) and `nm{block}_density_max`."""
+    c = np.asarray(codes)
+    if c.size == 0:
+        return {}
+    k = c.shape[-1] if c.ndim else 1
+    rows = c.reshape(-1, k) != 0
+    full = k // block * block
+    dens = []
+    if full:
+        dens.append(rows[:, :full].reshape(rows.shape[0], -1, block).mean(axis=-1).reshape(-1))
+    if k > full:
+        dens.append(rows[:, full:].mean(axis=-1))
+    d = np.concatenate(dens)
+    return {f"nm{block}_density": float(d.mean()), f"nm{block}_density_max": float(d.max())}
 
 
 def prefixed(prefix: str, d: dict[str, float]) -> dict[str, float]:
@@ -80,10 +146,13 @@ def prefixed(prefix: str, d: dict[str, float]) -> dict[str, float]:
 
 
 def aggregate(items: list[dict[str, float]]) -> dict[str, float]:
-    """Combine statistics of several instances (layers, steps): `*absmax` -> max, all
-    others -> mean over the instances that have the key."""
+    """Combine statistics of several instances (layers, steps): `*absmax` and `*_max` ->
+    max, all others -> mean over the instances that have the key."""
     keys: dict[str, list[float]] = {}
     for d in items:
         for k, v in d.items():
             keys.setdefault(k, []).append(v)
-    return {k: (max(v) if k.endswith("absmax") else float(np.mean(v))) for k, v in keys.items()}
+    return {
+        k: (max(v) if k.endswith(("absmax", "_max")) else float(np.mean(v)))
+        for k, v in keys.items()
+    }
