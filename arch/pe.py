@@ -123,6 +123,11 @@ class PEModel(ABC):
 class TileModel(PEModel):
     """A PE array whose GEMMs the engine maps into tiles and pipelines."""
 
+    #: cycles the engine adds once to every GEMM op's time (not per tile): a reporting
+    #: convention, e.g. -1 for SCALE-Sim's 0-based index of the last write
+    #: (systolic_mac `timing_convention: scalesim`)
+    op_cycles_offset: int = 0
+
     @abstractmethod
     def tile_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
         """(m, k, n) granularity tile sizes should be multiples of (one array fold)."""

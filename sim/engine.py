@@ -198,7 +198,7 @@ def _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes, comput
         total_dram_cycles=mp.dram_bytes / accel.dram_sustained_bytes_per_cycle,
         slots=_slots(accel, mp, a_bytes, b_bytes, acc_bytes),
     )
-    return res.cycles + accel.config.kernel_overhead_cycles
+    return res.cycles + accel.config.kernel_overhead_cycles + accel.pe.op_cycles_offset
 
 
 def _slots(accel: Accelerator, mp: Mapping, a_bytes, b_bytes, acc_bytes) -> dict[str, int]:
