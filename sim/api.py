@@ -124,13 +124,19 @@ def simulate_ops(
 
 def with_weight_density(accel: Accelerator, ops: Sequence[Op]) -> list[Op]:
     """Ops with the arch's `defaults.weight_density` (the compressed model the design
-    runs, by linear op name) applied where the op carries no measured density."""
+    runs, by linear op name) applied where the op carries no measured density (a trace's
+    `w_nm16_density` stat, workloads/trace_stats.py, wins even when it is 1.0)."""
+    from workloads.trace_stats import WEIGHT_DENSITY_STAT
+
     dens = accel.config.defaults.weight_density
     if not dens:
         return list(ops)
     return [
         replace(o, weight_density=dens[o.name])
-        if o.kind == "linear" and o.name in dens and o.weight_density == 1.0
+        if o.kind == "linear"
+        and o.name in dens
+        and o.weight_density == 1.0
+        and all(k != WEIGHT_DENSITY_STAT for k, _ in o.stats)
         else o
         for o in ops
     ]
