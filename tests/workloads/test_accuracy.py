@@ -16,7 +16,15 @@ import torch
 from click.testing import CliRunner
 
 from sim.cli import main
-from workloads.accuracy import FakeQuant, read_text, split_formats, strided_nll
+from workloads.accuracy import (
+    FakeQuant,
+    _n_windows,
+    cache_key,
+    protocol,
+    read_text,
+    split_formats,
+    strided_nll,
+)
 
 WIKITEXT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "wikitext-2-test.txt"
 FORMATS = "int8,int4-g128,int3-g128,int2-g128,mxfp4,nvfp4,bitmod-fp3,ternary"
@@ -59,21 +67,80 @@ def test_strided_nll_scores_each_token_once():
         assert math.isfinite(nll) and nll > 0
 
 
-def test_fake_quant_restores_reference_and_unties_lm_head():
+def test_non_overlapping_windows_are_gptq_evaluation():
+    """stride = window: GPTQ's llama_eval/opt_eval (each window on its own, HF's shifted
+    cross-entropy mean, then exp(sum(loss_i * window) / (n * window)))."""
+    model = _tiny_llama()
+    ids = torch.randint(0, 64, (48,))
+    window = 16
+    losses = []
+    with torch.inference_mode():
+        for i in range(len(ids) // window):
+            batch = ids[i * window : (i + 1) * window].unsqueeze(0)
+            losses.append(float(model(batch, labels=batch, use_cache=False).loss))
+    gptq_ppl = math.exp(sum(loss * window for loss in losses) / (len(losses) * window))
+    nll, count = strided_nll(model, ids, window, window)
+    assert count == 3 * 15  # the first token of each window is context only
+    assert math.exp(nll / count) == pytest.approx(gptq_ppl, rel=1e-5)
+    assert _n_windows(count, window, window) == 3
+    # Each window is independent: the sum of three separate whole-window NLLs.
+    parts = [_full_nll(model, ids[i : i + window]) for i in (0, 16, 32)]
+    assert nll == pytest.approx(sum(parts), rel=1e-5)
+    assert _n_windows(49, 16, 8) == 6  # HF: windows at 0, 8, .., 40 (the last reaches 50)
+    assert "GPTQ" in protocol(2048, 2048) and "2047 tokens per window" in protocol(2048, 2048)
+    assert "HF" in protocol(512, 256) and ">= 256 tokens of context" in protocol(512, 256)
+
+
+def test_fake_quant_keeps_lm_head_and_embedding_by_default():
     model = _tiny_llama()
     emb = model.model.embed_tokens.weight.detach().clone()
     ids = torch.randint(0, 64, (20,))
     ref = _full_nll(model, ids)
     fq = FakeQuant(model)
-    assert model.lm_head.weight is not model.model.embed_tokens.weight
-    assert len(fq.linears) == 2 * 7 + 1  # 7 linears per layer + lm_head
+    assert model.lm_head.weight is model.model.embed_tokens.weight  # still tied
+    assert len(fq.linears) == len(fq.weights) == 2 * 7  # 7 linears per decoder layer
+    assert "lm_head" not in fq.linears
     fq.apply("int2-g128", "int4", "int4")
     assert _full_nll(model, ids) != pytest.approx(ref, rel=1e-4)
-    assert torch.equal(model.model.embed_tokens.weight, emb)  # lookup never quantized
+    assert torch.equal(model.model.embed_tokens.weight, emb)  # head/lookup: reference
     fq.apply("reference", None, None)
     assert _full_nll(model, ids) == pytest.approx(ref, rel=1e-6)
-    for name, mod in fq.linears.items():
-        assert torch.equal(mod.weight, fq.reference[name]), name
+    for name, w in fq.weights.items():
+        assert torch.equal(w, fq.reference[name]), name
+
+
+def test_fake_quant_lm_head_quantizes_the_tied_matrix():
+    model = _tiny_llama()
+    emb = model.model.embed_tokens.weight.detach().clone()
+    ids = torch.randint(0, 64, (20,))
+    ref = _full_nll(model, ids)
+    fq = FakeQuant(model, quantize_lm_head=True)
+    assert len(fq.weights) == 2 * 7 + 1 and "lm_head" in fq.linears  # one tied matrix
+    fq.apply("int4-g16-asym", None, None)
+    w = model.model.embed_tokens.weight
+    assert model.lm_head.weight is w  # lookup and head share the quantized values
+    import quant
+
+    expect = quant.quantize_dequantize(emb.numpy(), "int4-g16-asym")
+    assert torch.equal(w, torch.from_numpy(expect))
+    fq.restore()
+    assert torch.equal(model.model.embed_tokens.weight, emb)
+    assert _full_nll(model, ids) == pytest.approx(ref, rel=1e-6)
+
+
+def test_cache_key_names_the_protocol():
+    base = dict(text_sha256="ab", tokens=8192, window=1024, stride=1024, quant_hash="q")
+    k = {
+        (w, lm): cache_key("smollm2-135m", w, None, None, quantize_lm_head=lm, **base)
+        for w in ("reference", "int8-g64")
+        for lm in (False, True)
+    }
+    assert k["reference", False] == k["reference", True]  # nothing quantized
+    assert k["int8-g64", False] != k["int8-g64", True]
+    overlapping = dict(base, stride=512)
+    assert cache_key("smollm2-135m", "int8-g64", None, None, quantize_lm_head=False, **base) != (
+        cache_key("smollm2-135m", "int8-g64", None, None, quantize_lm_head=False, **overlapping)
+    )
     # KV fake quantization acts per token per head: rows of head_dim elements.
     out = FakeQuant.qdq(torch.randn(2, 5, 16), "int8", 8)
     assert out.shape == (2, 5, 16) and out.dtype == torch.float32
@@ -100,8 +167,13 @@ def test_bad_inputs_exit_2_with_one_line():
     assert r.exit_code == 2 and missing in r.stderr
     r = runner.invoke(main, ["accuracy", "llama-9b", "--wq", "int8"])
     assert r.exit_code == 2 and "smollm2-135m" in r.stderr
-    r = runner.invoke(main, ["accuracy", "smollm2-135m", "--window", "64", "--stride", "64"])
+    r = runner.invoke(main, ["accuracy", "smollm2-135m", "--window", "64", "--stride", "65"])
     assert r.exit_code == 2 and "--stride" in r.stderr
+    # stride = window is allowed, but needs at least one whole window of tokens
+    args = ["accuracy", "smollm2-135m", "--window", "64", "--stride", "64", "--tokens", "63"]
+    r = runner.invoke(main, args)
+    assert r.exit_code == 2 and "--tokens" in r.stderr and "whole windows" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
