@@ -65,7 +65,7 @@ Attention ops (attn_qk / attn_pv, count = layers x heads) run inside batched ker
 set per layer: one head's share is costed at full SM occupancy (no wave quantization) and
 the kernels' fixed time, paid once per layer, is charged on the layer's softmax op (count =
 layers; an op execution of one head cannot carry a per-layer cost):
-- `fused_attention` (default; FlashAttention, the usual H100 inference kernel): one kernel
+- `fusion.attention` (default; FlashAttention, the usual H100 inference kernel): one kernel
   per layer whose scores never reach HBM: attn_qk writes no output, attn_pv reads no
   probabilities; softmax costs its lane operations on the CUDA cores (vector_unit.lanes
   per cycle), no HBM traffic, plus `attention_fixed_us`, the fixed time of one attention
@@ -110,7 +110,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, m
 from arch.pe import OpCost, OpModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
-from arch.vector import VectorModel
+from arch.vector import EPILOGUE_KINDS, VectorModel
 from quant.info import FormatInfo
 
 PRECISIONS = ("fp16", "int8", "fp8")
@@ -195,9 +195,6 @@ class GPUParams(BaseModel):
     l2_bandwidth_gb_s: PositiveFloat = Field(6000.0, description="L2-resident weight reads")
     weights_in_l2: bool = Field(
         False, description="weights <= l2_resident_bytes read from L2 (hot reuse)"
-    )
-    fused_attention: bool = Field(
-        True, description="attention scores stay on chip (FlashAttention); see docstring"
     )
     attention_fixed_us: float = Field(
         5.51, ge=0, description="fixed time of one fused attention kernel (measured), us"
@@ -441,7 +438,7 @@ class GPUTensorCore(OpModel):
     def kernel_for(self, a: FormatInfo, b: FormatInfo, kind: str = "linear") -> str:
         """Name of the kernel an op of this kind and these formats runs."""
         if kind != "linear":
-            return "fused_attention" if self.p.fused_attention else "cublas_batched"
+            return "fused_attention" if self.config.fusion.attention else "cublas_batched"
         k = self.weight_only_kernel(a, b)
         return "cublas" if k is None else k.kernel
 
@@ -544,7 +541,7 @@ class GPUTensorCore(OpModel):
         HBM passes at the measured `vector_efficiency`, plus `vector_fixed_us` per kernel
         (and `launch_overhead_us` per call in per_call timing). The layer's softmax op also
         carries the fixed time of its attention kernels (module docstring): with
-        `fused_attention` it runs inside the one attention kernel (lane operations, no HBM
+        `fusion.attention` it runs inside the one attention kernel (lane operations, no HBM
         pass, `attention_fixed_us`); unfused, beside two batched GEMM kernels."""
         p = self.p
         launch = p.launch_overhead_us if p.timing == "per_call" else 0.0
@@ -553,7 +550,10 @@ class GPUTensorCore(OpModel):
         bpc = self.hbm_bytes_s / self.freq_hz
         fixed_us = {k: p.vector_fixed_us.get(k, fallback) + launch for k in kinds}
         passes = dict(_VECTOR_PASSES)
-        if p.fused_attention:
+        if self.config.fusion.epilogues == "fused":  # applied in the GEMM kernels' epilogues
+            for k in EPILOGUE_KINDS:
+                passes[k], fixed_us[k] = 0.0, 0.0
+        if self.config.fusion.attention:
             passes["softmax"] = 0.0
             fixed_us["softmax"] = p.attention_fixed_us + launch
         else:
@@ -573,7 +573,7 @@ class GPUTensorCore(OpModel):
         )
 
     def cost_op(self, op, a: FormatInfo, b: FormatInfo, accel) -> OpCost:  # noqa: ANN001
-        fused = self.p.fused_attention
+        fused = self.config.fusion.attention
         g = self.gemm_time(
             op.M,
             op.K,

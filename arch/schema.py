@@ -5,7 +5,7 @@ validated by the family's own `Params` model (see arch/families.py).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
@@ -92,6 +92,22 @@ class Defaults(_Strict):
     )
 
 
+class Fusion(_Strict):
+    """What the compiler fuses (a mapping choice the hardware must support)."""
+
+    attention: bool = Field(
+        False,
+        description="FlashAttention-style: QK^T, softmax (running max/sum) and PV tiled over "
+        "the KV length on chip; scores never reach DRAM (when buffers allow)",
+    )
+    epilogues: Literal["auto", "fused", "unfused"] = Field(
+        "auto",
+        description="norm/activation/residual ops: fused into the neighbouring GEMM (no DRAM "
+        "traffic), unfused (each streams from and back to DRAM), or auto (on chip when the "
+        "tensor fits the output buffer)",
+    )
+
+
 class ArchConfig(_Strict):
     name: str
     description: str = ""
@@ -105,3 +121,4 @@ class ArchConfig(_Strict):
         0, ge=0, description="fixed cycles added per op execution (dispatch / launch)"
     )
     defaults: Defaults = Field(default_factory=Defaults)
+    fusion: Fusion = Field(default_factory=Fusion)

@@ -95,6 +95,7 @@ def asic_vector_model(accel: Accelerator) -> VectorModel:
     vu = cfg.vector_unit
     out = cfg.memory.buffers.output
     bw = accel.dram_bytes_per_cycle
+    fused, on_chip = fusion_rules(cfg, out.size_bytes)
     return VectorModel(
         lanes=vu.lanes,
         energy_pj_per_op=vu.energy_pj_per_op,
@@ -102,8 +103,25 @@ def asic_vector_model(accel: Accelerator) -> VectorModel:
         dram_passes=dict.fromkeys(LANE_OPS_PER_ELEMENT, 2.0),
         dram_bytes_per_cycle=dict.fromkeys(LANE_OPS_PER_ELEMENT, bw),
         dram_pj_per_bit=cfg.memory.dram.energy_pj_per_bit,
-        on_chip_bytes=out.size_bytes,
+        on_chip_bytes=on_chip,
         sram_pj_per_byte=8 / out.width_bits * accel.buffer_access_pj("output"),
         sram_passes=2.0,
+        fused=fused,
         overhead_cycles=cfg.kernel_overhead_cycles,
     )
+
+
+EPILOGUE_KINDS = frozenset({"norm", "act", "eltwise"})
+
+
+def fusion_rules(cfg, on_chip_bytes: float) -> tuple[frozenset[str], float]:  # noqa: ANN001
+    """(kinds fused into a neighbouring kernel, bytes kept on chip otherwise) from the
+    arch's `fusion` block: softmax joins fused attention; epilogues are fused, unfused
+    (always streamed: 0 bytes on chip) or auto (on chip when they fit `on_chip_bytes`)."""
+    f = cfg.fusion
+    fused = frozenset({"softmax"}) if f.attention else frozenset()
+    if f.epilogues == "fused":
+        fused |= EPILOGUE_KINDS
+    if f.epilogues == "unfused":
+        on_chip_bytes = 0.0
+    return fused, on_chip_bytes

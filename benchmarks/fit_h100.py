@@ -332,7 +332,6 @@ pe_array:
     # fitted to steady_hot rows over 2..12 TB/s (flat above ~10 TB/s: fixed time dominates)
     l2_bandwidth_gb_s: {p.l2_bandwidth_gb_s:.0f}
     weights_in_l2: false
-    fused_attention: true   # FlashAttention: scores stay on chip (assumption, not measured)
     # measured: steady time of 1-row kernels (add for eltwise/act, rms_norm, softmax)
     vector_fixed_us: {_flow(p.vector_fixed_us, 2)}
     # measured: add (eltwise, act), rms_norm (norm), softmax at 8192 x 4096 fp16
@@ -363,6 +362,9 @@ vector_unit:
   energy_pj_per_op: 0.5 # assumption
   area_um2: 0           # counted in sm_other
 defaults: {{wq: fp16, aq: fp16, kvq: fp16}}
+fusion:
+  attention: true   # FlashAttention (the usual H100 inference kernel): scores stay on chip
+  epilogues: auto   # each norm/act/residual op is its own kernel
 """
 
 

@@ -83,6 +83,17 @@ class Coster:
         return _cost_gemm(self, op, a, b)
 
 
+def attention_fused(accel: Accelerator, op: Op, quantum, acc_bytes: float) -> bool:
+    """FlashAttention-style fusion applies to attention GEMMs when the arch enables it and
+    the output buffer holds a double-buffered score block (one array quantum of rows x
+    columns at accumulator width) plus the running max and sum (2 x 4 bytes per row)."""
+    if not (accel.config.fusion.attention and op.kind in ("attn_qk", "attn_pv")):
+        return False
+    qm, _, qn = quantum
+    need = 2 * qm * qn * acc_bytes + 2 * 4 * op.M
+    return need <= accel.config.memory.buffers.output.size_bytes
+
+
 def buffer_limited(accel: Accelerator, tc: TileCost) -> TileCost:
     """A tile takes at least as long as its buffers need to serve the array: each buffer
     delivers banks x width_bits per cycle, reads and writes sharing the banks (DRAM fills
@@ -116,16 +127,22 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
     a_bytes, b_bytes = a.bits_per_element / 8, b.bits_per_element / 8
     o_bytes = a.bits_per_element / 8  # outputs leave in the activation format
     M, K, N = op.M, op.K, op.N
+    quantum = accel.pe.tile_quantum(a, b)
+    fused = attention_fused(accel, op, quantum, acc_bytes)
+    a_dram = 0.0 if fused and op.kind == "attn_pv" else a_bytes  # probabilities on chip
+    o_dram = 0.0 if fused and op.kind == "attn_qk" else o_bytes  # scores stay on chip
     cands = candidates(
         M,
         K,
         N,
-        accel.pe.tile_quantum(a, b),
+        quantum,
         a_bytes,
         b_bytes,
         o_bytes,
         acc_bytes,
         (bufs.input.size_bytes, bufs.weight.size_bytes, bufs.output.size_bytes),
+        a_dram,
+        o_dram,
     )
     if cands is None:
         raise InputError(
@@ -140,7 +157,7 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
         compute[i] = sum(coster.tile(m, k, n, a, b, op).cycles * cnt for m, k, n, cnt in tiles)
     bw = accel.dram_sustained_bytes_per_cycle
     dram = cands.a_bytes + cands.b_bytes + cands.o_bytes
-    first_load = (cands.tm * cands.tk * a_bytes + cands.tk * cands.tn * b_bytes) / bw
+    first_load = (cands.tm * cands.tk * a_dram + cands.tk * cands.tn * b_bytes) / bw
     first_load += accel.dram_latency_cycles  # the first tile waits for its data
     est = np.maximum(compute[None, :], dram / bw) + first_load[None, :]
     # the fastest by estimate, and the least DRAM traffic among those within 2% of it
@@ -154,7 +171,9 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
         mp = cands.mapping(int(oi), int(i))
         results.append(
             (
-                _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes, compute[i]),
+                _pipeline(
+                    coster, op, mp, a, b, (a_bytes, a_dram), b_bytes, o_dram, acc_bytes, compute[i]
+                ),
                 mp,
                 compute[i],
             )
@@ -166,8 +185,10 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
     return _gemm_record(coster, op, mp, a, b, cycles, comp)
 
 
-def _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes, compute) -> float:
+def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, compute) -> float:
+    """Event model of the mapping; a_sizes = (bytes per A element on chip, from DRAM)."""
     accel = coster.accel
+    a_bytes, a_dram = a_sizes
     M, K, N = op.M, op.K, op.N
     trips = mp.trips(M, K, N)
 
@@ -180,7 +201,7 @@ def _pipeline(coster, op, mp, a, b, a_bytes, b_bytes, o_bytes, acc_bytes, comput
 
     def load_bytes(x: str, im: int, ik: int, in_: int) -> float:
         m, k, n = size(im, mp.tm, M), size(ik, mp.tk, K), size(in_, mp.tn, N)
-        return {"A": m * k * a_bytes, "B": k * n * b_bytes, "P": m * n * acc_bytes}[x]
+        return {"A": m * k * a_dram, "B": k * n * b_bytes, "P": m * n * acc_bytes}[x]
 
     def store_bytes(im: int, ik: int, in_: int, final: bool) -> float:
         m, n = size(im, mp.tm, M), size(in_, mp.tn, N)

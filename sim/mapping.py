@@ -109,9 +109,15 @@ def candidates(
     o_bytes: float,
     acc_bytes: float,
     caps_bytes: tuple[float, float, float],
+    a_dram: float | None = None,
+    o_dram: float | None = None,
 ) -> Candidates | None:
     """Every feasible tile with its DRAM traffic under each order; caps = (input, weight,
-    output) buffer bytes. None if no tile fits."""
+    output) buffer bytes. None if no tile fits. a_dram / o_dram: bytes per element that
+    the A operand / final output move to or from DRAM (default a_bytes / o_bytes; 0 when
+    a fused producer/consumer keeps them on chip, e.g. attention scores)."""
+    a_dram = a_bytes if a_dram is None else a_dram
+    o_dram = o_bytes if o_dram is None else o_dram
     qm, qk, qn = quantum
     tm, tk, tn = np.meshgrid(
         tile_choices(M, qm), tile_choices(K, qk), tile_choices(N, qn), indexing="ij"
@@ -134,9 +140,9 @@ def candidates(
         tm,
         tk,
         tn,
-        a_bytes=M * K * a_bytes * ra,
+        a_bytes=M * K * a_dram * ra,
         b_bytes=K * N * b_bytes * rb,
-        o_bytes=M * N * o_bytes + (ro - 1) * M * N * acc_bytes * 2,
+        o_bytes=M * N * o_dram + (ro - 1) * M * N * acc_bytes * 2,
     )
 
 

@@ -204,7 +204,7 @@ def test_vector_launch_overhead(h100):
 
 def test_fused_attention_keeps_scores_on_chip(h100):
     pe = h100.pe
-    assert pe.p.fused_attention
+    assert h100.config.fusion.attention
     f16 = format_info("fp16")
     qk = pe.cost_op(Op("qk", "attn_qk", "prefill", M=2048, K=128, N=2048), f16, f16, h100)
     pv = pe.cost_op(Op("pv", "attn_pv", "prefill", M=2048, K=2048, N=128), f16, f16, h100)
@@ -286,7 +286,7 @@ def test_attention_kernel_fixed_time_once_per_layer(h100, tmp_path):
     fused = Coster(h100).op(sm)
     assert fused.bound == "overhead" and fused.dram_bytes == 0
     assert fused.cycles == pytest.approx(lanes + 5.51e-6 * f)
-    unf = load_accelerator(_yaml(tmp_path, lambda c: c["pe_array"]["params"].update(fused_attention=False)))
+    unf = load_accelerator(_yaml(tmp_path, lambda c: c["fusion"].update(attention=False)))
     r = Coster(unf).op(sm)
     assert r.dram_bytes == 2 * 32 * 16 * 2  # scores read and written
     mem = r.dram_bytes / (_bw(unf) * 0.45) * f  # softmax vector_efficiency 0.45

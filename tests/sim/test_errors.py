@@ -166,7 +166,9 @@ def test_gemm_csv_roundtrip(tmp_path):
     assert list(df.columns[:8]) == ["M", "K", "N", "wq", "aq", "time_us", "cycles", "bound"]
     # decode GEMV: DRAM-bound (the 2048-bit fill bus outruns 64 B/cycle); prefill: compute
     assert list(df.bound) == ["memory", "compute"]
-    assert df.cycles[0] == pytest.approx(128 * 4159 + 2048, rel=0.001)  # see test_cycles
+    # 16 MiB of int8 weights at 64 B/cycle = 262,144 cycles; plus the first load, one
+    # DRAM latency (100 cycles) and the last tile's drain
+    assert 262_144 < df.cycles[0] < 262_144 * 1.005
 
 
 # ---- issue 12: hardening (each defect of the issue, by name) ------------------------------
