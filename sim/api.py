@@ -201,7 +201,8 @@ _NUMERIC = ("cycles", "compute_cycles", "dram_bytes", "compute_pj", "sram_pj", "
 def _cost_series(coster: Coster, op: Op, d: int, xs: list[int]) -> dict[int, OpCostRecord]:
     """Cost ops that differ only in dimension d at values xs: evaluate the ends and the
     middle; where the middle matches the straight line between the ends (relative error
-    <= AFFINE_RTOL on every field) and the mapping is the same, interpolate the interior;
+    <= AFFINE_RTOL on every field) and the mapping and bound are the same, interpolate the
+    interior (an interior op takes its bound label from the nearer end);
     otherwise split in two and recurse. Exact wherever evaluated."""
     res: dict[int, OpCostRecord] = {}
 
@@ -217,7 +218,8 @@ def _cost_series(coster: Coster, op: Op, d: int, xs: list[int]) -> dict[int, OpC
         a, b = at(xs[lo]), at(xs[hi])
         mid = (lo + hi) // 2
         c = at(xs[mid])
-        if a.mapping == b.mapping == c.mapping and _affine_ok(a, b, c, xs[lo], xs[hi], xs[mid]):
+        same = a.mapping == b.mapping == c.mapping and a.bound == b.bound == c.bound
+        if same and _affine_ok(a, b, c, xs[lo], xs[hi], xs[mid]):
             for j in range(lo + 1, hi):
                 if xs[j] not in res:
                     res[xs[j]] = _interp(a, b, xs[lo], xs[hi], xs[j])
