@@ -120,10 +120,13 @@ class OpRecord(_Strict):
 
     M, K, N: GEMM sizes (elements); elements: vector-op size; count: executions of one
     run (layers x KV heads x batch x steps, collapsed over identical shapes).
-    group_size: elements per quantization group of the B operand along K (0 = per channel
-    or not grouped). layers: model layer indices folded into this record (empty when the
-    op is outside the layer stack). stats: aggregated statistics (see README); per_layer:
-    optional per-layer statistics, aligned with `layers`. tensors: payload keys by role.
+    group_size: elements per quantization group of the B operand along K (0 = not stated:
+    the format name says it). The B format the op runs is `b_format()`: the name with the
+    group carried into it (wq "int4" + group_size 128 -> "int4-g128"); a group_size that
+    contradicts the name's own group is an input error. layers: model layer indices folded
+    into this record (empty when the op is outside the layer stack). stats: aggregated
+    statistics (see README); per_layer: optional per-layer statistics, aligned with
+    `layers`. tensors: payload keys by role.
     """
 
     name: str
@@ -167,7 +170,37 @@ class OpRecord(_Strict):
         d = self.stats.get("w_nm16_density")  # workloads/trace_stats.WEIGHT_DENSITY_STAT
         if d is not None and not 0.0 <= d <= 1.0:
             raise ValueError(f"stats.w_nm16_density in [0, 1] (got {d})")
+        self.b_format()  # group_size agrees with the wq name
         return self
+
+    def b_format(self) -> str:
+        """The B-operand format name with `group_size` carried into it: an ungrouped
+        parametric name gets `-gG` ("int4" + 128 -> "int4-g128", "int4-asym" ->
+        "int4-g128-asym"); a name that has its own group (parametric `-gG`, or a block
+        format such as nvfp4) must state the same group. Raises ValueError otherwise."""
+        g = self.group_size
+        if g == 0:
+            return self.wq
+        from quant.info import format_info
+        from quant.names import parse_format
+
+        p = parse_format(self.wq)
+        if p is not None and p.group is None and p.family in ("int", "fp", "bitmod"):
+            if p.family == "int":
+                suffix = ("-asym" if p.asym else "") + ("-mse" if p.mse else "")
+                return f"int{p.bits}-g{g}{suffix}"
+            prefix = "bitmod-" if p.family == "bitmod" else ""
+            return f"{prefix}{p.element}-g{g}"
+        try:
+            block = format_info(self.wq).block_size
+        except InputError:
+            return self.wq  # an unknown name is reported where the op is costed
+        if block != g:
+            raise ValueError(
+                f"group_size {g} contradicts format {self.wq} (its group: {block}); "
+                + (f"expected {block} or 0" if block else "expected 0")
+            )
+        return self.wq
 
     def to_op(self) -> Op:
         """The engine-ready Op (stats flattened, sorted by key). A linear op's
@@ -188,7 +221,7 @@ class OpRecord(_Strict):
             N=self.N,
             elements=self.elements,
             count=self.count,
-            bq=self.wq,
+            bq=self.b_format(),
             aq=self.aq,
             weight_density=density,
             stats=tuple(sorted((k, float(v)) for k, v in self.stats.items())),
