@@ -208,3 +208,43 @@ def test_sim_accuracy_smollm2_formats_are_ordered():
     assert r2.exit_code == 0, r2.output
     assert "from cache" in r2.stdout and "window 256, stride 128" in r2.stdout
     assert f"{ref:.3f}" in r2.stdout and "bitmod-fp3" in r2.stdout
+
+
+def test_table_prints_the_protocol():
+    import pandas as pd
+
+    from sim.cmd_accuracy import render_table
+
+    df = pd.DataFrame.from_records(
+        [
+            ("reference", 5.0, 17.0, 0.0, None, None),
+            ("int4-g64-asym", 4.5625, 18.7, 1.7, None, None),
+        ],
+        columns=["format", "bits_per_weight", "perplexity", "delta", "aq", "kvq"],
+    )
+    df.attrs.update(
+        model="smollm2-135m",
+        model_description="SmolLM2",
+        text="text file wiki.txt",
+        text_sha256="0123456789abcdef",
+        tokens_requested=8192,
+        tokens_scored=8184,
+        windows=8,
+        window=1024,
+        stride=1024,
+        protocol=protocol(1024, 1024),
+        quantize_lm_head=False,
+        reference="as loaded",
+        quantized=["weights: decoder linears", "not quantized: lm_head"],
+        rows_cached=[True, False],
+        all_cached=False,
+        seconds=3.0,
+    )
+    out = render_table(df)
+    assert "text: text file wiki.txt (sha256 0123456789ab)" in out
+    assert "tokens scored: 8184 (requested 8192) in 8 windows; window 1024, stride 1024" in out
+    assert "protocol: non-overlapping windows of 1024 (GPTQ/AWQ protocol)" in out
+    assert "lm_head + tied embedding: reference precision" in out
+    assert "+1.700 (+10.0%)" in out and "4.56" in out
+    df.attrs["quantize_lm_head"] = True
+    assert "lm_head + tied embedding: quantized (--quantize-lm-head)" in render_table(df)
