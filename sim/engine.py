@@ -192,20 +192,28 @@ def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, comput
     M, K, N = op.M, op.K, op.N
     trips = mp.trips(M, K, N)
 
-    def size(idx: int, t: int, dim: int) -> int:
-        return min(t, dim - idx * t)
+    # tile sizes per index (only the last tile of a dimension is short): computed once
+    sm = [min(mp.tm, M - i * mp.tm) for i in range(trips["m"])]
+    sk = [min(mp.tk, K - i * mp.tk) for i in range(trips["k"])]
+    sn = [min(mp.tn, N - i * mp.tn) for i in range(trips["n"])]
+    cyc: dict[tuple[int, int, int], float] = {}
 
     def tile_cycles(im: int, ik: int, in_: int) -> float:
-        m, k, n = size(im, mp.tm, M), size(ik, mp.tk, K), size(in_, mp.tn, N)
-        return coster.tile(m, k, n, a, b, op).cycles
+        shape = (sm[im], sk[ik], sn[in_])
+        c = cyc.get(shape)
+        if c is None:
+            c = cyc[shape] = coster.tile(*shape, a, b, op).cycles
+        return c
 
     def load_bytes(x: str, im: int, ik: int, in_: int) -> float:
-        m, k, n = size(im, mp.tm, M), size(ik, mp.tk, K), size(in_, mp.tn, N)
-        return {"A": m * k * a_dram, "B": k * n * b_bytes, "P": m * n * acc_bytes}[x]
+        if x == "A":
+            return sm[im] * sk[ik] * a_dram
+        if x == "B":
+            return sk[ik] * sn[in_] * b_bytes
+        return sm[im] * sn[in_] * acc_bytes
 
     def store_bytes(im: int, ik: int, in_: int, final: bool) -> float:
-        m, n = size(im, mp.tm, M), size(in_, mp.tn, N)
-        return m * n * (o_bytes if final else acc_bytes)
+        return sm[im] * sn[in_] * (o_bytes if final else acc_bytes)
 
     res = simulate_tiles(
         mp.order,

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import simpy
 
+from sim.pipeline_fast import run_tiles
+
 
 @dataclass(frozen=True)
 class PipelineResult:
@@ -67,6 +69,7 @@ def simulate_tiles(
     total_dram_cycles: float,
     max_iters: int = 192,
     slots: dict[str, int] | None = None,
+    engine: str = "fast",
 ) -> PipelineResult:
     """Run the event model.
 
@@ -85,10 +88,46 @@ def simulate_tiles(
     n_sim = total if total <= max_iters else period * max(3, max_iters // period)
     its = list(_iterations(order, trips, n_sim))
     nk = trips["k"]
+    depth = {"A": 2, "B": 2, "O": 2} | (slots or {})
+    if engine == "fast":
+        finish, comp_end, busy = run_tiles(
+            its,
+            nk,
+            tile_cycles,
+            load_bytes,
+            store_bytes,
+            dram_bytes_per_cycle,
+            dram_latency,
+            depth,
+        )
+    else:
+        finish, comp_end, busy = _run_simpy(
+            its,
+            nk,
+            tile_cycles,
+            load_bytes,
+            store_bytes,
+            dram_bytes_per_cycle,
+            dram_latency,
+            depth,
+        )
+    if n_sim == total:
+        return PipelineResult(finish, n_sim, total)
+    last = comp_end[n_sim - 1]
+    stalls_all = last - busy[n_sim - 1]
+    stalls_warm = comp_end[period - 1] - busy[period - 1]
+    rate = (stalls_all - stalls_warm) / (n_sim - period)
+    est = total_compute_cycles + stalls_all + rate * (total - n_sim) + (finish - last)
+    return PipelineResult(max(est, total_dram_cycles), n_sim, total)
 
+
+def _run_simpy(
+    its, nk, tile_cycles, load_bytes, store_bytes, dram_bytes_per_cycle, dram_latency, depth
+) -> tuple[float, list[float], list[float]]:
+    """The reference: the same processes in simpy (see the module docstring)."""
+    n_sim = len(its)
     env = simpy.Environment()
     dram = simpy.Resource(env, capacity=1)
-    depth = {"A": 2, "B": 2, "O": 2} | (slots or {})
     slots = {x: simpy.Resource(env, capacity=max(2, depth[x])) for x in ("A", "B", "O")}
     ready = [env.event() for _ in its]
     comp_end = [0.0] * n_sim
@@ -162,12 +201,4 @@ def simulate_tiles(
     env.run(until=proc)
     if done_store:
         env.run(until=env.all_of(done_store))
-    finish = env.now
-    if n_sim == total:
-        return PipelineResult(finish, n_sim, total)
-    last = comp_end[n_sim - 1]
-    stalls_all = last - busy[n_sim - 1]
-    stalls_warm = comp_end[period - 1] - busy[period - 1]
-    rate = (stalls_all - stalls_warm) / (n_sim - period)
-    est = total_compute_cycles + stalls_all + rate * (total - n_sim) + (finish - last)
-    return PipelineResult(max(est, total_dram_cycles), n_sim, total)
+    return env.now, comp_end, busy
