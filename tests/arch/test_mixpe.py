@@ -110,9 +110,26 @@ def test_presets_take_their_default_formats(preset):
 
 
 def test_presets_simulate_end_to_end():
+    """Every preset runs Llama-2-7B within its physical floors: prefill no faster than its
+    MACs at the array's peak (sum of prefill MACs / peak MACs per cycle / f), each decode
+    step no faster than reading every weight once from DRAM (weight bytes / peak DRAM
+    bandwidth), and no less DRAM energy than those bytes x pJ/bit."""
     for preset in PRESETS + ["bitmod-gen-w3", "stripes"]:
-        s = simulate(preset, "llama-2-7b", prefill=64, decode=2).summary()
-        assert s["ttft_s"] > 0 and s["energy_j"] > 0
+        accel = load_accelerator(preset)
+        d = accel.config.defaults
+        res = simulate(accel, "llama-2-7b", prefill=64, decode=2)
+        s = res.summary()
+        peak = accel.pe.peak_macs_per_cycle(F(d.aq), F(d.wq))
+        macs = sum(r.macs for r in res.rows if r.phase == "prefill")
+        assert s["ttft_s"] >= macs / peak / accel.frequency_hz
+        dram = accel.config.memory.dram
+        # weight bytes one decode step reads: every linear's K x N at the stored width
+        # (the embedding table is not read whole, so not footprint_bytes["weights"])
+        lin = [r for r in res.rows if r.phase == "decode" and r.kind == "linear"]
+        weights = sum(r.K * r.N * r.count for r in lin) / 2 * F(d.wq).bits_per_element / 8
+        assert s["tpot_s"] >= weights / (dram.bandwidth_gb_s * 1e9)
+        e_dram = sum(r.energy_dram_j for r in res.rows if r.phase == "decode")
+        assert e_dram >= 2 * weights * 8 * dram.energy_pj_per_bit * 1e-12 * (1 - 1e-9)
 
 
 def test_mixpe_w4a8_beats_bitfusion_iso_clock():
