@@ -20,7 +20,7 @@ from common.files import sweep
 from tests.fuzz.corpus import ROOT
 
 TAG = re.compile(r"^\..+\.sim-(\d+)-[^.]+\.(tmp|old)$")
-KILLS = 6  # per command; each run lasts 2-4 s, killed at a uniform random time within it
+KILLS = 4  # per command; each run lasts 2-4 s, killed at a uniform random time within it
 
 
 def _sim(args: list[str], cwd: Path) -> subprocess.Popen:
