@@ -2,7 +2,7 @@
 shape-only run of the same shapes and formats.
 
 Fast tests: the statistics the exporter records (bit activity, N:16 density) and the
-activity factor, on hand-made codes. Slow tests (one real SmolLM2 export of 16 prompt
+activity factor, on hand-made codes. Slow tests (one real SmolLM2 export of 32 prompt
 tokens + 2 decode steps, int8 weights/activations/KV, no payload):
 - data-independent hardware agrees: int8-systolic cycles are identical op by op;
 - data-dependent energy differs exactly as arch/activity.py says: int8-systolic compute
@@ -25,7 +25,7 @@ from arch.activity import (
 )
 from workloads.trace_stats import aggregate, bit_activity, code_stats, nm_density
 
-TOKENS, DECODE = 16, 2
+TOKENS, DECODE = 32, 2
 FMT = {"wq": "int8", "aq": "int8", "kvq": "int8"}
 
 
@@ -210,17 +210,28 @@ def test_pragmatic_cycles_follow_activation_terms(smol_trace) -> None:
     assert pe.tile_cycles(t_real) == int(np.ceil(3 * 36 * terms)) + 16
     assert pe.tile_cycles(t_shape) == 3 * 36 * 3 + 16
 
+    # the preset (32 GB/s DDR4) is DRAM-bound at 16 tokens: compute shrinks, time barely
     real, shape = _runs("pragmatic", smol_trace)
     r, s = _rows(real), _rows(shape)
     for key in stats:
-        assert r[key].compute_cycles < s[key].compute_cycles, key
-    # every measured mean is <= 2.25 terms of the random 3.0 (and fold drains are equal)
-    c_real = sum(r[k].compute_cycles for k in stats)
-    c_shape = sum(s[k].compute_cycles for k in stats)
-    assert c_real / c_shape < 0.8
-    assert max(st2["a_booth_terms_mean"] for v in stats.values() for _, st2 in v) <= 2.25
+        assert r[key].compute_cycles <= s[key].compute_cycles, key
+    assert sum(r[k].compute_cycles for k in stats) < sum(s[k].compute_cycles for k in stats)
     assert real.summary()["ttft_s"] < shape.summary()["ttft_s"]
     assert real.summary()["tpot_s"] < shape.summary()["tpot_s"]
+    # with on-chip-class bandwidth (DaDianNao keeps layers in eDRAM) the array is
+    # compute-bound and time follows the terms: prefill q_proj maps to 32x576x256 tiles,
+    # 3 per execution, each 2 folds x 36 steps x s + 16 drain rows
+    from sim import Arch
+
+    fast = Arch.load("pragmatic").replace({"memory.dram.bandwidth_gb_s": 4096}).accelerator
+    real, shape = _runs(fast, smol_trace)
+    r, s = _rows(real), _rows(shape)
+    q_r, q_s = r[("prefill", "q_proj")], s[("prefill", "q_proj")]
+    assert q_r.mapping == q_s.mapping == "32x576x256/mkn"
+    assert q_s.compute_cycles / q_s.count == 3 * (2 * 36 * 3 + 16)
+    assert q_r.compute_cycles / q_r.count == 3 * (int(np.ceil(2 * 36 * terms)) + 16)
+    assert real.summary()["ttft_s"] / shape.summary()["ttft_s"] < 0.95
+    assert real.summary()["tpot_s"] / shape.summary()["tpot_s"] < 0.75
 
 
 @pytest.mark.slow
