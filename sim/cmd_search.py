@@ -33,7 +33,7 @@ def print_front(df, spec, overrides, n: int = 8) -> None:
     objs = list(sp.objectives)
     if len(objs) < 2 or df.empty:
         return
-    t = df[(df.phase == sp.objective_phase) & df["error"].isna()]
+    t = df[(df.phase == sp.objective_phase) & df["error"].isna()].drop_duplicates("key")
     for c in sp.constraints:
         col, op, b = parse_constraint(c)
         t = t[t[col].map(lambda v, op=op, b=b: constraint_ok(v, op, b))]

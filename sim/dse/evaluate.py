@@ -9,7 +9,7 @@ import time
 import traceback
 from collections.abc import Sequence
 
-from sim.dse.points import Point
+from sim.dse.points import Point, engine_version
 
 NAN = float("nan")
 
@@ -101,6 +101,7 @@ def base_row(point: Point, phase: str) -> dict:
         "arch": point.arch_raw.get("name", ""),
         "family": pe["family"],
         "arch_digest": point.arch_digest,
+        "engine_version": engine_version(),
         "arch_json": json.dumps(point.arch_raw, sort_keys=True),
         "rows": int(pe["rows"]),
         "cols": int(pe["cols"]),

@@ -8,6 +8,8 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from arch.arch import Arch
@@ -47,8 +49,29 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+# Sources whose change may change a result: the engine, the families, the workloads and
+# the formats (not the CLI, the DSE layer or the reports).
+ENGINE_PACKAGES = ("arch", "sim", "workloads", "quant", "common")
+ENGINE_EXCLUDE = ("sim/dse/", "sim/cmd_", "sim/cli.py", "sim/output.py", "sim/_click.py")
+
+
+@lru_cache(maxsize=1)
+def engine_version() -> str:
+    """Hash of the simulator's sources and data files (.py, .yaml): part of every key, so
+    a store never mixes results of two engine versions (a changed engine recomputes)."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for pkg in ENGINE_PACKAGES:
+        for f in sorted((root / pkg).rglob("*")):
+            rel = f.relative_to(root).as_posix()
+            if f.suffix in (".py", ".yaml", ".json") and not rel.startswith(ENGINE_EXCLUDE):
+                h.update(rel.encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def point_key(arch_digest: str, run: dict) -> str:
-    return _hash({"v": STORE_VERSION, "arch": arch_digest, **run})
+    return _hash({"v": STORE_VERSION, "engine": engine_version(), "arch": arch_digest, **run})
 
 
 def _dims(spec: Spec) -> list[tuple[list[str], list | Range]]:

@@ -39,6 +39,12 @@ def _validate_axes(spec: Spec, builder: PointBuilder) -> None:
             builder.point(dict(zip(g, combo)))
 
 
+def _ordered(vals: list) -> bool:
+    return len(vals) > 1 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in vals
+    )
+
+
 def _suggest(trial, spec: Spec) -> dict:
     values: dict = {}
     for name, vals in spec.axes.items():
@@ -49,6 +55,9 @@ def _suggest(trial, spec: Spec) -> dict:
                 )
             else:
                 values[name] = trial.suggest_float(name, vals.low, vals.high, log=vals.log)
+        elif _ordered(vals):  # numbers: an index Optuna can treat as ordered
+            vs = sorted(vals)
+            values[name] = vs[trial.suggest_int(f"{name}#index", 0, len(vs) - 1)]
         else:
             values[name] = trial.suggest_categorical(name, vals)
     for i, g in enumerate(spec.linked):
@@ -86,14 +95,17 @@ def search(
     cons = [parse_constraint(c) for c in spec.constraints]
 
     if spec.search.sampler == "tpe":
-        sampler = optuna.samplers.TPESampler(seed=spec.search.seed)
+        sampler = optuna.samplers.TPESampler(seed=spec.search.seed, multivariate=True)
     else:
         sampler = optuna.samplers.NSGAIISampler(
             population_size=spec.search.population, seed=spec.search.seed
         )
     optuna.logging.set_verbosity(logging.WARNING)
     study = optuna.create_study(directions=directions, sampler=sampler)
-    batch = max(1, workers) if scheduler is None else 8
+    # trials asked at once: enough to keep every worker busy with a few points each
+    batch = 4 * max(1, workers) if scheduler is None else 16
+    if spec.search.sampler == "nsga2":
+        batch = min(batch, spec.search.population)  # never beyond one generation
     stats = {"trials": 0, "computed": 0, "reused": 0, "failed": 0}
     records = []
     from tqdm import tqdm
@@ -140,6 +152,9 @@ def search(
     stats["trials"] = done
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     df = pd.DataFrame(records)
+    if not df.empty:  # which stored rows this search's trials were (the store is shared)
+        keep = ["trial", "point_key", "key", "feasible", *names]
+        write_atomic(Path(out) / "_trials.csv", df[keep].to_csv(index=False))
     df.attrs["search"] = stats
     return df
 
