@@ -110,9 +110,17 @@ def fig_pareto(
         )
     front = table[front_mask].sort_values(x)
     ax.plot(front[x], front[y], "-o", c="#c44e52", ms=5, lw=1.5, label="Pareto front")
-    for _, r in front.head(12).iterrows():
+    mid = 0.5 * (table[x].min() + table[x].max())
+    for i, (_, r) in enumerate(front.head(12).iterrows()):
+        right = r[x] > mid  # labels grow inwards, staggered so neighbours do not overlap
         ax.annotate(
-            str(r["label"]), (r[x], r[y]), fontsize=7, xytext=(4, 4), textcoords="offset points"
+            str(r["label"]),
+            (r[x], r[y]),
+            fontsize=6,
+            xytext=(-4 if right else 4, 6 + 9 * i),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "#c44e52"},
         )
     ax.set_xlabel(f"{_unit(x)} ({sx})")
     ax.set_ylabel(f"{_unit(y)} ({sy})")

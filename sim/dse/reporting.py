@@ -84,6 +84,11 @@ def sweep_report(
 
     results = Path(results)
     df = read_results(results)
+    stale = 0
+    if "engine_version" in df.columns and df["engine_version"].nunique() > 1:
+        newest = df["engine_version"].iloc[-1]  # parts are read oldest first
+        stale = int((df["engine_version"] != newest).sum())
+        df = df[df["engine_version"] == newest]
     spec_path = results / "_spec.yaml"
     spec = (
         Spec.model_validate(yaml.safe_load(spec_path.read_text())) if spec_path.is_file() else None
@@ -172,6 +177,8 @@ def sweep_report(
         f"{int(t.feasible.sum())} satisfy the constraints {cons or '(none)'}; "
         f"{len(front)} on the Pareto front.",
     ]
+    if stale:
+        notes.append(f"{stale} rows of older engine versions in {results} are not shown.")
     return write_report(
         out,
         f"{name}: {', '.join(f'{o} ({s})' for o, s in objectives.items())}",
