@@ -137,6 +137,7 @@ def evaluate_into_store(
 ) -> dict:
     """Compute the points not yet stored; write each finished batch as a part file."""
     have = store.keys()
+    points = list({p.key: p for p in points}.values())  # a point asked twice runs once
     todo = [p for p in points if not all(k in have for k in p.row_keys())]
     ppl = add_perplexity(spec, todo)
     stats = {"points": len(points), "computed": 0, "skipped": len(points) - len(todo)}

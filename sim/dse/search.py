@@ -132,7 +132,7 @@ def search(
             valid = [p for p in pts if p is not None]
             st = evaluate_into_store(valid, spec, store, run, progress=False, desc="trials")
             stats["computed"] += st["computed"]
-            stats["reused"] += st["skipped"]
+            stats["reused"] += len(valid) - st["computed"]  # stored, or asked twice
             rows = _rows_by_point(store, {p.row_key(spec.objective_phase) for p in valid})
             for t, p in zip(asked, pts):
                 row = rows.get(p.key) if p is not None else None
