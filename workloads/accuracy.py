@@ -476,7 +476,8 @@ def evaluate(
     text_sha = _sha256(body.encode("utf-8"))
     say = progress or (lambda _msg: None)
 
-    plan = [(REFERENCE, None, None)] + [(w, aq, kvq) for w in wq]
+    # "reference" in wq without aq/kvq is the reference row itself: one row, computed once
+    plan = list(dict.fromkeys([(REFERENCE, None, None)] + [(w, aq, kvq) for w in wq]))
     qhash = _quant_source_hash()
     rows_dir = _cache_root() / "accuracy"
 
