@@ -579,7 +579,8 @@ def evaluate(
             "reference": (
                 "model as loaded: GGUF Q4_1 decoder linears (4-bit codes, blocks of 32, FP16 "
                 f"scale + FP16 min = {_Q4_1_BITS:g} bits/weight) and Q8_0 tied embedding/"
-                f"lm_head ({_Q8_0_BITS:g} bits/weight; {ref_bits:.2f} weighted), dequantized "
+                f"lm_head ({_Q8_0_BITS:g} bits/weight; {ref_bits:.2f} over the weights --wq "
+                "replaces), dequantized "
                 "to float32; activations and KV cache float32"
             ),
             "quantized": [
