@@ -168,8 +168,8 @@ def test_extrapolation_edge_tiles_inside_the_period():
 
 
 # Was an open bug (reported with issue 10), now fixed: the window simulated was the first
-# `n_sim` iterations, and its steady stall rate is applied to every remaining iteration. When an outer loop
-# changes what an iteration moves, the window is not representative:
+# `n_sim` iterations, and its steady stall rate was applied to every remaining iteration.
+# When an outer loop changes what an iteration moves, that window is not representative:
 # - edge tiles of an outer loop (M = 100 = 3 x 32 + 4): the last M row of tiles moves and
 #   computes far less, yet is charged the full tiles' stall rate: +11.2% memory-bound;
 # - K outside the inner period (order kmn): the window lies in ik = 0, which reads no
