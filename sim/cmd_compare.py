@@ -67,6 +67,7 @@ def compare(
     keep = [labels[n] for n in names if n in presets or n == base]
     out = df.loc[keep].reset_index()
     out.attrs["baseline"] = labels[base]
+    out.attrs["sources"] = {labels[n]: n for n in names}  # label -> preset name or YAML
     return out
 
 
@@ -153,13 +154,24 @@ def command(
     ]
     baseline_label = df.attrs.get("baseline", df.arch[0])
     written = []
-    if report_dir is not None:
-        from reports.compare import write_compare_report
+    if report_dir is not None:  # the one report builder, shared with `sim report`
+        from reports.compare import fill_compare_report
+        from sim.dse.reporting import compare_report
 
         title = (
             f"{model}: prefill {prefill}, decode {decode}, batch {batch}; baseline {baseline_label}"
         )
-        written += write_compare_report(df, title, report_dir)
+        compare_report(
+            df,
+            model,
+            prefill,
+            decode,
+            batch,
+            report_dir,
+            title,
+            extra_fill=lambda t: fill_compare_report(df, title, t),
+        )
+        written.append(Path(report_dir))
     if csv_path is not None:
         written.append(write_atomic(Path(csv_path), df.to_csv(index=False), source="--csv"))
     click.echo(

@@ -210,7 +210,7 @@ def compare_report(
 
     runs, summary = [], []
     for _, r in df.iterrows():
-        accel = load_accelerator(r["arch"])
+        accel = load_accelerator(df.attrs.get("sources", {}).get(r["arch"], r["arch"]))
         res = simulate(
             accel,
             model,
