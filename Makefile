@@ -17,6 +17,8 @@ demo: $(STAMP)
 	$(BIN)/sim run arch/presets/fp16-systolic.yaml llama-2-7b
 
 test: $(STAMP)
+	@# headless Chromium (Debian) opens the HTML report in tests/dse/test_report.py
+	command -v chromium >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >/dev/null 2>&1 || echo "chromium could not be installed" >&2
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
