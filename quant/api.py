@@ -15,8 +15,7 @@ from quant.info import format_info
 from quant.lowbit import quantize_binary, quantize_ternary
 from quant.mx import MX_ELEMENTS, quantize_mx, quantize_nvfp4
 from quant.names import parse_format
-from quant.olive import quantize_olive
-from quant.qtensor import QTensor
+from quant.qtensor import QTensor, quantize_olive
 from quant.scheme import QuantScheme, rtn
 from quant.select import quantize_ant, quantize_bitmod
 

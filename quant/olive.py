@@ -81,32 +81,3 @@ def olive_decode(codes: np.ndarray, normal: NumberFormat, axis: int) -> np.ndarr
     vals[..., 0:kk:2] = ve
     vals[..., 1:kk:2] = vo
     return np.moveaxis(vals, -1, axis).astype(np.float32)
-
-
-def quantize_olive(x: np.ndarray, name: str, axis: int = -1):
-    """`olive-int4` / `olive-flint4` (see module docstring)."""
-    from quant.qtensor import QTensor
-
-    x = np.asarray(x, dtype=np.float32)
-    if np.isnan(x).any():
-        raise ValueError("cannot quantize an array containing NaN")
-    normal = normal_format(name.split("-")[1])
-    xm = np.moveaxis(x, axis, -1)
-    mu = xm.mean(axis=-1, keepdims=True, dtype=np.float64)
-    sd = xm.std(axis=-1, keepdims=True, dtype=np.float64)
-    alpha = np.minimum(
-        np.abs(xm).max(axis=-1, keepdims=True), np.maximum(np.abs(mu + 3 * sd), np.abs(mu - 3 * sd))
-    )
-    s = (alpha / normal.max_abs).astype(np.float32)
-    safe = np.where(s > 0, s, np.float32(1))
-    codes = olive_encode(np.where(s > 0, xm / safe, 0).astype(np.float32), normal)
-    return QTensor(
-        np.moveaxis(codes, -1, axis),
-        s,
-        None,
-        name,
-        0,
-        axis % x.ndim,
-        (normal, abfloat_format()),
-        olive_pairs=True,
-    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quant.formats import NumberFormat
+from quant.olive import abfloat_format, normal_format, olive_decode, olive_encode
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,6 @@ class QTensor:
     def element_values(self) -> np.ndarray:
         """Element values before scaling (float32, same shape as codes)."""
         if self.olive_pairs:
-            from quant.olive import olive_decode
-
             return olive_decode(self.codes, self.formats[0], self.axis)
         if self.types is None or len(self.formats) == 1:
             return self.formats[0].decode(self.codes)
@@ -133,3 +132,30 @@ class QTensor:
         if self.tensor_scale != 1.0:
             out = out * np.float32(self.tensor_scale)
         return b.merge(out).astype(np.float32)
+
+
+def quantize_olive(x: np.ndarray, name: str, axis: int = -1):
+    """`olive-int4` / `olive-flint4` (see module docstring)."""
+    x = np.asarray(x, dtype=np.float32)
+    if np.isnan(x).any():
+        raise ValueError("cannot quantize an array containing NaN")
+    normal = normal_format(name.split("-")[1])
+    xm = np.moveaxis(x, axis, -1)
+    mu = xm.mean(axis=-1, keepdims=True, dtype=np.float64)
+    sd = xm.std(axis=-1, keepdims=True, dtype=np.float64)
+    alpha = np.minimum(
+        np.abs(xm).max(axis=-1, keepdims=True), np.maximum(np.abs(mu + 3 * sd), np.abs(mu - 3 * sd))
+    )
+    s = (alpha / normal.max_abs).astype(np.float32)
+    safe = np.where(s > 0, s, np.float32(1))
+    codes = olive_encode(np.where(s > 0, xm / safe, 0).astype(np.float32), normal)
+    return QTensor(
+        np.moveaxis(codes, -1, axis),
+        s,
+        None,
+        name,
+        0,
+        axis % x.ndim,
+        (normal, abfloat_format()),
+        olive_pairs=True,
+    )
