@@ -61,8 +61,12 @@ def quote(value: Any, limit: int = MAX_QUOTE) -> str:
     return r
 
 
-def short(text: str, limit: int = MAX_QUOTE) -> str:
-    """A path or name cut to `limit` characters for an error message."""
+MAX_PATH_QUOTE = 512  # a file path is named whole unless absurdly long
+
+
+def short(text: str, limit: int = MAX_PATH_QUOTE) -> str:
+    """A path or name cut to `limit` characters for an error message (a user needs the
+    whole path of the file that is wrong; only absurd lengths are cut)."""
     text = str(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

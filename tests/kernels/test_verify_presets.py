@@ -29,6 +29,7 @@ EXPECTED = {
     "bitmod-disc-w4": {"kernels.bitserial:bitmod_partials"},
     "bitmod-int6": {"kernels.bitserial:bitmod_partials"},
     "stripes": {"kernels.bitserial:stripes_partials"},  # INT16-parallel, bit terms
+    "pragmatic": {"kernels.bitserial:stripes_partials"},  # Stripes datapath, zero terms skipped
     "int8-systolic": {"kernels.mac:int8_partials"},
     "fp16-systolic": {"kernels.mac:fp_mac_gemm"},
     "h100": {"kernels.mac:int8_partials", "kernels.mac:fp_mac_gemm"},  # int8, fp16, fp8

@@ -219,7 +219,7 @@ def test_tiny_llama_matches_build_ops(tiny_llama) -> None:
     ref = build_ops(shape, 12, 3, 1, "int4-g16", "int8", "int8")
 
     def key(o):
-        return (o.name, o.kind, o.phase, o.M, o.K, o.N, o.elements, o.count, o.wq, o.aq)
+        return (o.name, o.kind, o.phase, o.M, o.K, o.N, o.elements, o.count, o.bq, o.aq)
 
     # every op (vector ops included) in the builder's order
     assert [key(o) for o in tr.ops()] == [key(o) for o in ref]

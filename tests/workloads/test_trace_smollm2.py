@@ -62,7 +62,7 @@ def test_linear_shapes(smol) -> None:
         assert (o.N, o.K) == (n, k), name
         assert o.M == (1 if name == "lm_head" else TOKENS)
         assert o.count == (1 if name == "lm_head" else 30)
-        assert o.wq == "int4-g128" and o.aq == "int8"
+        assert o.bq == "int4-g128" and o.aq == "int8"
     rec = next(r for r in tr.meta.ops if r.name == "q_proj")
     assert rec.layers == list(range(30)) and rec.group_size == 128
     assert len(rec.per_layer) == 30
@@ -167,7 +167,8 @@ def test_trace_run_agrees_with_shape_only_run(smol) -> None:
 
 def test_trace_statistics_drive_zero_skipping(smol, tmp_path) -> None:
     """A data-dependent PE (Stripes with zero-term skipping) runs faster on the trace's real
-    activation bit statistics than on the shape-only model (no stats: no skipping)."""
+    activation bit statistics than on the shape-only model, which assumes random codes
+    (arch/activity.py: half the bits set). Seen: 160,920 vs 172,800 q_proj cycles."""
     import yaml
 
     from sim.api import simulate, simulate_trace
@@ -188,4 +189,4 @@ def test_trace_statistics_drive_zero_skipping(smol, tmp_path) -> None:
     )
     q_tr = next(r for r in tr.rows if r.phase == "prefill" and r.name == "q_proj")
     q_sh = next(r for r in shape.rows if r.phase == "prefill" and r.name == "q_proj")
-    assert q_tr.compute_cycles < 0.9 * q_sh.compute_cycles
+    assert q_tr.compute_cycles < 0.95 * q_sh.compute_cycles
