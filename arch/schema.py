@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+
+# Integer fields are strict (issue 12): YAML `true` or `32.0` is not taken for 1 or 32.
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+# Process nodes the energy/area scaling rule is used over (arch/tech/__init__.py): the
+# Stillmaker & Baas fit spans 180 nm..7 nm; 3 nm (TSMC N3, the smallest node in volume
+# production) is the furthest extrapolation allowed.
+MIN_NODE_NM, MAX_NODE_NM = 3, 180
 
 
 class _Strict(BaseModel):
@@ -113,12 +121,14 @@ class ArchConfig(_Strict):
     description: str = ""
     source: str = Field("", description="where the configuration comes from (paper, repo)")
     frequency_mhz: PositiveFloat
-    technology_nm: PositiveInt = Field(28, description="process node for energy/area tables")
+    technology_nm: Annotated[int, Field(ge=MIN_NODE_NM, le=MAX_NODE_NM, strict=True)] = Field(
+        28, description="process node for energy/area tables, 3..180 nm"
+    )
     pe_array: PEArray
     memory: Memory
     vector_unit: VectorUnit = Field(default_factory=VectorUnit)
-    kernel_overhead_cycles: int = Field(
-        0, ge=0, description="fixed cycles added per op execution (dispatch / launch)"
+    kernel_overhead_cycles: NonNegativeInt = Field(
+        0, description="fixed cycles added per op execution (dispatch / launch)"
     )
     defaults: Defaults = Field(default_factory=Defaults)
     fusion: Fusion = Field(default_factory=Fusion)

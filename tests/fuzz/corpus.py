@@ -184,6 +184,10 @@ BAD_YAML: dict[str, bytes | Setup] = {
     "str_rows": _sub("rows: 32", "rows: many"),
     "bool_rows": _sub("rows: 32", "rows: true"),
     "float_rows": _sub("rows: 32", "rows: 32.5"),
+    "integral_float_rows": _sub("rows: 32", "rows: 32.0"),
+    "bool_banks": _sub("banks: 8,", "banks: yes,"),
+    "bool_overhead": PRESET_TEXT.encode() + b"kernel_overhead_cycles: false\n",
+    "str_int_cols": _sub("cols: 32", "cols: '32'"),
     "neg_rows": _sub("rows: 32", "rows: -32"),
     "zero_freq": _sub("frequency_mhz: 1000", "frequency_mhz: 0"),
     "neg_bw": _sub("bandwidth_gb_s: 64", "bandwidth_gb_s: -64"),
@@ -211,6 +215,9 @@ BAD_YAML: dict[str, bytes | Setup] = {
         "params: [1, 2]",
     ),
     "tech_7": _sub("technology_nm: 28", "technology_nm: 7000"),
+    "tech_2": _sub("technology_nm: 28", "technology_nm: 2"),
+    "tech_181": _sub("technology_nm: 28", "technology_nm: 181"),
+    "tech_bool": _sub("technology_nm: 28", "technology_nm: true"),
     "tech_huge": _sub("technology_nm: 28", "technology_nm: 99999999999999999999"),
     "h100_split_k_empty": H100_TEXT.replace("split_k: [1, 2, 3, 4, 6, 8]", "split_k: []").encode(),
     "h100_split_k_zero": H100_TEXT.replace("split_k: [1, 2, 3, 4, 6, 8]", "split_k: [0]").encode(),
@@ -450,11 +457,9 @@ RUN_SMALL = ["--prefill", "8", "--decode", "1"]
 # bounded time), kept in BAD_YAML for the mutation tests' bases but not in the corpus.
 NOT_BAD_YAML = {
     "long_name",
-    "bool_rows",
     "binary_tag",
     "huge_buffer",
     "huge_vector_lanes",
-    "tech_7",
 }
 # `sim verify ARCH` reads only the family of ARCH: field values it never uses are not errors
 VERIFY_PARSE_ONLY = {
@@ -470,6 +475,15 @@ VERIFY_PARSE_ONLY = {
     "neg_rows",
     "float_rows",
     "str_rows",
+    "bool_rows",
+    "integral_float_rows",
+    "bool_banks",
+    "bool_overhead",
+    "str_int_cols",
+    "tech_7",
+    "tech_2",
+    "tech_181",
+    "tech_bool",
     "h100_vfixed_empty",
     "h100_split_k_zero",
     "h100_split_k_empty",

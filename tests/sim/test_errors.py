@@ -407,3 +407,47 @@ def test_to_dataframe_has_the_columns_of_ops_csv(tmp_path):
         (df.energy_compute_j + df.energy_sram_j + df.energy_dram_j).tolist()
     )
     assert df.energy_j.sum() == pytest.approx(csv.energy_j.sum(), rel=1e-12)
+
+
+def _set(path, value):
+    def mutate(c):
+        d = c
+        for k in path[:-1]:
+            d = d[k]
+        d[path[-1]] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "path,value,needle",
+    [
+        (("pe_array", "rows"), True, "pe_array.rows: Input should be a valid integer (got True)"),
+        (("pe_array", "cols"), 32.0, "pe_array.cols: Input should be a valid integer (got 32.0)"),
+        (("pe_array", "lanes"), "4", "pe_array.lanes: Input should be a valid integer"),
+        (("memory", "buffers", "weight", "banks"), True, "weight.banks: Input should be a valid"),
+        (("kernel_overhead_cycles",), False, "kernel_overhead_cycles: Input should be a valid"),
+        (("technology_nm",), 2, "technology_nm: Input should be greater than or equal to 3"),
+        (("technology_nm",), 181, "technology_nm: Input should be less than or equal to 180"),
+        (("technology_nm",), True, "technology_nm: Input should be a valid integer"),
+    ],
+)
+def test_arch_integers_are_strict_and_node_in_range(tmp_path, path, value, needle):
+    """YAML `true` is not 1 and 32.0 is not 32; the node lies in 3..180 nm (arch/schema.py)."""
+    p = _arch(tmp_path, _set(path, value))
+    _assert_clean(*_run("gemm", p, "1", "64", "64")[:2], "bad.yaml", needle)
+
+
+def test_node_range_ends_are_accepted_and_scale_area(tmp_path):
+    """3 and 180 nm are valid; the MAC array's area scales with node^2 (area_exponent in
+    arch/tech/tables.yaml)."""
+    from arch.accelerator import load_accelerator
+
+    areas = {}
+    for nm in (3, 180):
+        p = tmp_path / f"n{nm}.yaml"
+        cfg = yaml.safe_load(open(PRESET))
+        cfg["technology_nm"] = nm
+        p.write_text(yaml.safe_dump(cfg))
+        areas[nm] = load_accelerator(str(p)).pe.area_um2()
+    assert areas[180]["mac"] == pytest.approx(areas[3]["mac"] * (180 / 3) ** 2, rel=1e-12)
