@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from arch.accelerator import Accelerator, load_accelerator
+from common.errors import InputError
 from quant.info import format_info
 from sim.engine import Coster, OpCostRecord
 from sim.result import OpRow, SimResult
@@ -298,6 +299,7 @@ def simulate_trace(
         if aq:
             op = replace(op, aq=aq, **({"bq": aq} if not op.is_gemm else {}))
         ops.append(op)
+    _check_trace_formats(accel, ops, tr.path / "trace.json", {"wq": wq, "aq": aq, "kvq": kvq})
     fmts = {
         "wq": wq or _first(ops, "linear", "bq"),
         "aq": aq or _first(ops, "linear", "aq"),
@@ -307,6 +309,32 @@ def simulate_trace(
     return simulate_ops(
         accel, ops, m.model.name, m.run.prompt_tokens, m.run.decode_steps, m.run.batch, fmts
     )
+
+
+def _check_trace_formats(accel: Accelerator, ops: Sequence[Op], jf, given: dict) -> None:
+    """A GEMM whose formats the PE array cannot run is the trace's fault (or the option's
+    that replaced its format), not the arch file's: name trace.json, the op's index in its
+    `ops` list, its kind and formats (issue 12)."""
+    from common.inputs import short
+
+    checked: set[tuple] = set()
+    for i, op in enumerate(ops):
+        if not op.is_gemm or (op.aq, op.bq, op.kind) in checked:
+            continue
+        checked.add((op.aq, op.bq, op.kind))
+        b_role = "wq" if op.kind == "linear" else "kvq"
+        src = f"{short(str(jf))}: ops.{i}"
+        a = format_info(op.aq, source=f"{src} aq")
+        b = format_info(op.bq, source=f"{src} {b_role}")
+        reason = accel.pe.unsupported(a, b, op.kind)
+        if reason:
+            b_via = f" from --{b_role}" if given.get(b_role) else ""
+            a_via = " from --aq" if given.get("aq") else ""
+            raise InputError(
+                short(str(jf)),
+                f"ops.{i} ({op.kind} {op.name}, {b_role} {op.bq}{b_via}, aq {op.aq}{a_via})",
+                f"formats {accel.name} can run ({reason})",
+            )
 
 
 def _first(ops: Sequence[Op], kind: str, attr: str) -> str:

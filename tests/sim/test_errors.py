@@ -451,3 +451,32 @@ def test_node_range_ends_are_accepted_and_scale_area(tmp_path):
         p.write_text(yaml.safe_dump(cfg))
         areas[nm] = load_accelerator(str(p)).pe.area_um2()
     assert areas[180]["mac"] == pytest.approx(areas[3]["mac"] * (180 / 3) ** 2, rel=1e-12)
+
+
+def test_trace_format_the_arch_cannot_run_blames_the_trace(tmp_path):
+    """A trace exported with kvq=int8 run on lut-tensor-core (int2..int4 B operands): the
+    error names trace.json, the op's index and formats, not the preset (issue 12)."""
+    import json
+
+    from tests.fuzz.corpus import good_trace_meta
+
+    meta = good_trace_meta()
+    fc = dict(meta["ops"][0], wq="int4", aq="fp16")
+    qk = dict(fc, name="qk", kind="attn_qk", wq="int8")
+    meta["ops"] = [fc, dict(fc, name="fc2"), qk]
+    t = tmp_path / "t"
+    t.mkdir()
+    (t / "trace.json").write_text(json.dumps(meta))
+    code, err, _ = _run("run", "lut-tensor-core", str(t))
+    _assert_clean(
+        code,
+        err,
+        f"error: {t}/trace.json: ops.2 (attn_qk qk, kvq int8, aq fp16): formats "
+        "lut-tensor-core can run (a LUT array takes integer weights/KV of 1..4 bits",
+    )
+    assert "lut-tensor-core.yaml" not in err
+    # the same format given by --kvq is blamed on the option; --kvq int4 runs
+    code, err, _ = _run("run", "lut-tensor-core", str(t), "--kvq", "int8")
+    _assert_clean(code, err, "ops.2 (attn_qk qk, kvq int8 from --kvq, aq fp16)")
+    code, _, out = _run("run", "lut-tensor-core", str(t), "--kvq", "int4", "--format", "json")
+    assert code == 0 and json.loads(out)["formats"]["kvq"] == "int4"
