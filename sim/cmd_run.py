@@ -49,7 +49,14 @@ def _is_trace(model: str) -> bool:
     type=click.Choice(["table", "json", "csv"]),
     default="table",
     show_default=True,
-    help="stdout: a table, the JSON of README 'format json', or the per-op CSV (no totals).",
+    help="stdout: a table, the JSON of README 'format json', or the per-op CSV "
+    "(totals with --totals).",
+)
+@click.option(
+    "--totals",
+    is_flag=True,
+    help="With --format csv: after the per-op rows, one 'total' row per phase and a last "
+    "row with phase=total for the whole run (ops.csv of --out stays per-op).",
 )
 @click.option(
     "--out",
@@ -64,7 +71,9 @@ def _is_trace(model: str) -> bool:
     "memory.dram.capacity_gib and the largest batch and prefill that fit; no simulation.",
 )
 @click.pass_context
-def command(ctx, arch, model, prefill, decode, batch, wq, aq, kvq, fmt, out_dir, fit) -> None:
+def command(
+    ctx, arch, model, prefill, decode, batch, wq, aq, kvq, fmt, totals, out_dir, fit
+) -> None:
     """Simulate MODEL on ARCH and print totals and per-op rows.
 
     ARCH is a preset name (`sim list presets`) or an arch YAML file (arch/README.md).
@@ -73,6 +82,8 @@ def command(ctx, arch, model, prefill, decode, batch, wq, aq, kvq, fmt, out_dir,
     """
     from sim.api import simulate, simulate_trace
 
+    if totals and fmt != "csv":
+        raise InputError("--totals", f"--format {fmt}", "--format csv (table and JSON have totals)")
     if out_dir is not None:
         check_output(out_dir, "directory")
 
@@ -99,7 +110,7 @@ def command(ctx, arch, model, prefill, decode, batch, wq, aq, kvq, fmt, out_dir,
         res = simulate(
             arch, model, prefill=prefill, decode=decode, batch=batch, wq=wq, aq=aq, kvq=kvq
         )
-    text = render(res, fmt)
+    text = render(res, fmt, totals)
     paths = write_outputs(res, out_dir) if out_dir is not None else []
     click.echo(text)
     for p in paths:

@@ -33,6 +33,26 @@ def ops_frame(res: SimResult) -> pd.DataFrame:
     return res.to_dataframe()
 
 
+def totals_frame(res: SimResult) -> pd.DataFrame:
+    """The per-op rows followed by one `name = total` row per phase (in the order the
+    phases first appear) and a last row with `phase = total, name = total` for the whole
+    run (`sim run --format csv --totals`). Sums of count, cycles, time_s, compute_cycles,
+    dram_bytes, macs and the energies; utilization = MACs / (peak MACs per cycle x cycles
+    of the GEMM rows), as the summary's; M, K, N, kind, bound and mapping are empty."""
+    df = ops_frame(res)
+    sums = ["count", "cycles", "time_s", "compute_cycles", "dram_bytes", "macs"]
+    sums += ["energy_compute_j", "energy_sram_j", "energy_dram_j", "energy_j"]
+    extra = []
+    for phase, part in [*df.groupby("phase", sort=False), ("total", df)]:
+        row = {c: "" for c in df.columns}
+        row.update({c: part[c].sum() for c in sums}, phase=phase, name="total")
+        gemm_cycles = part.cycles[part.macs > 0].sum()
+        peak = res.peak_macs_per_cycle
+        row["utilization"] = part.macs.sum() / (peak * gemm_cycles) if gemm_cycles else 0.0
+        extra.append(row)
+    return pd.concat([df.astype(object), pd.DataFrame(extra, columns=df.columns)])
+
+
 def _check_finite(res: SimResult) -> None:
     """A non-finite figure means the arch's numbers are out of range; say so instead of
     printing NaN/Infinity (JSON has no such values)."""
@@ -71,12 +91,13 @@ def render_table(res: SimResult) -> str:
     return "\n".join(head) + body
 
 
-def render(res: SimResult, fmt: str) -> str:
+def render(res: SimResult, fmt: str, totals: bool = False) -> str:
+    """`totals` (csv only): per-phase and whole-run rows after the per-op rows."""
     _check_finite(res)
     if fmt == "json":
         return json.dumps(res.to_dict(), indent=2, allow_nan=False)
     if fmt == "csv":
-        return ops_frame(res).to_csv(index=False)
+        return (totals_frame(res) if totals else ops_frame(res)).to_csv(index=False)
     return render_table(res)
 
 

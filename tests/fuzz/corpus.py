@@ -770,6 +770,8 @@ def _option_cases() -> list[Case]:
         "run-wq-long": ["run", P, M, "--wq", "w" * 100000],
         "run-wq-bad": ["run", P, M, "--wq", "int99"],
         "run-format-bad": ["run", P, M, "--format", "xml"],
+        "run-totals-table": ["run", P, M, "--totals"],
+        "run-totals-json": ["run", P, M, "--totals", "--format", "json"],
         "run-no-model": ["run", P],
         "run-extra-arg": ["run", P, M, "extra"],
         "run-unknown-opt": ["run", P, M, "--frobnicate"],

@@ -480,3 +480,38 @@ def test_trace_format_the_arch_cannot_run_blames_the_trace(tmp_path):
     _assert_clean(code, err, "ops.2 (attn_qk qk, kvq int8 from --kvq, aq fp16)")
     code, _, out = _run("run", "lut-tensor-core", str(t), "--kvq", "int4", "--format", "json")
     assert code == 0 and json.loads(out)["formats"]["kvq"] == "int4"
+
+
+def test_run_csv_totals_rows_match_the_summary():
+    """`run --format csv --totals`: the per-op rows as without it, then one total row per
+    phase and a whole-run row equal to the JSON summary's totals; only with --format csv."""
+    import io
+    import json
+
+    import pandas as pd
+
+    args = ["run", PRESET, "smollm2-135m", "--prefill", "8", "--decode", "2"]
+    code, _, plain = _run(*args, "--format", "csv")
+    assert code == 0
+    code, _, with_totals = _run(*args, "--format", "csv", "--totals")
+    assert code == 0
+    s = json.loads(_run(*args, "--format", "json")[2])
+    ops = pd.read_csv(io.StringIO(plain), keep_default_na=False)
+    df = pd.read_csv(io.StringIO(with_totals), keep_default_na=False)
+    assert with_totals.startswith(plain.rstrip("\n"))  # the per-op rows unchanged
+    tot = df.iloc[len(ops) :].set_index("phase")
+    assert list(tot.index) == ["prefill", "decode", "total"] and set(tot.name) == {"total"}
+    assert set(tot.M) == {""} and set(tot.bound) == {""}
+    for phase in ("prefill", "decode"):
+        part = ops[ops.phase == phase]
+        assert tot.loc[phase, "count"] == part["count"].sum()
+        assert tot.loc[phase, "cycles"] == pytest.approx(part.cycles.sum(), rel=1e-12)
+        assert tot.loc[phase, "energy_j"] == pytest.approx(part.energy_j.sum(), rel=1e-12)
+    assert tot.loc["prefill", "time_s"] == pytest.approx(s["ttft_s"], rel=1e-12)
+    assert tot.loc["decode", "time_s"] == pytest.approx(s["tpot_s"] * 2, rel=1e-12)
+    assert tot.loc["total", "cycles"] == pytest.approx(s["total_cycles"], rel=1e-12)
+    assert tot.loc["total", "time_s"] == pytest.approx(s["total_time_s"], rel=1e-12)
+    assert tot.loc["total", "energy_j"] == pytest.approx(s["energy_j"], rel=1e-12)
+    assert tot.loc["total", "utilization"] == pytest.approx(s["utilization"], rel=1e-12)
+    assert tot.loc["total", "macs"] == ops.macs.sum()
+    _assert_clean(*_run(*args, "--totals")[:2], "--totals: --format table: --format csv")
