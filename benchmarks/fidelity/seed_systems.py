@@ -30,6 +30,15 @@ MixPE (yuzhang712/mixpe_simulator, results/mixpe_res.csv): designs FP16 (32x28),
   by their simulator (conf_float.ini resized) and by ours (their workload, and Llama-2-7B
   prefill 256 + decode 20 end to end).
 
+FlightLLM (FlightLLM/flightllm_test_demo, profile/README.md, paper Fig. 12): Llama-2-7B,
+  batch 1, prefill 128/512 x decode 512/1024/1536, on the VHK158 as their profiler reports
+  it (prefill ms, decode ms, total ms, decode token/s), beside `sim.simulate` on
+  flightllm-vhk158; and the U280 on-board figure of their README (55 token/s decode, paper
+  Fig. 1, lengths unstated) beside flightllm-u280's decode token/s on the same six cases.
+  Their conventions (run.py): decode step i is costed at KV length prefill+i+1 rounded up
+  to 16; ours costs the exact length. Absolute times, not ratios: their profiler has no
+  baseline of its own (the GPU columns are measured GPUs, not a simulator preset).
+
 Every |ours / theirs - 1| > 10% carries an `explanation`.
 """
 
@@ -209,6 +218,85 @@ def mixpe_run(ref: dict, net: str, design: str, preset: str | None = None) -> tu
     return run_ops(p, ops, (ops[0].bq, ops[0].aq, ops[0].aq))
 
 
+# --- FlightLLM ----------------------------------------------------------------------------
+FLIGHTLLM_QTY = ("prefill_ms", "decode_ms", "total_ms", "decode_tokens_per_s")
+
+
+def flightllm_ours(preset: str, prefill: int, decode: int) -> dict:
+    """Our Llama-2-7B run on `preset` in their quantities, plus where decode time goes."""
+    from arch.accelerator import load_accelerator
+
+    acc = load_accelerator(preset)
+    res = simulate(acc, "llama-2-7b", prefill=prefill, decode=decode, batch=1)
+    f = res.frequency_hz
+    dec = [r for r in res.rows if r.phase == "decode"]
+    dec_cycles = sum(r.cycles for r in dec)
+    dec_compute = sum(r.cycles for r in dec if r.dram_bytes / acc.dram_bytes_per_cycle < r.cycles)
+    return {
+        "prefill_ms": res.ttft_s * 1e3,
+        "decode_ms": dec_cycles / f * 1e3,
+        "total_ms": res.total_time_s * 1e3,
+        "decode_tokens_per_s": res.tokens_per_s,
+        "decode_share_not_dram_bound": dec_compute / dec_cycles,
+    }
+
+
+def flightllm_section(ref: dict) -> dict:
+    idx = ref_index(ref)
+    cases = ref["flightllm_workload"]["cases_prefill_decode"]
+    per_case, u280 = {}, {}
+    for pf, dc in cases:
+        task = f"b1_p{pf}_d{dc}"
+        ours = flightllm_ours("flightllm-vhk158", pf, dc)
+        per_case[task] = {
+            q: row(
+                ours[q],
+                idx[("flightllm", "published_table", task, None, "VHK158", "llama-2-7b", q)],
+                explain_flightllm("VHK158", q),
+            )
+            for q in FLIGHTLLM_QTY
+        }
+        per_case[task]["ours_decode_share_not_dram_bound"] = round(
+            ours["decode_share_not_dram_bound"], 4
+        )
+        ou = flightllm_ours("flightllm-u280", pf, dc)
+        claim = idx[
+            (
+                "flightllm",
+                "published_claim",
+                "decode_on_board",
+                None,
+                "U280",
+                "llama-2-7b",
+                "decode_tokens_per_s",
+            )
+        ]
+        u280[task] = row(ou["decode_tokens_per_s"], claim, explain_flightllm("U280", "tps"))
+        u280[task]["ours_decode_share_not_dram_bound"] = round(ou["decode_share_not_dram_bound"], 4)
+    geo = {}
+    for q in FLIGHTLLM_QTY:
+        vals = [per_case[t][q] for t in per_case]
+        geo[q] = row(
+            gmean([v["ours"] for v in vals]),
+            gmean([v["theirs"] for v in vals]),
+            explain_flightllm("VHK158", q),
+        )
+    uvals = list(u280.values())
+    return {
+        "note": VHK158_NOTE,
+        "theirs": "VHK158: their profiler's output in profile/README.md (pre-generated "
+        "profiler_output CSVs); U280: 55 token/s on board, README.md (paper Fig. 1)",
+        "vhk158_per_case": per_case,
+        "vhk158_geomean": geo,
+        "u280_decode_tokens_per_s": u280,
+        "u280_geomean": row(
+            gmean([v["ours"] for v in uvals]),
+            gmean([v["theirs"] for v in uvals]),
+            explain_flightllm("U280", "tps"),
+        ),
+    }
+
+
 # --- comparison ---------------------------------------------------------------------------
 def gmean(xs: list[float]) -> float:
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
@@ -383,9 +471,39 @@ def explain_mixpe(design: str, what: str) -> str:
     )
 
 
+def explain_flightllm(design: str, what: str) -> str:
+    if design == "U280":
+        return (
+            "U280: flightllm-u280 is one core (the on-board case gives instructions to SLR0 "
+            "only: inst.slr1/slr2 are 4-byte files) with the VHK158's MV unit (N64 x K16 = "
+            "1024 INT8 MAC/cycle, U280 values unpublished) at 225 MHz, so its decode is "
+            "bound by that unit (ours_decode_share_not_dram_bound ~1): Llama-2-7B's ~6.5 "
+            "GMAC/token (q/k at density 0.7) / (1024 x 225e6) ~ 28 ms/token, ~34 token/s, "
+            "while its INT4 weights (~3.4 GB) over 32 channels at the 0.7 same-channel "
+            "efficiency (322 GB/s) would allow ~95. 55 token/s needs ~1.6x that "
+            "MV throughput (more SLR cores, a wider MV unit or a higher clock than the "
+            "preset's [unverified] values); the README does not state the lengths or "
+            "clock of its 55 token/s, so the preset is not refitted to it"
+        )
+    return VHK158_NOTE
+
+
+VHK158_NOTE = (
+    "VHK158: our cores (4) x parallel_efficiency (0.8) divide compute exactly as their "
+    "correction_factor 3.2 (inst_profiler.py line 21) divides every instruction, and every "
+    "op of these runs is compute-bound in ours (ours_decode_share_not_dram_bound = 1), so "
+    "streaming HBM at the physical 819.2e9 B/s instead of their 819.2 x 2^30 B/s (7.4% "
+    "slower loads) changes nothing here; prefill is within 3%. Our decode is 4-7% faster, "
+    "growing with KV length: their profiler leaves part of the load/misc time unhidden "
+    "(llama2_decode_token_512.csv: TOTAL 9.81 ms vs MV 9.07 ms; LD 7.11 ms, MISC 0.29 ms), "
+    "ours overlaps each op's loads with its compute, and their KV lengths are rounded up "
+    "to 16"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--systems", default="bitmod,mixpe")
+    ap.add_argument("--systems", default="bitmod,mixpe,flightllm")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     ref = json.loads(REF_PATH.read_text())
@@ -396,8 +514,10 @@ def main(argv: list[str] | None = None) -> int:
             out["bitmod"] = bitmod_section(ref)
         elif s == "mixpe":
             out["mixpe"] = mixpe_section(ref)
+        elif s == "flightllm":
+            out["flightllm"] = flightllm_section(ref)
         else:
-            print(f"argument: --systems: bitmod and/or mixpe (got {s!r})", file=sys.stderr)
+            print(f"argument: --systems: bitmod, mixpe, flightllm (got {s!r})", file=sys.stderr)
             return 2
     text = json.dumps(out, indent=1)
     print(text)

@@ -35,10 +35,11 @@ def _seed_module():
 
 def test_every_entry_is_complete_and_cited(ref):
     assert set(ref) >= {"about", "entries", "mixpe_workloads", "bitmod_workload"}
+    sources = ("paper_figure_data", "simulator_run", "published_table", "published_claim")
     for e in ref["entries"]:
-        assert e["system"] in ("bitmod", "mixpe"), e
-        assert e["source"] in ("paper_figure_data", "simulator_run", "published_table"), e
-        assert e["unit"] in ("cycles", "uJ", "nJ", "ratio"), e
+        assert e["system"] in ("bitmod", "mixpe", "flightllm"), e
+        assert e["source"] in sources, e
+        assert e["unit"] in ("cycles", "uJ", "nJ", "ratio", "ms", "token/s"), e
         v = e["value"]
         assert isinstance(v, (int, float)) and math.isfinite(v) and v >= 0, e
         assert COMMIT.search(e["citation"]), e["citation"]
@@ -46,6 +47,7 @@ def test_every_entry_is_complete_and_cited(ref):
         for d in net.values():
             assert COMMIT.search(d["citation"]), d
     assert COMMIT.search(ref["bitmod_workload"]["citation"])
+    assert COMMIT.search(ref["flightllm_workload"]["citation"])
     assert COMMIT.search(ref["mixpe_workloads"]["rows_citation"])
 
 
@@ -133,3 +135,44 @@ def test_gap_rows_explain_only_over_threshold():
     r = mod.row(0.5, 1.0, "why")
     assert r["explanation"] == "why" and r["gap"] == -0.5
     assert mod.gmean([2.0, 8.0]) == pytest.approx(4.0)
+
+
+FLIGHTLLM_CASES = [[128, 512], [128, 1024], [128, 1536], [512, 512], [512, 1024], [512, 1536]]
+
+
+def _flightllm(ref, task, q, design="VHK158", source="published_table"):
+    idx = {tuple(e.get(k) for k in KEY_FIELDS): e["value"] for e in ref["entries"]}
+    return idx[("flightllm", source, task, None, design, "llama-2-7b", q)]
+
+
+def test_flightllm_table_is_self_consistent(ref):
+    """profile/README.md's six VHK158 cases, as stored: total = prefill + decode and avg
+    throughput = decode tokens / decode time (run.py), both to the table's 0.1 rounding;
+    hand-copied spot values (README lines 68-71)."""
+    assert ref["flightllm_workload"]["cases_prefill_decode"] == FLIGHTLLM_CASES
+    for pf, dc in FLIGHTLLM_CASES:
+        t = f"b1_p{pf}_d{dc}"
+        pre, dec = _flightllm(ref, t, "prefill_ms"), _flightllm(ref, t, "decode_ms")
+        assert _flightllm(ref, t, "total_ms") == pytest.approx(pre + dec, abs=0.15)
+        tps = _flightllm(ref, t, "decode_tokens_per_s")
+        assert tps == pytest.approx(dc / (dec / 1e3), abs=0.06)
+    t = "b1_p128_d512"
+    assert (_flightllm(ref, t, "prefill_ms"), _flightllm(ref, t, "decode_ms")) == (289.9, 4946.4)
+    assert _flightllm(ref, t, "decode_tokens_per_s") == 103.5
+    claim = _flightllm(
+        ref, "decode_on_board", "decode_tokens_per_s", "U280", source="published_claim"
+    )
+    assert claim == 55
+
+
+def test_flightllm_vhk158_within_ten_percent_of_their_profiler(ref):
+    """Ours (flightllm-vhk158, live) against their profiler on all six cases: every prefill,
+    decode and total time and throughput within 10% (no explanation needed), prefill
+    within 3.5%; the U280 gap carries its explanation."""
+    out = _seed_module().flightllm_section(ref)
+    for task, per in out["vhk158_per_case"].items():
+        for q in ("prefill_ms", "decode_ms", "total_ms", "decode_tokens_per_s"):
+            assert abs(per[q]["gap"]) <= 0.10 and "explanation" not in per[q], (task, q)
+        assert abs(per["prefill_ms"]["gap"]) < 0.035, task
+    assert out["u280_geomean"]["theirs"] == pytest.approx(55.0)
+    assert "explanation" in out["u280_geomean"]
