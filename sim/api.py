@@ -254,17 +254,29 @@ def _interp(a: OpCostRecord, b: OpCostRecord, xa: int, xb: int, x: int) -> OpCos
 
 
 def gemm(
-    accel: Accelerator, M: int, K: int, N: int, wq: str, aq: str, coster: Coster | None = None
+    accel: Accelerator,
+    M: int,
+    K: int,
+    N: int,
+    wq: str,
+    aq: str,
+    coster: Coster | None = None,
+    kind: str = "linear",
 ) -> dict:
-    """Cost one (M x K) @ (K x N) linear GEMM alone: cycles, time, bound, energy."""
+    """Cost one (M x K) @ (K x N) GEMM alone: cycles, time, bound, energy. `wq` is the B
+    operand's format: the weights of a `linear`, the KV cache of an `attn_qk` / `attn_pv`
+    (reported as `kvq`, with `wq` empty)."""
     coster = coster or Coster(accel)
-    rec = coster.op(Op("gemm", "linear", "prefill", M=M, K=K, N=N, bq=wq, aq=aq))
+    rec = coster.op(Op("gemm", kind, "prefill", M=M, K=K, N=N, bq=wq, aq=aq))
     peak = accel.pe.peak_macs_per_cycle(format_info(aq), format_info(wq))
+    attn = kind != "linear"
     return {
         "M": M,
         "K": K,
         "N": N,
-        "wq": wq,
+        "kind": kind,
+        "wq": "" if attn else wq,
+        "kvq": wq if attn else "",
         "aq": aq,
         "cycles": rec.cycles,
         "time_us": rec.cycles / accel.frequency_hz * 1e6,

@@ -515,3 +515,73 @@ def test_run_csv_totals_rows_match_the_summary():
     assert tot.loc["total", "utilization"] == pytest.approx(s["utilization"], rel=1e-12)
     assert tot.loc["total", "macs"] == ops.macs.sum()
     _assert_clean(*_run(*args, "--totals")[:2], "--totals: --format table: --format csv")
+
+
+def test_gemm_kvq_sets_the_b_operand_of_attention_kinds(tmp_path):
+    """`sim gemm --kind attn_qk|attn_pv --kvq F`: the KV cache is the B operand. On
+    int8-systolic (no attention fusion) a 1 x 64 x 1024 QK^T moves the K cache (64 x 1024
+    elements), the query row (64 int8 bytes) and the scores (1024 int8 bytes): 65,536 +
+    64 + 1,024 bytes with an int8 cache, 32,768 + 64 + 1,024 with int4."""
+    import json
+
+    dims = ("1", "64", "1024")
+    code, _, out = _run("gemm", PRESET, *dims, "--kind", "attn_qk", "--format", "json")
+    assert code == 0
+    r8 = json.loads(out)
+    assert (r8["kind"], r8["wq"], r8["kvq"], r8["aq"]) == ("attn_qk", "", "int8", "int8")
+    assert r8["dram_bytes"] == 65_536 + 64 + 1_024
+    args = ("gemm", PRESET, *dims, "--kind", "attn_qk", "--kvq", "int4", "--format", "json")
+    r4 = json.loads(_run(*args)[2])
+    assert r4["kvq"] == "int4" and r4["dram_bytes"] == 32_768 + 64 + 1_024
+    # attn_pv: 1 x 1024 probabilities times a 1024 x 64 V cache (int4: 32,768 bytes)
+    args = ("gemm", PRESET, "1", "1024", "64", "--kind", "attn_pv", "--kvq", "int4")
+    rp = json.loads(_run(*args, "--format", "json")[2])
+    assert rp["kind"] == "attn_pv" and rp["dram_bytes"] == 1_024 + 32_768 + 64
+    # the option that does not apply to the kind is an error, not ignored
+    _assert_clean(*_run("gemm", PRESET, *dims, "--kvq", "int4")[:2], "--kvq: --kind linear")
+    code, err, _ = _run("gemm", PRESET, *dims, "--kind", "attn_pv", "--wq", "int4")
+    _assert_clean(code, err, "--wq: --kind attn_pv: --kvq")
+    # a KV format the array cannot run names the option, not the arch file
+    code, err, _ = _run("gemm", "lut-tensor-core", *dims, "--kind", "attn_qk", "--kvq", "int8")
+    _assert_clean(code, err, "arguments: attn_qk kvq int8 (--kvq), aq fp16 (lut-tensor-core")
+    assert ".yaml" not in err
+    code, _, out = _run("gemm", "--help")
+    assert "--kvq" in out and "KV-cache" in out and "attn_qk" in out
+
+
+def test_gemm_csv_kind_and_kvq_columns(tmp_path):
+    """Optional CSV columns kind and kvq: an attention row gives kvq (wq empty), a linear
+    row wq (kvq empty); the output carries both, equal to the one-GEMM command."""
+    import json
+
+    import pandas as pd
+
+    shapes = tmp_path / "in.csv"
+    shapes.write_text("M,K,N,wq,aq,kind,kvq\n1,64,1024,,int8,attn_qk,int4\n1,64,64,int8,int8,,\n")
+    out = tmp_path / "out.csv"
+    assert _run("gemm", PRESET, "--shapes", str(shapes), "--out", str(out))[0] == 0
+    df = pd.read_csv(out, keep_default_na=False)
+    assert list(df.columns[-2:]) == ["kind", "kvq"]
+    assert df.kind.tolist() == ["attn_qk", "linear"] and df.kvq.tolist() == ["int4", ""]
+    assert df.wq.tolist() == ["", "int8"]
+    one = json.loads(
+        _run(
+            "gemm",
+            PRESET,
+            "1",
+            "64",
+            "1024",
+            "--kind",
+            "attn_qk",
+            "--kvq",
+            "int4",
+            "--format",
+            "json",
+        )[2]
+    )
+    assert df.cycles[0] == one["cycles"] and df.dram_bytes[0] == 32_768 + 64 + 1_024
+    shapes.write_text("M,K,N,wq,aq,kind,kvq\n1,64,64,int8,int8,attn_pv,int8\n")
+    code, err, _ = _run("gemm", PRESET, "--shapes", str(shapes), "--out", str(out))
+    _assert_clean(code, err, "in.csv: row 2 column wq: empty on attn_pv rows")
+    code, err, _ = _run("gemm", PRESET, "--shapes", str(shapes), "--out", str(out), "--kvq", "int4")
+    _assert_clean(code, err, "--kvq: --shapes: no --kind/--wq/--aq/--kvq with --shapes")
