@@ -162,6 +162,7 @@ def command(
         quantize_lm_head=quantize_lm_head,
         use_cache=not recompute,
         progress=lambda msg: click.echo(msg, err=True),
+        warn=lambda msg: click.echo(f"warning: {msg}", err=True),
     )
     if fmt == "json":
         rows = json.loads(df.to_json(orient="records"))

@@ -49,7 +49,12 @@ is renamed):
   * `accuracy/<sha256>.json`: one result row, keyed (`cache_key`) by model, weight/
     activation/KV formats, whether lm_head/embedding are quantized, the text's SHA-256,
     tokens, window, stride, this module's METHOD_VERSION and a hash of the quant/ sources.
-    A run whose rows are all cached loads no model.
+    A run whose rows are all cached loads no model. The file holds `{key, row, sha256}`,
+    sha256 being that of the canonical JSON of `{key, row}` (`seal_row`); a row whose
+    checksum, key or fields do not verify (hand-edited, copied under another key,
+    truncated, written by an older sim) is never shown: a one-line warning names the
+    file and the row is computed again (`read_cached_row`). The checksum catches edits,
+    not a forger who recomputes it (no secret key: the cache is the user's own).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -68,6 +74,7 @@ import pandas as pd
 
 from common.errors import InputError
 from common.files import write_atomic
+from common.progress import progress as progress_bar
 from quant.info import format_info
 
 MODELS = {
@@ -213,6 +220,57 @@ def _quant_source_hash() -> str:
     return h.hexdigest()
 
 
+def _canonical(key: str, row: dict) -> bytes:
+    return json.dumps(
+        {"key": key, "row": row}, sort_keys=True, separators=(",", ":"), allow_nan=False
+    ).encode()
+
+
+def seal_row(key: str, row: dict) -> bytes:
+    """The bytes of a cache file for `row` under `key`: {key, row, sha256 of both}."""
+    doc = {"key": key, "row": row, "sha256": _sha256(_canonical(key, row))}
+    return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False).encode()
+
+
+MAX_ROW_FILE_BYTES = 1 << 16  # a sealed row is ~400 bytes
+
+
+def read_cached_row(path: Path, key: str, item: tuple, warn: Callable[[str], None]) -> dict | None:
+    """The row cached at `path` for `key` and (wq, aq, kvq) `item`, or None when there is
+    none, or when it does not verify (then `warn` gets one line and the caller computes
+    the row again)."""
+    from common.inputs import read_bytes
+
+    if not path.exists():
+        return None
+
+    def bad(why: str) -> None:
+        warn(f"accuracy cache row {path}: {why}; computing it again")
+
+    try:
+        doc = json.loads(read_bytes(path, str(path), limit=MAX_ROW_FILE_BYTES))
+    except (InputError, ValueError, RecursionError) as e:
+        return bad(f"unreadable ({str(e)[:80]})")
+    if not isinstance(doc, dict) or set(doc) != {"key", "row", "sha256"}:
+        return bad("not a sealed row {key, row, sha256} (hand-made or from an older sim)")
+    row = doc["row"]
+    if doc["key"] != key or not isinstance(row, dict):
+        return bad("stored under another key (copied or renamed)")
+    try:
+        ok = doc["sha256"] == _sha256(_canonical(key, row))
+    except ValueError:  # NaN/Infinity in the row
+        ok = False
+    if not ok:
+        return bad("checksum mismatch (the row was edited)")
+    ppl, n = row.get("perplexity"), row.get("tokens_scored")
+    fields_ok = (row.get("format"), row.get("aq"), row.get("kvq")) == tuple(item)
+    if not fields_ok or not isinstance(ppl, (int, float)) or not math.isfinite(ppl) or ppl < 1:
+        return bad("fields disagree with the key or perplexity is not a number >= 1")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        return bad("tokens_scored is not a positive integer")
+    return row
+
+
 def _cache_root() -> Path:
     from workloads.smollm2 import cache_dir
 
@@ -309,8 +367,9 @@ def strided_nll(model, ids, window: int, stride: int) -> tuple[float, int]:
 
     n = int(ids.numel())
     total, count, scored_to = 0.0, 0, 1  # scored_to: first token not yet scored
+    starts = range(0, max(n - 1, 1), stride)
     with torch.inference_mode():
-        for begin in range(0, max(n - 1, 1), stride):
+        for begin in progress_bar(starts, "windows", total=_n_windows(n - 1, window, stride)):
             end = min(begin + window, n)
             if end <= scored_to:
                 continue
@@ -442,6 +501,7 @@ def evaluate(
     quantize_lm_head: bool = False,
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Perplexity of `model_name` per weight format; a DataFrame with metadata in `.attrs`.
 
@@ -456,7 +516,9 @@ def evaluate(
     mean NLL in nats per token), delta (perplexity minus the reference's), aq, kvq.
     `.attrs`: model, text label, path and SHA-256, tokens requested/scored, window, stride,
     protocol line, windows, quantize_lm_head, what is quantized, per-row cache hits and
-    seconds. Bad model/format/text/numbers raise InputError before any work.
+    seconds. Bad model/format/text/numbers raise InputError before any work. `progress`
+    gets status lines, `warn` one line per cached row that does not verify (default:
+    stderr). On a terminal, tqdm bars show rows and windows (common.progress).
     """
     t0 = time.perf_counter()
     check_model(model_name)
@@ -475,6 +537,7 @@ def evaluate(
     body, label = read_text(text)
     text_sha = _sha256(body.encode("utf-8"))
     say = progress or (lambda _msg: None)
+    warn = warn or (lambda msg: print(f"warning: {msg}", file=sys.stderr))
 
     # "reference" in wq without aq/kvq is the reference row itself: one row, computed once
     plan = list(dict.fromkeys([(REFERENCE, None, None)] + [(w, aq, kvq) for w in wq]))
@@ -498,12 +561,9 @@ def evaluate(
     results: dict[tuple, dict] = {}
     if use_cache:
         for item in plan:
-            path = rows_dir / f"{key(*item)}.json"
-            if path.is_file():
-                try:
-                    results[item] = dict(json.loads(path.read_text()), cached=True)
-                except (OSError, ValueError):
-                    pass
+            row = read_cached_row(rows_dir / f"{key(*item)}.json", key(*item), item, warn)
+            if row is not None:
+                results[item] = dict(row, cached=True)
     todo = [item for item in plan if item not in results]
     if todo:
         import torch
@@ -523,7 +583,7 @@ def evaluate(
         n_ids = int(ids.numel())
         to_score = n_ids - n_ids // window if stride == window else n_ids - 1
         say(f"model loaded, {to_score} tokens to score ({ready:.1f} s)")
-        for w, a, k in todo:
+        for w, a, k in progress_bar(todo, "accuracy rows"):
             t_row = time.perf_counter()
             fq.apply(w, a, k)
             nll, count = strided_nll(model, ids, window, stride)
@@ -537,7 +597,7 @@ def evaluate(
                 "seconds": round(time.perf_counter() - t_row, 2),
                 "torch_threads": torch.get_num_threads(),
             }
-            write_atomic(rows_dir / f"{key(w, a, k)}.json", json.dumps(row, indent=1).encode())
+            write_atomic(rows_dir / f"{key(w, a, k)}.json", seal_row(key(w, a, k), row))
             results[(w, a, k)] = dict(row, cached=False)
             extra = "".join(f" {n}={v}" for n, v in (("aq", a), ("kvq", k)) if v)
             say(f"{w}{extra}: perplexity {row['perplexity']:.4f} ({row['seconds']:.1f} s)")

@@ -585,3 +585,108 @@ def test_gemm_csv_kind_and_kvq_columns(tmp_path):
     _assert_clean(code, err, "in.csv: row 2 column wq: empty on attn_pv rows")
     code, err, _ = _run("gemm", PRESET, "--shapes", str(shapes), "--out", str(out), "--kvq", "int4")
     _assert_clean(code, err, "--kvq: --shapes: no --kind/--wq/--aq/--kvq with --shapes")
+
+
+# ---- the accuracy cache verifies its rows (issue 12: hand-edited rows) -----------------------
+def _sealed_reference(tmp_path, perplexity: float):
+    """A sealed reference row of `sim accuracy smollm2-135m --wq reference` over a small
+    text (64 tokens, windows of 32), as the CLI would key it; returns (path, argv)."""
+    import hashlib
+
+    from workloads import accuracy as acc
+
+    text = tmp_path / "t.txt"
+    text.write_text("The quick brown fox jumps over the lazy dog. " * 40, encoding="utf-8")
+    sha = hashlib.sha256(text.read_bytes()).hexdigest()
+    key = acc.cache_key(
+        "smollm2-135m",
+        "reference",
+        None,
+        None,
+        text_sha256=sha,
+        tokens=64,
+        window=32,
+        stride=32,
+        quantize_lm_head=False,
+        quant_hash=acc._quant_source_hash(),
+    )
+    row = {"format": "reference", "aq": None, "kvq": None, "perplexity": perplexity}
+    row.update(nll_sum=0.0, tokens_scored=62, seconds=1.0, torch_threads=1)
+    path = tmp_path / "cache" / "accuracy" / f"{key}.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(acc.seal_row(key, row))
+    argv = ["accuracy", "smollm2-135m", "--wq", "reference", "--text", str(text)]
+    argv += ["--tokens", "64", "--window", "32", "--stride", "32", "--format", "json"]
+    return path, key, row, argv
+
+
+def test_accuracy_cache_rows_verify(tmp_path):
+    """read_cached_row: a sealed row reads back; an edited value, a row copied under
+    another key, an unsealed (older) row, a NaN and a truncated file each give None and
+    one warning line naming the file and the reason."""
+    import json
+
+    from workloads.accuracy import read_cached_row, seal_row
+
+    path, key, row, _ = _sealed_reference(tmp_path, 7.873)
+    item = ("reference", None, None)
+    warnings: list[str] = []
+    assert read_cached_row(path, key, item, warnings.append) == row and warnings == []
+    assert read_cached_row(path.with_name("none.json"), key, item, warnings.append) is None
+    assert warnings == []  # no row is not a bad row
+
+    def check(data: bytes, reason: str, k: str = key) -> None:
+        path.write_bytes(data)
+        warnings.clear()
+        assert read_cached_row(path, k, item, warnings.append) is None
+        assert len(warnings) == 1 and "\n" not in warnings[0], warnings
+        assert str(path) in warnings[0] and reason in warnings[0], warnings[0]
+
+    doc = json.loads(seal_row(key, row))
+    doc["row"]["perplexity"] = 5.0  # hand-edited: a better result
+    check(json.dumps(doc).encode(), "checksum mismatch (the row was edited)")
+    check(seal_row(key, row), "stored under another key", k="0" * 64)
+    check(json.dumps(row).encode(), "not a sealed row")
+    check(seal_row(key, row)[:40], "unreadable")
+    check(seal_row(key, dict(row, format="int4")), "fields disagree with the key")
+    check(seal_row(key, dict(row, tokens_scored=True)), "tokens_scored is not a positive")
+    doc = json.loads(seal_row(key, row))
+    check(json.dumps(doc).replace("7.873", "NaN").encode(), "checksum mismatch")
+
+
+def test_accuracy_cli_uses_a_sealed_row_without_the_model(tmp_path, monkeypatch):
+    import json
+
+    path, _, _, argv = _sealed_reference(tmp_path, 20.0)
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path / "cache"))
+    code, err, out = _run(*argv)
+    assert code == 0 and "warning" not in err, err
+    doc = json.loads(out)
+    assert doc["rows"][0]["perplexity"] == 20.0 and doc["meta"]["all_cached"] is True
+
+
+@pytest.mark.slow
+def test_accuracy_cli_recomputes_a_tampered_row(tmp_path, monkeypatch):
+    """A cached row edited by hand (perplexity 20.0 -> 10.0) is not printed: one warning
+    line, the row computed again on the real model (7.873 on this text, as measured by
+    `sim accuracy` without a cache), the file sealed again with the real value."""
+    import json
+
+    from workloads.smollm2 import cache_dir
+
+    path, key, _, argv = _sealed_reference(tmp_path, 20.0)
+    (tmp_path / "cache" / "smollm2").symlink_to(cache_dir() / "smollm2", True)  # model cache
+    monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path / "cache"))
+    path.write_text(path.read_text().replace('"perplexity": 20.0', '"perplexity": 10.0'))
+    code, err, out = _run(*argv)
+    assert code == 0
+    warn = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+    assert len(warn) == 1 and "checksum mismatch (the row was edited)" in warn[0], err
+    ppl = json.loads(out)["rows"][0]["perplexity"]
+    assert ppl == pytest.approx(7.873, abs=5e-4)
+    doc = json.loads(path.read_text())
+    # (--format json prints 10 significant digits: pandas to_json)
+    assert doc["key"] == key and doc["row"]["perplexity"] == pytest.approx(ppl, rel=1e-9)
+    code, err, out = _run(*argv)  # now cached, verified, no warning
+    assert code == 0 and "warning" not in err
+    assert json.loads(out)["rows"][0]["perplexity"] == ppl and json.loads(out)["meta"]["all_cached"]

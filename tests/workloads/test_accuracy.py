@@ -169,8 +169,9 @@ def test_reference_in_wq_is_one_row_and_cached_rows_load_no_model(tmp_path, monk
                 assert (tmp_path / "accuracy" / f"{key}.json").is_file()
                 continue
             row = {"perplexity": p + lm, "tokens_scored": 4092, "seconds": 1.0}
+            row.update(format=w, aq=None, kvq=None)
             (tmp_path / "accuracy").mkdir(exist_ok=True)
-            (tmp_path / "accuracy" / f"{key}.json").write_text(json.dumps(row))
+            (tmp_path / "accuracy" / f"{key}.json").write_bytes(acc.seal_row(key, row))
     for lm in (False, True):
         df = acc.evaluate(
             "smollm2-135m",
