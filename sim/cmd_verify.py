@@ -18,6 +18,7 @@ import time
 import click
 
 from common.errors import InputError
+from common.progress import progress
 from sim.limits import SEED, verify_shapes
 
 DEFAULT_SHAPES = "16x576x192,32x1024x256"
@@ -97,13 +98,13 @@ def run_verify(cases, shapes, device: str, seed: int = 0):
     from kernels.cases import check, reference
 
     rows = []
-    for ci, case in enumerate(cases):
-        for m, k, n in shapes:
-            rng = np.random.default_rng([seed, ci, m, k, n])
-            inp = case.make(rng, m, k, n)
-            res = case.run(inp)
-            ref = reference(case, inp, device)
-            rows += check(case, inp, res, ref, f"{m}x{k}x{n}")
+    todo = [(ci, case, shape) for ci, case in enumerate(cases) for shape in shapes]
+    for ci, case, (m, k, n) in progress(todo, "verify cases"):
+        rng = np.random.default_rng([seed, ci, m, k, n])
+        inp = case.make(rng, m, k, n)
+        res = case.run(inp)
+        ref = reference(case, inp, device)
+        rows += check(case, inp, res, ref, f"{m}x{k}x{n}")
     return rows
 
 
@@ -161,7 +162,7 @@ def run_trace(path: str, cases, device: str, layers: int = 1):
         parts = key.split("/")
         if parts[-1] == "weight.codes":
             pairs.append((parts[0], int(parts[1]) if len(parts) == 3 else None))
-    for op, lay in pairs:
+    for op, lay in progress(pairs, "verify trace ops"):
         if lay is not None and lay >= layers:
             continue
         if tensor_key(op, lay, "act", "codes") not in keys:

@@ -690,3 +690,68 @@ def test_accuracy_cli_recomputes_a_tampered_row(tmp_path, monkeypatch):
     code, err, out = _run(*argv)  # now cached, verified, no warning
     assert code == 0 and "warning" not in err
     assert json.loads(out)["rows"][0]["perplexity"] == ppl and json.loads(out)["meta"]["all_cached"]
+    # on a terminal: bars over the rows computed and over each row's windows (2 of 32)
+    env = {"SIM_CACHE_DIR": str(tmp_path / "cache")}
+    code, tty, out = _stderr_on_a_tty([*argv, "--recompute"], env)
+    assert code == 0 and json.loads(out)["rows"][0]["perplexity"] == ppl
+    assert "accuracy rows:   0%|" in tty and "| 0/1 [" in tty, tty
+    assert "windows:   0%|" in tty and "| 0/2 [" in tty, tty
+
+
+# ---- progress bars: on a terminal only, off with --quiet (common/progress.py) ---------------
+def _stderr_on_a_tty(argv: list[str], env: dict | None = None) -> tuple[int, str, str]:
+    """Run `python -m sim ARGV` with stderr on a pseudo-terminal (stdout a pipe): (exit
+    code, what the terminal got, stdout)."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    master, slave = pty.openpty()
+    # a terminal of 24 x 100 characters (a new pty has 0 x 0, where tqdm draws nothing)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    p = subprocess.Popen(
+        [sys.executable, "-P", "-m", "sim", *argv],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        cwd=root,
+        env={**os.environ, **(env or {})},
+    )
+    os.close(slave)
+    tty = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            tty += chunk
+        elif p.poll() is not None:
+            break
+    out = p.stdout.read().decode()
+    p.wait(timeout=300)
+    os.close(master)
+    return p.returncode, tty.decode(errors="replace"), out
+
+
+def test_verify_progress_bar_on_a_terminal_only():
+    argv = ["verify", "--family", "systolic_mac", "--shapes", "4x64x8,8x64x8"]
+    code, tty, out = _stderr_on_a_tty(argv)
+    assert code == 0 and "6/6 checks passed" in out
+    # the bar over (kernel, shape) pairs, 2 kernels x 2 shapes (int8_partials checks
+    # partials and outputs: 6 checks), drawn at 0/4 and cleared at the end (leave=False)
+    assert "\rverify cases:   0%|" in tty and "| 0/4 [" in tty, tty
+    assert tty.endswith(" " * 50 + "\r"), tty
+    code, tty, out = _stderr_on_a_tty(["--quiet", *argv])
+    assert code == 0 and "6/6 checks passed" in out and "verify cases" not in tty, tty
+    code, err, _ = _run(*argv)  # CliRunner: stderr is not a terminal, no bar
+    assert code == 0 and "verify cases" not in err
