@@ -200,9 +200,10 @@ _NUMERIC = ("cycles", "compute_cycles", "dram_bytes", "compute_pj", "sram_pj", "
 
 
 def _cost_series(coster: Coster, op: Op, d: int, xs: list[int]) -> dict[int, OpCostRecord]:
-    """Cost ops that differ only in dimension d at values xs: evaluate the ends and the
-    middle; where the middle matches the straight line between the ends (relative error
-    <= AFFINE_RTOL on every field) and the mapping and bound are the same, interpolate the
+    """Cost ops that differ only in dimension d at values xs: evaluate the ends, the
+    middle and the first third; where both probes match the straight line between the
+    ends (relative error <= AFFINE_RTOL on every field) and the mapping and bound are the
+    same, interpolate the
     interior (an interior op takes its bound label from the nearer end);
     otherwise split in two and recurse. Exact wherever evaluated."""
     res: dict[int, OpCostRecord] = {}
@@ -220,6 +221,11 @@ def _cost_series(coster: Coster, op: Op, d: int, xs: list[int]) -> dict[int, OpC
         mid = (lo + hi) // 2
         c = at(xs[mid])
         same = a.mapping == b.mapping == c.mapping and a.bound == b.bound == c.bound
+        third = lo + (hi - lo) // 3  # a second probe: a staircase whose steps start at
+        if same and third not in (lo, mid):  # lo, mid and hi passes the midpoint alone
+            e = at(xs[third])
+            same = e.mapping == a.mapping and e.bound == a.bound
+            same = same and _affine_ok(a, b, e, xs[lo], xs[hi], xs[third])
         if same and _affine_ok(a, b, c, xs[lo], xs[hi], xs[mid]):
             for j in range(lo + 1, hi):
                 if xs[j] not in res:

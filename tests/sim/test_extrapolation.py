@@ -278,14 +278,14 @@ def test_kv_interpolation_matches_exact(preset):
         assert (g.macs, g.mapping, g.bound) == (e.macs, e.mapping, e.bound), op
 
 
-# Open bug (reported with issue 10): bitmod-gen-w3's decode pv is a staircase in KV length
-# (tile k = 4: compute 297 + 9 x floor((kv - 129) / 4) cycles); a segment whose ends and
+# Was open (reported with issue 10), fixed: bitmod-gen-w3's decode pv is a staircase in KV
+# length (tile k = 4: compute 297 + 9 x floor((kv - 129) / 4) cycles); a segment whose ends and
 # midpoint fall on step starts (e.g. 137, 141, 145) passes the midpoint affinity check and
 # the steps between are interpolated: pv at kv 145 gets 606.3 cycles vs 611.0 exact (-0.77%),
 # compute 327.6 vs 333 (-1.6%). (Before the bound check was added to _cost_series, int8-
 # systolic pv at kv 132 was also labelled "memory" from the nearer end; exact: "compute".)
-@pytest.mark.xfail(strict=True, reason="midpoint affinity check accepts staircases (open)")
 def test_kv_interpolation_staircase_bitmod():
+    """Fixed: a second probe at the first third of each segment rejects the staircase."""
     ops, got, exact, _ = _interpolated_vs_exact("bitmod-gen-w3", range(129, 169))
     for op, g, e in zip(ops, got, exact):
         assert g.cycles == pytest.approx(e.cycles, rel=1e-3), op
