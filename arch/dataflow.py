@@ -18,6 +18,23 @@ columns used by the last fold; derivation in arch/systolic_mac.py, checked again
 per-cycle oracle in tests/sim/test_systolic_oracle.py):
   double-buffered weights: W + (F-1)*max(m, W) + m + R + c_last - 2  (F = folds)
   single-buffered: every fold W + R + c + m - 2 (c = its columns).
+
+Sub-arrays (issue 9: "the mapper may leave hardware idle"): a WS fold may run on the
+first r rows and c columns only, r = R / 2^i, c = C / 2^j (every power-of-two fraction
+down to one PE), the other PEs clock-gated; the engine takes, per tile, the fastest
+(`TileModel.sub_arrays`). The closed forms above hold with R, C replaced by r, c:
+  * skew and drain: partial sums leave at the last used row through an output tap, so a
+    fold's last output leaves m + r + c - 2 cycles after its first input. [assumption]
+    One tap (a column-wide mux onto the output bus) at each power-of-two row boundary,
+    as in a fissionable systolic array (Planaria, Ghodrati et al., MICRO'20: the array
+    splits into power-of-two sub-arrays, each with its own output path). The taps' area
+    and energy are not charged: log2(R) muxes per column against R MACs per column.
+  * fill: the bus loads only the PEs in use. The shift chain (one link of lanes x native
+    bits per column) loads r rows in r cycles; an explicit bus of `fill_bits` fills
+    fill_bits / b PEs per beat wherever they are: W = ceil(r*L*c*b / bus).
+  Without the taps a sub-array gains nothing: partial sums of r < R rows still cross the
+  idle rows, one register each. Why it matters: a tiny GEMV on a taller array otherwise
+  pays the full R of skew and drain per tile (8x8 -> 16x8 made a 1x128x64 GEMV slower).
 """
 
 from __future__ import annotations
@@ -47,3 +64,16 @@ def ws_cycles(
 def array_span_mm(pe_area_um2: float) -> float:
     """Side of a square PE array of that area (mm): the length a fill bus crosses."""
     return sqrt(pe_area_um2) / 1000.0
+
+
+def power_of_two_parts(R: int, C: int) -> list[tuple[int, int]]:
+    """(r, c) sub-array shapes, full array first: R / 2^i rows x C / 2^j columns (every
+    exact power-of-two fraction down to one PE; an odd count is not halved further)."""
+
+    def halvings(x: int) -> list[int]:
+        out = [x]
+        while out[-1] % 2 == 0:
+            out.append(out[-1] // 2)
+        return out
+
+    return [(r, c) for r in halvings(R) for c in halvings(C)]

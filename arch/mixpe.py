@@ -58,13 +58,14 @@ partial last step are gated), so energy per MAC does not depend on R, C or L.
 
 from __future__ import annotations
 
+import copy
 from math import ceil
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from arch.bitserial import ACC_BITS, os_buffer_bits, os_tile_cycles
-from arch.dataflow import bus_bits_per_cycle, fill_cycles, ws_cycles
+from arch.dataflow import bus_bits_per_cycle, fill_cycles, power_of_two_parts, ws_cycles
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -149,6 +150,20 @@ class MixPE(TileModel):
         """(q = K elements per step, s = cycles per step)."""
         f = self.fusion(a, b)
         return self.L * max(1, int(f)), max(1, ceil(1 / f - 1e-9))
+
+    def sub_arrays(self) -> tuple[MixPE, ...]:
+        """WS: every power-of-two fraction of rows x cols, full array first (arch/dataflow.py
+        "Sub-arrays": output taps at the last used row; the default shift chain loads r
+        rows in r cycles, an explicit `weight_fill_bits` bus fills only the PEs in use).
+        OS (BitMoD's broadcast mapping, no skew to save): the full array only."""
+        if self.p.dataflow != "weight_stationary":
+            return (self,)
+        views: list[MixPE] = [self]
+        for r, c in power_of_two_parts(self.R, self.C)[1:]:
+            v = copy.copy(self)
+            v.R, v.C = r, c
+            views.append(v)
+        return tuple(views)
 
     # -- capability -------------------------------------------------------------------
     def _decodable(self, f: FormatInfo) -> bool:

@@ -140,6 +140,15 @@ class TileModel(PEModel):
     def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
         """Width of one partial sum kept in the output buffer."""
 
+    def sub_arrays(self) -> tuple[TileModel, ...]:
+        """Views of this array that a mapping may use instead of the whole of it (the rest
+        idle), full array first; each view's `tile_cost` is the cost of a tile run on that
+        part alone. The engine takes, per tile, the fastest view (ties: the earliest).
+        Default: only the full array. A family that overrides this documents how a part
+        of its array is used (e.g. systolic_mac / mixpe weight-stationary: power-of-two
+        fractions of rows and columns, arch/dataflow.py)."""
+        return (self,)
+
     def vector_model(self, accel: Accelerator) -> VectorModel:
         from arch.vector import asic_vector_model
 

@@ -66,13 +66,20 @@ operands the tables assume; 1.0 for shape-only runs). Area: R*C*L MAC units.
 
 from __future__ import annotations
 
+import copy
 from math import ceil
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from arch.activity import activity_factor, multiplier_activity_factor
-from arch.dataflow import array_span_mm, bus_bits_per_cycle, fill_cycles, ws_cycles
+from arch.dataflow import (
+    array_span_mm,
+    bus_bits_per_cycle,
+    fill_cycles,
+    power_of_two_parts,
+    ws_cycles,
+)
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -121,12 +128,31 @@ class SystolicMAC(TileModel):
         self.fill_bits = params.weight_fill_bits or self.C * self.L * native
         wb = config.memory.buffers.weight
         self.bus_bits = bus_bits_per_cycle(self.fill_bits, wb.banks, wb.width_bits)
+        self.wb_bits = wb.banks * wb.width_bits  # what the weight buffer delivers per cycle
         ib = config.memory.buffers.input  # IS: the stationary inputs' shift chain
         self.in_bus_bits = bus_bits_per_cycle(self.C * self.L * native, ib.banks, ib.width_bits)
         self.wire_pj, self.wire_um2 = tech.unit("wire_bit_mm")
         self.span_mm = array_span_mm(self.R * self.C * self.L * self.mac_um2)
         # SCALE-Sim reports the 0-based index of the last write: -1, once per op
         self.op_cycles_offset = -1 if params.timing_convention == "scalesim" else 0
+
+    def sub_arrays(self) -> tuple[SystolicMAC, ...]:
+        """WS (native timing): every power-of-two fraction of rows x cols, full array first
+        (arch/dataflow.py "Sub-arrays": output taps at the last used row; the fill bus
+        loads only the PEs in use: the default shift chain has c links for c columns, an
+        explicit `weight_fill_bits` bus keeps its width). A view keeps the full array's
+        fill-bus span (its wires cross the whole array). Other dataflows and the SCALE-Sim
+        convention (which always uses the full array): the full array only."""
+        if self.p.dataflow != "weight_stationary" or self.p.timing_convention == "scalesim":
+            return (self,)
+        views: list[SystolicMAC] = [self]
+        for r, c in power_of_two_parts(self.R, self.C)[1:]:
+            v = copy.copy(self)
+            v.R, v.C = r, c
+            if self.p.weight_fill_bits is None:  # the shift chain: one link per used column
+                v.bus_bits = min(c * self.L * _NATIVE_BITS[self.p.mac], self.wb_bits)
+            views.append(v)
+        return tuple(views)
 
     # -- capability -------------------------------------------------------------------
     def unsupported(self, a: FormatInfo, b: FormatInfo, kind: str) -> str | None:

@@ -50,6 +50,7 @@ class Coster:
         self._ops: dict[tuple, OpCostRecord] = {}
         self._tiles: dict[tuple, TileCost] = {}
         self._vector: VectorModel | None = None
+        self._views: tuple | None = None  # the PE array's usable parts (TileModel)
 
     def op(self, op: Op) -> OpCostRecord:
         """Cost of one execution of `op`."""
@@ -63,8 +64,13 @@ class Coster:
         key = (m, k, n, a.name, b.name, op.kind, op.stats)
         tc = self._tiles.get(key)
         if tc is None:
+            # the fastest part of the array (TileModel.sub_arrays, full array first: a
+            # tie keeps the whole array), each view's cycles limited by the buffers
             tile = Tile(m, k, n, a, b, op.kind, dict(op.stats))
-            tc = self._tiles[key] = buffer_limited(self.accel, self.accel.pe.tile_cost(tile))
+            if self._views is None:
+                self._views = self.accel.pe.sub_arrays()
+            costs = (buffer_limited(self.accel, v.tile_cost(tile)) for v in self._views)
+            tc = self._tiles[key] = min(costs, key=lambda c: c.cycles)
         return tc
 
     def _compute(self, op: Op) -> OpCostRecord:

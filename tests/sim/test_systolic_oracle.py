@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from arch.accelerator import load_accelerator
+from arch.dataflow import power_of_two_parts
 from sim.engine import Coster
 from tests.sim.systolic_oracle import run, run_is
 from workloads.ops import Op
@@ -47,7 +48,11 @@ def test_closed_form_matches_oracle(tmp_path, m, k, n, R, C, double_buffer):
     closed = accel.pe.fold_cycles(m, k, n)
     assert closed == cycles  # exact, the acceptance asks for 1%
     rec = Coster(accel).op(Op("x", "linear", "prefill", M=m, K=k, N=n, bq="int8", aq="int8"))
-    assert rec.cycles == pytest.approx(cycles, rel=0.01)
+    # the engine may run tiles on a power-of-two part of the array (arch/dataflow.py
+    # "Sub-arrays", output taps at the last used row = a smaller array): the oracle of
+    # the best single part bounds it (each tile picks its own part, so it can be lower)
+    best = min(run(A, W, r, c, double_buffer)[0] for r, c in power_of_two_parts(R, C))
+    assert rec.cycles <= best * 1.01
 
 
 def _is_arch(tmp_path, R: int, C: int, double_buffer: bool) -> str:
