@@ -69,8 +69,16 @@ class Coster:
             tile = Tile(m, k, n, a, b, op.kind, dict(op.stats))
             if self._views is None:
                 self._views = self.accel.pe.sub_arrays()
-            costs = (buffer_limited(self.accel, v.tile_cost(tile)) for v in self._views)
-            tc = self._tiles[key] = min(costs, key=lambda c: c.cycles)
+            tc = buffer_limited(self.accel, self._views[0].tile_cost(tile))
+            macs = m * k * n
+            for v in self._views[1:]:
+                # a part cannot beat its own roofline: skip it unless it could be faster
+                if macs / v.peak_macs_per_cycle(a, b) >= tc.cycles:
+                    continue
+                c = buffer_limited(self.accel, v.tile_cost(tile))
+                if c.cycles < tc.cycles:
+                    tc = c
+            self._tiles[key] = tc
         return tc
 
     def _compute(self, op: Op) -> OpCostRecord:
