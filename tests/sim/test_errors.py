@@ -672,10 +672,11 @@ def test_accuracy_cli_recomputes_a_tampered_row(tmp_path, monkeypatch):
     `sim accuracy` without a cache), the file sealed again with the real value."""
     import json
 
-    from workloads.smollm2 import cache_dir
+    from workloads.smollm2 import gguf_path
 
     path, key, _, argv = _sealed_reference(tmp_path, 20.0)
-    (tmp_path / "cache" / "smollm2").symlink_to(cache_dir() / "smollm2", True)  # model cache
+    model_dir = gguf_path().parent  # downloads the model first on a fresh machine
+    (tmp_path / "cache" / "smollm2").symlink_to(model_dir, True)  # model cache
     monkeypatch.setenv("SIM_CACHE_DIR", str(tmp_path / "cache"))
     path.write_text(path.read_text().replace('"perplexity": 20.0', '"perplexity": 10.0'))
     code, err, out = _run(*argv)
