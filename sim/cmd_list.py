@@ -38,9 +38,19 @@ def _models() -> list[str]:
 def _formats() -> list[str]:
     from quant.info import all_formats
 
-    return [
+    rows = [
         f"{f.name:20} {f.bits_per_element:7.4f} bits/element  {f.description}"
         for f in all_formats()
+    ]
+    # the parametric families (quant/names.py): every member works, not only those above
+    return [
+        *rows,
+        "",
+        "parametric names (quant/names.py), any member works:",
+        "  int{2..8}[-gG][-asym][-mse]      e.g. int3, int6-g64, int4-g128-asym",
+        "  {fp4-e2m1|fp6-e2m3|fp6-e3m2|fp8-e4m3|fp8-e5m2}[-gG]",
+        "  bitmod-{fp3|fp4|int6}[-gG]       e.g. bitmod-fp3 (= -g128), bitmod-fp3-g64",
+        "  bipolar-int{2..8}",
     ]
 
 
