@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,13 @@ class _Figure:
     svg: bytes
 
 
+def _fit(title: str, fig) -> str:  # noqa: ANN001 - a matplotlib Figure
+    """The title wrapped to the figure's width (about 13 characters per inch at 9 pt), so
+    narrow bar charts do not clip it."""
+    per_line = max(24, int(fig.get_figwidth() * 13))
+    return "\n".join("\n".join(textwrap.wrap(line, per_line)) or line for line in title.split("\n"))
+
+
 def _render(fig, name: str, caption: str) -> _Figure:
     fig.tight_layout()
     bufs = {}
@@ -124,7 +132,7 @@ def fig_pareto(
         )
     ax.set_xlabel(f"{_unit(x)} ({sx})")
     ax.set_ylabel(f"{_unit(y)} ({sy})")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_fit(title, fig), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return _render(fig, "pareto", f"Pareto front of {x} ({sx}) and {y} ({sy}).")
@@ -159,7 +167,7 @@ def fig_speedup(summary: pd.DataFrame, baseline: str, title: str) -> _Figure:
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xticks(xs, summary["label"], rotation=20, ha="right", fontsize=7)
     ax.set_ylabel(f"× baseline ({baseline})")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_fit(title, fig), fontsize=9)
     ax.legend(fontsize=7)
     return _render(fig, "speedup", f"Speedup and energy efficiency relative to {baseline}.")
 
@@ -180,7 +188,7 @@ def fig_energy(runs: Sequence[RunData], title: str) -> _Figure:
         bottom += v
     ax.set_xticks(xs, [r.label for r in runs], rotation=20, ha="right", fontsize=7)
     ax.set_ylabel("energy per generated token (mJ/token)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_fit(title, fig), fontsize=9)
     ax.legend(fontsize=7)
     return _render(fig, "energy", "Energy per generated token, by component.")
 
@@ -206,7 +214,7 @@ def fig_latency(runs: Sequence[RunData], title: str) -> _Figure:
         ax.set_ylabel(f"{what} (ms)")
         ax.set_title(f"{phase}", fontsize=9)
     axes[1].legend(fontsize=7, title="op kind", title_fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(_fit(title, fig), fontsize=9)
     return _render(fig, "latency", "Latency by op kind: prefill (TTFT) and per decode token.")
 
 
@@ -278,7 +286,7 @@ def fig_heatmap(r: RunData, title: str) -> _Figure:
         ax.set_ylabel("layer")
         ax.set_title(f"{phase}: time per layer × op", fontsize=8)
         fig.colorbar(im, ax=ax, label="time (ms)")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(_fit(title, fig), fontsize=9)
     return _render(fig, f"heatmap_{_slug(r.label)}", f"Time per layer × op of {r.label}.")
 
 
