@@ -97,7 +97,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from arch.pe import OpCost, OpModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
-from arch.vector import VectorModel
+from arch.vector import VectorModel, fusion_rules
 from quant.info import FormatInfo
 
 BRAM36_BITS, URAM_BITS, BRAM_URAM_WIDTH = 36 * 1024, 288 * 1024, 72  # UG1273 / AM007
@@ -296,6 +296,7 @@ class FPGADSP(OpModel):
         out = self.cfg.memory.buffers.output
         cores = self.p.cores
         bpc = cores * self._bytes_per_cycle(accel, self.p.hbm.act_channels, False)
+        fused, on_chip = fusion_rules(self.cfg, out.size_bytes)  # the arch's `fusion`
         return VectorModel(
             lanes=vu.lanes * cores,
             energy_pj_per_op=vu.energy_pj_per_op,
@@ -303,9 +304,10 @@ class FPGADSP(OpModel):
             dram_passes=dict.fromkeys(MISC_PASSES, 2.0),
             dram_bytes_per_cycle=dict.fromkeys(MISC_PASSES, bpc),
             dram_pj_per_bit=self.cfg.memory.dram.energy_pj_per_bit,
-            on_chip_bytes=out.size_bytes,
+            on_chip_bytes=on_chip,
             sram_pj_per_byte=8 / out.width_bits * accel.buffer_access_pj("output"),
             sram_passes=2.0,
+            fused=fused,
             overhead_cycles=self.cfg.kernel_overhead_cycles,
             time_scale=1 / self.p.parallel_efficiency,
         )
@@ -343,6 +345,9 @@ class FPGADSP(OpModel):
             and a_bytes <= bufs.input.size_bytes
             and o_bytes <= bufs.output.size_bytes
         )
+        if self.cfg.fusion.attention:  # FlashAttention-style: scores never leave the chip
+            a_bytes = 0.0 if op.kind == "attn_pv" else a_bytes
+            o_bytes = 0.0 if op.kind == "attn_qk" else o_bytes
         act_stream = 0.0 if on_chip else a_bytes + o_bytes
         load = b_stream / self._bytes_per_cycle(accel, ch, cross)
         load += act_stream / self._bytes_per_cycle(accel, h.act_channels, False)

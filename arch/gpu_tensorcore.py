@@ -110,7 +110,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, m
 from arch.pe import OpCost, OpModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
-from arch.vector import EPILOGUE_KINDS, VectorModel
+from arch.vector import VectorModel, fusion_rules
 from quant.info import FormatInfo
 
 PRECISIONS = ("fp16", "int8", "fp8")
@@ -550,9 +550,9 @@ class GPUTensorCore(OpModel):
         bpc = self.hbm_bytes_s / self.freq_hz
         fixed_us = {k: p.vector_fixed_us.get(k, fallback) + launch for k in kinds}
         passes = dict(_VECTOR_PASSES)
-        if self.config.fusion.epilogues == "fused":  # applied in the GEMM kernels' epilogues
-            for k in EPILOGUE_KINDS:
-                passes[k], fixed_us[k] = 0.0, 0.0
+        # fused epilogues cost no kernel of their own (the shared rule, arch/vector.py);
+        # softmax is kept out: it carries the attention kernels' fixed time (below)
+        fused, on_chip = fusion_rules(self.config, 0.0)
         if self.config.fusion.attention:
             passes["softmax"] = 0.0
             fixed_us["softmax"] = p.attention_fixed_us + launch
@@ -565,9 +565,10 @@ class GPUTensorCore(OpModel):
             dram_passes=passes,
             dram_bytes_per_cycle={k: bpc * p.vector_efficiency.get(k, 1.0) for k in kinds},
             dram_pj_per_bit=self.config.memory.dram.energy_pj_per_bit,
-            on_chip_bytes=0.0,
+            on_chip_bytes=on_chip,
             sram_pj_per_byte=p.onchip_pj_per_byte,
             sram_passes=None,
+            fused=fused - {"softmax"},
             fixed_cycles={k: us * 1e-6 * self.freq_hz for k, us in fixed_us.items()},
             overhead_cycles=self.config.kernel_overhead_cycles,
         )

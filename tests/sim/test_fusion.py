@@ -72,6 +72,18 @@ def test_gpu_epilogues_fused_cost_no_kernel():
     assert rec.cycles == -(-2048 * 4096 * 4 // 16896)
 
 
+def test_fpga_fused_attention_keeps_scores_on_chip():
+    """The FPGA's own attention op model honours the same option: a prefill QK^T of
+    128 x 128 x 128 at int8 no longer streams its 128 x 128 scores out; softmax over
+    2 MiB of scores (more than the 1 MiB global buffer) no longer reads and writes them."""
+    unfused = Coster(_accel("flightllm-vhk158"))
+    fused = Coster(_accel("flightllm-vhk158", attention=True))
+    qk = Op("qk", "attn_qk", "prefill", M=128, K=128, N=128, bq="int8", aq="int8")
+    assert unfused.op(qk).dram_bytes - fused.op(qk).dram_bytes == 128 * 128
+    sm = Op("sm", "softmax", "prefill", elements=2 << 20, aq="int8")
+    assert unfused.op(sm).dram_bytes == 2 * (2 << 20) and fused.op(sm).dram_bytes == 0
+
+
 def test_whole_prefill_attention_traffic_share():
     from sim import simulate
 
