@@ -8,6 +8,28 @@ import yaml
 
 from common.errors import InputError
 
+# options shared by `sim sweep` and `sim search`
+out_option = click.option(
+    "--out", "out_dir", required=True, help="result directory (Parquet parts)"
+)
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Dask LocalCluster worker processes on 127.0.0.1 (0: in this process)",
+)
+scheduler_option = click.option(
+    "--scheduler", default=None, help="address of an existing Dask scheduler"
+)
+set_option = click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="override a spec field (YAML value), e.g. workload.prefill=64",
+)
+
 
 def overrides_from(sets) -> dict:
     """--set FIELD=VALUE pairs as {dotted field: YAML-parsed value}."""
@@ -48,25 +70,17 @@ def print_front(df, spec, overrides, n: int = 8) -> None:
 
 @click.command("search")
 @click.argument("spec")
-@click.option("--out", "out_dir", required=True, help="result directory (Parquet parts)")
+@out_option
 @click.option("--trials", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Dask LocalCluster worker processes on 127.0.0.1 (0: in this process)",
-)
-@click.option("--scheduler", default=None, help="address of an existing Dask scheduler")
+@workers_option
+@scheduler_option
 @click.option(
     "--sampler",
     type=click.Choice(["nsga2", "tpe"]),
     default=None,
     help="override the spec's search.sampler",
 )
-@click.option(
-    "--set", "sets", multiple=True, metavar="FIELD=VALUE", help="override a spec field (YAML value)"
-)
+@set_option
 def command(spec, out_dir, trials, workers, scheduler, sampler, sets) -> None:
     """Search SPEC's axes for the Pareto front of its objectives under its constraints."""
     from sim.dse.search import search

@@ -5,33 +5,28 @@ from __future__ import annotations
 
 import click
 
-from sim.cmd_search import overrides_from, print_front
+from sim.cmd_search import (
+    out_option,
+    overrides_from,
+    print_front,
+    scheduler_option,
+    set_option,
+    workers_option,
+)
 
 
 @click.command("sweep")
 @click.argument("spec")
-@click.option("--out", "out_dir", required=True, help="result directory (Parquet parts)")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Dask LocalCluster worker processes on 127.0.0.1 (0: in this process)",
-)
-@click.option("--scheduler", default=None, help="address of an existing Dask scheduler")
+@out_option
+@workers_option
+@scheduler_option
 @click.option(
     "--sample",
     type=click.IntRange(min=1),
     default=None,
     help="evaluate N points drawn at random (the spec's seed) instead of its sampling",
 )
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="FIELD=VALUE",
-    help="override a spec field (YAML value), e.g. workload.prefill=64",
-)
+@set_option
 def command(spec, out_dir, workers, scheduler, sample, sets) -> None:
     """Evaluate every point of SPEC (grid / random / Latin hypercube) and store the rows."""
     from sim.dse.run import sweep

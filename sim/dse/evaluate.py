@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Sequence
 
 from sim.dse.points import Point, engine_version
+from sim.dse.spec import PHASE_METRICS
 
 NAN = float("nan")
 
@@ -72,23 +73,6 @@ def _phase_rows(res, point: Point) -> dict[str, dict]:
             "dram_bytes": float(sum(r.dram_bytes for r in rows)),
         }
     return out
-
-
-METRIC_NAMES = (
-    "time_s",
-    "cycles",
-    "ttft_s",
-    "tpot_s",
-    "tokens_per_s",
-    "energy_j",
-    "energy_compute_j",
-    "energy_sram_j",
-    "energy_dram_j",
-    "energy_per_token_j",
-    "utilization",
-    "macs",
-    "dram_bytes",
-)
 
 
 def base_row(point: Point, phase: str) -> dict:
@@ -167,7 +151,7 @@ def evaluate_points(points: Sequence[Point]) -> list[dict]:
         for phase in p.phases:
             row = base_row(p, phase)
             m = metrics.get(phase, {})
-            row.update({k: float(m.get(k, NAN)) for k in METRIC_NAMES})
+            row.update({k: float(m.get(k, NAN)) for k in PHASE_METRICS})
             row["area_mm2"] = float(area)
             row.update({k: float(v) for k, v in fp.items()})
             cap = row["dram_capacity_bytes"]  # 1.0 when weights + KV cache fit in DRAM

@@ -36,7 +36,8 @@ PHASES = ("prefill", "decode", "total")
 
 # Output metrics a constraint or an objective may name (columns of the store, see
 # sim/dse/store.py METRIC_COLUMNS); the input columns (axes) may be constrained too.
-METRICS = (
+# simulated per phase (sim/dse/evaluate.py fills them from the SimResult rows)
+PHASE_METRICS = (
     "time_s",
     "cycles",
     "ttft_s",
@@ -47,10 +48,13 @@ METRICS = (
     "energy_sram_j",
     "energy_dram_j",
     "energy_per_token_j",
-    "area_mm2",
     "utilization",
     "macs",
     "dram_bytes",
+)
+METRICS = (
+    *PHASE_METRICS,
+    "area_mm2",
     "weight_bytes",
     "kv_cache_bytes",
     "footprint_bytes",
