@@ -38,8 +38,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import simpy
-
 from sim.pipeline_fast import run_tiles
 
 
@@ -256,7 +254,10 @@ def _representatives(combo, t_out, head: int, flat) -> list[int]:
 def _run_simpy(
     its, nk, tile_cycles, load_bytes, store_bytes, dram_bytes_per_cycle, dram_latency, depth
 ) -> tuple[float, list[float], list[float]]:
-    """The reference: the same processes in simpy (see the module docstring)."""
+    """The reference: the same processes in simpy (see the module docstring); imported
+    here, as only tests and `engine="simpy"` run it."""
+    import simpy
+
     n_sim = len(its)
     env = simpy.Environment()
     dram = simpy.Resource(env, capacity=1)
