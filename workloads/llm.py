@@ -337,16 +337,38 @@ class ParamCounts:
 
     total: every weight, bias and norm scale (embeddings, all experts, lm_head once when
     tied). active: those one token uses: `total` less the routed experts it does not pick
-    (per MoE layer, experts - top_k of them). embedding: the token-embedding table (some
-    publishers, e.g. OpenAI for gpt-oss and DeepSeek, quote active counts without it).
+    (per MoE layer, experts - top_k of them). embedding: the token-embedding table (OpenAI
+    quotes gpt-oss's active count without it).
     per_layer: {"attention", "dense_mlp", "moe_mlp", "moe_mlp_active", "norms"} of ONE
     layer of each kind (dense_mlp is 0 for a model without dense layers, likewise moe).
+    active_published: `active` counted the way the model's publisher counts its
+    "active parameters" (`ACTIVE_CONVENTION`): equal to `active` except where the
+    publisher leaves a tensor out.
     """
 
     total: int
     active: int
     embedding: int
     per_layer: dict[str, int]
+    active_published: int = 0
+
+
+# How each publisher counts "active parameters" where it differs from `active` (every
+# tensor one token uses, both embedding tables included), keyed by model_type, with the
+# source. Publishers not listed count every tensor:
+# - Mistral: Mixtral paper (arXiv 2401.04088) 12.9B active = our 12.880B with both tables
+#   (12.749B without the input table would print as 12.7B);
+# - Qwen: the model cards give total and non-embedding counts separately (Qwen3-8B: 8.2B
+#   and 6.95B; Qwen3-30B-A3B: 30.5B and 29.9B), so their totals hold both tables;
+# - DeepSeek: DeepSeek-V3 README_WEIGHTS.md, "Activation parameters: 36.7B (including
+#   0.9B for Embedding and 0.9B for the output Head)"; the 14B multi-token-prediction
+#   module is listed apart from the 671B main model (and is not counted here).
+ACTIVE_CONVENTION: dict[str, tuple[str, str]] = {
+    # gpt-oss model card (arXiv 2508.10925) Table 1: gpt-oss-20b MLP 19.12B, attention
+    # 0.64B, embed + unembed 1.16B, total 20.91B (= their sum), active 3.61B = 19.12B x 4/32
+    # + 0.64B + 0.58B: one of the two 0.58B vocabulary tables, the unembedding (lm_head).
+    "gpt_oss": ("no_input_embedding", "gpt-oss model card, Table 1"),
+}
 
 
 def _attn_params(shape: ModelShape) -> int:
@@ -410,7 +432,9 @@ def param_counts(shape: ModelShape) -> ParamCounts:
         "moe_mlp_active": moe_active,
         "norms": norms,
     }
-    return ParamCounts(total, active, embed, per_layer)
+    rule = ACTIVE_CONVENTION.get(shape.family, ("all", ""))[0]
+    published = active - embed if rule == "no_input_embedding" else active
+    return ParamCounts(total, active, embed, per_layer, published)
 
 
 def count_params(shape: ModelShape) -> int:

@@ -4,7 +4,6 @@ layers, MLA and head_dim != hidden/heads, KV-cache footprints (hand-worked numbe
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -25,55 +24,182 @@ from workloads.zoo import list_models, load_model_shape
 
 CONFIGS = Path(__file__).resolve().parents[2] / "workloads" / "configs"
 
-# (zoo name, published total, published active or None, active convention, source).
-# Convention "all": active counts every parameter a token uses, both embedding tables
-# included (Mistral, Qwen); "no_embed": the publisher leaves the input-embedding table out
-# (OpenAI's gpt-oss model card table; DeepSeek's papers: V2 21B, V3 37B fit only so).
+# (zoo name, published total, published active or None, source). Figures as printed by the
+# publisher: the tolerance is 1% or, when wider, the figure's rounding interval (half a unit
+# of its last printed digit: "37B" +-0.5B, "3.61B" +-0.005B). Active counts are compared
+# with `ParamCounts.active_published`, the publisher's own convention (workloads/llm.py
+# ACTIVE_CONVENTION: every tensor a token uses, except gpt-oss whose card leaves the input
+# embedding out).
+_XFAIL_ACTIVE = {
+    "qwen3-30b-a3b": "Qwen3-30B-A3B card: '3.3B activated'; every tensor a token uses, "
+    "hand-counted from config.json, is 3.353B (3.4B to 2 digits), outside [3.25, 3.35); "
+    "the card's other figures (30.5B total, 29.9B non-embedding) and Qwen3-8B's (8.191B -> "
+    "'8.2B') are reproduced and rounded, so no stated convention explains 3.3B",
+    "deepseek-v2-lite": "DeepSeek-V2 paper: V2-Lite '2.4B' activated; counting every tensor "
+    "a token uses gives 2.661B (2.451B without the input embedding, 2.242B without both "
+    "tables): none is in [2.35, 2.45). Open, unanswered upstream: deepseek-ai/DeepSeek-V2 "
+    "issue #73 (same 2.6B count)",
+    "deepseek-v3": "DeepSeek-V3 README_WEIGHTS.md: 36.7B activated 'including 0.9B for "
+    "Embedding and 0.9B for the output Head'; the same count from config.json is 37.552B "
+    "(+2.3%; +1.5% vs the paper's '37B', outside [36.5, 37.5)); an independent count "
+    "lands on 37.6B too (rohitg00/ai-engineering-from-scratch PR #61); asked upstream in "
+    "deepseek-ai/DeepSeek-V3 issue #231 without a breakdown from DeepSeek",
+}
 PUBLISHED = [
-    ("llama-3.1-8b", 8.03e9, None, "all", "meta-llama/Llama-3.1-8B: 8,030,261,248"),
-    ("mistral-7b", 7.24e9, None, "all", "mistralai/Mistral-7B-v0.1: 7,241,732,096"),
-    ("mixtral-8x7b", 46.7e9, 12.9e9, "all", "Mixtral paper (arXiv 2401.04088): 46.7B / 12.9B"),
-    ("qwen2-7b", 7.62e9, None, "all", "Qwen2 report: 7.62B"),
-    ("qwen1.5-moe-a2.7b", 14.3e9, 2.7e9, "all", "Qwen1.5-MoE-A2.7B card: 14.3B / 2.7B"),
-    ("qwen3-8b", 8.2e9, None, "all", "Qwen3-8B card: 8.2B (6.95B non-embedding)"),
-    ("qwen3-30b-a3b", 30.5e9, 3.3e9, "all", "Qwen3-30B-A3B card: 30.5B / 3.3B"),
-    ("phi-2", 2.78e9, None, "all", "microsoft/phi-2: 2.78B"),
-    ("phi-3-mini-4k", 3.8e9, None, "all", "Phi-3 report (arXiv 2404.14219): 3.8B"),
-    ("gemma-7b", 8.54e9, None, "all", "Gemma report: 8.54B (7.75B non-embedding)"),
-    ("gemma-2-9b", 9.24e9, None, "all", "google/gemma-2-9b: 9.24B"),
-    ("gemma-3-1b", 999_885_952, None, "all", "keras-hub gemma3_1b preset: 999,885,952"),
-    ("opt-6.7b", 6.66e9, None, "all", "facebook/opt-6.7b: 6,658,473,984"),
-    ("gpt2", 124_439_808, None, "all", "openai-community/gpt2: 124,439,808"),
-    ("deepseek-v2-lite", 15.7e9, 2.4e9, "no_embed", "DeepSeek-V2 paper: V2-Lite 15.7B / 2.4B"),
-    ("deepseek-v2", 236e9, 21e9, "no_embed", "DeepSeek-V2 paper: 236B / 21B"),
-    ("deepseek-v3", 671e9, 37e9, "no_embed", "DeepSeek-V3 report: 671B / 37B"),
-    ("gpt-oss-20b", 20.91e9, 3.61e9, "no_embed", "gpt-oss model card: 20.91B / 3.61B"),
+    ("llama-3.1-8b", "8.03B", None, "meta-llama/Llama-3.1-8B: 8,030,261,248"),
+    ("mistral-7b", "7.24B", None, "mistralai/Mistral-7B-v0.1: 7,241,732,096"),
+    ("mixtral-8x7b", "46.7B", "12.9B", "Mixtral paper (arXiv 2401.04088): 46.7B / 12.9B"),
+    ("qwen2-7b", "7.62B", None, "Qwen2 report: 7.62B"),
+    ("qwen1.5-moe-a2.7b", "14.3B", "2.7B", "Qwen1.5-MoE-A2.7B card: 14.3B / 2.7B"),
+    ("qwen3-8b", "8.2B", None, "Qwen3-8B card: 8.2B (6.95B non-embedding)"),
+    ("qwen3-30b-a3b", "30.5B", "3.3B", "Qwen3-30B-A3B card: 30.5B / 3.3B"),
+    ("phi-2", "2.78B", None, "microsoft/phi-2: 2.78B"),
+    ("phi-3-mini-4k", "3.8B", None, "Phi-3 report (arXiv 2404.14219): 3.8B"),
+    ("gemma-7b", "8.54B", None, "Gemma report: 8.54B (7.75B non-embedding)"),
+    ("gemma-2-9b", "9.24B", None, "google/gemma-2-9b: 9.24B"),
+    ("opt-6.7b", "6.66B", None, "facebook/opt-6.7b: 6,658,473,984"),
+    ("deepseek-v2-lite", "15.7B", "2.4B", "DeepSeek-V2 paper: V2-Lite 15.7B / 2.4B"),
+    ("deepseek-v2", "236B", "21B", "DeepSeek-V2 paper: 236B / 21B"),
+    ("deepseek-v3", "671B", "37B", "DeepSeek-V3 report: 671B / 37B"),
+    ("deepseek-v3", "671B", "36.7B", "DeepSeek-V3 README_WEIGHTS.md: 671B / 36.7B"),
+    ("gpt-oss-20b", "20.91B", "3.61B", "gpt-oss model card: 20.91B / 3.61B"),
 ]
 
 
-def _half_unit(x: float) -> float:
-    """Half a unit of the last digit of a figure published with 2 significant digits
-    (37e9 -> 0.5e9): the rounding interval of a figure like "37B" or "3.3B"."""
-    return 0.5 * 10 ** (math.floor(math.log10(x)) - 1)
+def _figure(text: str) -> tuple[float, float]:
+    """A published figure ("3.61B") as (value, half a unit of its last printed digit)."""
+    digits = text.removesuffix("B")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    return float(digits) * 1e9, 0.5 * 10.0 ** (9 - decimals)
 
 
-@pytest.mark.parametrize("name,total,active,conv,source", PUBLISHED, ids=[p[0] for p in PUBLISHED])
-def test_published_parameter_counts(name, total, active, conv, source) -> None:
+def _matches(got: int, text: str) -> bool:
+    value, half_unit = _figure(text)
+    return abs(got - value) <= max(0.01 * value, half_unit)
+
+
+def test_figure_rounding_intervals() -> None:
+    assert _figure("37B") == (37e9, 0.5e9)
+    assert _figure("3.61B") == pytest.approx((3.61e9, 0.005e9))
+    assert _matches(36_500_000_000, "37B") and not _matches(36_499_000_000, "37B")
+    assert _matches(3_330_000_000, "3.3B") and not _matches(3_351_000_000, "3.3B")
+
+
+@pytest.mark.parametrize(
+    "name,total,active,source", PUBLISHED, ids=[f"{p[0]}-{p[2] or p[1]}" for p in PUBLISHED]
+)
+def test_published_total_parameter_counts(name, total, active, source) -> None:
     pc = param_counts(load_model_shape(name))
-    assert abs(pc.total - total) / total < 0.01, (pc.total, source)
+    assert _matches(pc.total, total), (pc.total, source)
     if active is None:
         assert pc.active == pc.total  # dense: every parameter is used by every token
-        return
-    got = pc.active - (pc.embedding if conv == "no_embed" else 0)
-    # 1%, or the rounding interval of a 2-significant-digit figure ("37B"), whichever is
-    # wider; Qwen's "3.3B" is 3.353B truncated (its 29.9B non-embedding total matches).
-    tol = max(0.01 * active, _half_unit(active))
-    if name == "qwen3-30b-a3b":
-        assert 3.3e9 <= got < 3.4e9 and abs(got - 3.353e9) < 1e6
-    elif name == "deepseek-v2-lite":  # 2.451B: +2.1% of the paper's "2.4B" (see README)
-        assert abs(got - 2.4514e9) < 1e6 and abs(got - active) / active < 0.022
-    else:
-        assert abs(got - active) <= tol, (got, source)
+
+
+_ACTIVE = [p for p in PUBLISHED if p[2] is not None]
+
+
+@pytest.mark.parametrize(
+    "name,active,source",
+    [
+        pytest.param(
+            n,
+            a,
+            src,
+            marks=[pytest.mark.xfail(strict=True, reason=_XFAIL_ACTIVE[n])]
+            if n in _XFAIL_ACTIVE
+            else [],
+        )
+        for n, _, a, src in _ACTIVE
+    ],
+    ids=[f"{p[0]}-{p[2]}" for p in _ACTIVE],
+)
+def test_published_active_parameter_counts(name, active, source) -> None:
+    """Strict xfail where our count (checked tensor by tensor against config.json in
+    test_hand_count_from_config_json) misses the publisher's figure: a change that made it
+    match would XPASS and fail, so the mismatch stays visible, never silently widened."""
+    pc = param_counts(load_model_shape(name))
+    assert _matches(pc.active_published, active), (pc.active_published, source)
+
+
+def _hf_tensor_counts(cfg: dict) -> tuple[int, int]:
+    """(total, active) elements of the HF checkpoint tensors a qwen3_moe / deepseek_v2 /
+    deepseek_v3 config.json describes, tensor by tensor as the HF modelling code names
+    them; an oracle written from the configs, independent of workloads/llm.py."""
+    H, V, L = cfg["hidden_size"], cfg["vocab_size"], cfg["num_hidden_layers"]
+    nh = cfg["num_attention_heads"]
+    tensors: list[tuple[str, int, bool]] = [("embed_tokens", V * H, False)]
+    for i in range(L):
+        if cfg["model_type"] == "qwen3_moe":
+            hd, nkv = cfg["head_dim"], cfg["num_key_value_heads"]
+            attn = [
+                ("q_proj", H * nh * hd),
+                ("k_proj", H * nkv * hd),
+                ("v_proj", H * nkv * hd),
+                ("o_proj", nh * hd * H),
+                ("q_norm", hd),
+                ("k_norm", hd),
+            ]
+            E, k, Ie = cfg["num_experts"], cfg["num_experts_per_tok"], cfg["moe_intermediate_size"]
+            mlp = [("gate", E * H, False)] + [
+                (f"experts.{e}.{p}", H * Ie, e >= k)
+                for e in range(E)
+                for p in ("gate_proj", "up_proj", "down_proj")
+            ]
+        else:
+            rq, rkv = cfg["q_lora_rank"], cfg["kv_lora_rank"]
+            nope, rope, v = cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"], cfg["v_head_dim"]
+            q = (
+                [("q_a_proj", H * rq), ("q_a_layernorm", rq), ("q_b_proj", rq * nh * (nope + rope))]
+                if rq
+                else [("q_proj", H * nh * (nope + rope))]
+            )
+            attn = q + [
+                ("kv_a_proj_with_mqa", H * (rkv + rope)),
+                ("kv_a_layernorm", rkv),
+                ("kv_b_proj", rkv * nh * (nope + v)),
+                ("o_proj", nh * v * H),
+            ]
+            if i < cfg["first_k_dense_replace"]:
+                mlp = [(p, H * cfg["intermediate_size"], False) for p in ("gate", "up", "down")]
+            else:
+                E, k = cfg["n_routed_experts"], cfg["num_experts_per_tok"]
+                Ie, shared = cfg["moe_intermediate_size"], cfg["n_shared_experts"]
+                mlp = [("gate.weight", E * H, False)]
+                if cfg.get("topk_method") == "noaux_tc":
+                    mlp.append(("gate.e_score_correction_bias", E, False))
+                mlp += [(f"experts.{e}", 3 * H * Ie, e >= k) for e in range(E)]
+                mlp.append(("shared_experts", 3 * H * Ie * shared, False))
+        tensors += [(n, c, False) for n, c in attn]
+        tensors += mlp + [("input_layernorm", H, False), ("post_attention_layernorm", H, False)]
+    tensors += [("norm", H, False), ("lm_head", V * H, False)]
+    total = sum(c for _, c, _ in tensors)
+    return total, total - sum(c for _, c, idle in tensors if idle)
+
+
+@pytest.mark.parametrize(
+    "name,total,active",
+    [
+        ("qwen3-30b-a3b", 30_532_122_624, 3_353_032_704),
+        ("deepseek-v2-lite", 15_706_484_224, 2_661_150_208),
+        ("deepseek-v2", 235_741_434_880, 21_375_800_320),
+        ("deepseek-v3", 671_026_419_200, 37_552_297_472),
+    ],
+)
+def test_hand_count_from_config_json(name, total, active) -> None:
+    cfg = json.loads((CONFIGS / f"{name}.json").read_text())
+    assert _hf_tensor_counts(cfg) == (total, active)
+    pc = param_counts(load_model_shape(name))
+    assert (pc.total, pc.active, pc.active_published) == (total, active, active)
+
+
+def test_gpt_oss_active_without_the_input_embedding() -> None:
+    # gpt-oss-20b card, Table 1: active 3.61B = MLP 19.12B x 4/32 + attention 0.64B +
+    # unembedding 0.58B; the input table (201088 x 2880) is left out.
+    pc = param_counts(load_model_shape("gpt-oss-20b"))
+    assert pc.embedding == 201_088 * 2_880
+    assert pc.active_published == pc.active - pc.embedding == 3_608_307_264
+    assert round(pc.per_layer["moe_mlp"] * 24 / 1e9, 2) == 19.12
+    assert round(pc.per_layer["attention"] * 24 / 1e9, 2) == 0.64
 
 
 def test_exact_counts_of_checkpoints() -> None:
