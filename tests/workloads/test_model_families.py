@@ -458,3 +458,32 @@ def test_decode_throughput_follows_the_expert_union(name) -> None:
         got[batch] = res.summary()["tokens_per_s"]
         assert 0.95 * bound(batch) <= got[batch] <= bound(batch), (batch, got, bound(batch))
     assert got[8] / got[1] == pytest.approx(bound(8) / bound(1), rel=0.05)
+
+
+def test_which_zoo_configs_exceed_one_h100() -> None:
+    """Issue 13 asks `sim run h100 <config> --prefill 512 --decode 64` of every family;
+    issue 9's capacity check (80 GiB, fp16 weights by default) refuses exactly the three
+    whose fp16 weights alone exceed it: 2 bytes x params (hand-worked from the counts)."""
+    from sim.cli import main
+    from workloads.footprint import GIB, footprint
+
+    too_big = {"mixtral-8x7b": 46_702_792_704, "deepseek-v2": 235_741_434_880}
+    too_big["deepseek-v3"] = 671_026_419_200
+    runner = CliRunner()
+    for name, params in too_big.items():
+        res = runner.invoke(main, ["run", "h100", str(CONFIGS / f"{name}.json")] + _H100_RUN)
+        assert res.exit_code == 2
+        assert f"room for weights {2 * params / GIB:.1f} GiB" in res.output
+        assert res.output.count("\n") == 1  # one line, no traceback
+    assert f"{2 * 46_702_792_704 / GIB:.1f}" == "87.0"
+    # the others fit: footprint of the same run in the h100 defaults (fp16 everywhere)
+    for path in CONFIGS.glob("*.json"):
+        if path.stem not in too_big:
+            fp = footprint(load_model_shape(str(path)), 512, 64, 1, "fp16", "fp16", "fp16")
+            assert fp.total <= 80 * GIB, path.stem
+    # Mixtral in fp8 weights fits (43.5 GiB) and runs
+    args = ["run", "h100", str(CONFIGS / "mixtral-8x7b.json"), *_H100_RUN, "--wq", "fp8-e4m3"]
+    assert runner.invoke(main, args).exit_code == 0
+
+
+_H100_RUN = ["--prefill", "512", "--decode", "64"]
