@@ -364,9 +364,10 @@ class ParamCounts:
 #   0.9B for Embedding and 0.9B for the output Head)"; the 14B multi-token-prediction
 #   module is listed apart from the 671B main model (and is not counted here).
 ACTIVE_CONVENTION: dict[str, tuple[str, str]] = {
-    # gpt-oss model card (arXiv 2508.10925) Table 1: gpt-oss-20b MLP 19.12B, attention
-    # 0.64B, embed + unembed 1.16B, total 20.91B (= their sum), active 3.61B = 19.12B x 4/32
-    # + 0.64B + 0.58B: one of the two 0.58B vocabulary tables, the unembedding (lm_head).
+    # gpt-oss model card (arXiv 2508.10925) Table 1, per component for gpt-oss-20b: MLP
+    # 19.12B, attention 0.64B, embed + unembed 1.16B, total 20.91B, active 3.61B. 3.61B is
+    # 19.12B x 4/32 + 0.64B + 0.58B, one of the two 0.58B vocabulary tables (the lm_head):
+    # our count without the input table is 3.608B, with it 4.187B.
     "gpt_oss": ("no_input_embedding", "gpt-oss model card, Table 1"),
 }
 
