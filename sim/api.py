@@ -22,6 +22,8 @@ from workloads.ops import Op
 # costed at a few points and interpolated where the cost is affine (see _cost_series).
 SERIES_MIN = 8
 AFFINE_RTOL = 1e-3
+PERIODIC_RTOL = 1e-9  # the periodic shortcut's checks: float rounding only
+PERIOD_MAX = 64  # the longest tile period costed point by point (_periodic)
 
 
 def simulate(
@@ -200,30 +202,44 @@ _NUMERIC = ("cycles", "compute_cycles", "dram_bytes", "compute_pj", "sram_pj", "
 
 
 def _cost_series(coster: Coster, op: Op, d: int, xs: list[int]) -> dict[int, OpCostRecord]:
-    """Cost ops that differ only in dimension d at values xs: evaluate the ends, the
-    middle and the first third; where both probes match the straight line between the
-    ends (relative error <= AFFINE_RTOL on every field) and the mapping and bound are the
-    same, interpolate the
-    interior (an interior op takes its bound label from the nearer end);
-    otherwise split in two and recurse. Exact wherever evaluated."""
-    res: dict[int, OpCostRecord] = {}
+    """Cost ops that differ only in dimension d at values xs: by periodicity where the
+    tile loop makes the cost periodic-affine (_periodic), else by bisection (_bisect)."""
+    exact: dict[int, OpCostRecord] = {}
 
     def at(x: int) -> OpCostRecord:
-        if x not in res:
-            res[x] = coster.op(_with_dim(op, d, x))
+        if x not in exact:
+            exact[x] = coster.op(_with_dim(op, d, x))
+        return exact[x]
+
+    res = _periodic(op, d, xs, at)
+    if res is None:
+        res = {}
+        _bisect(xs, at, res)
+    return res | {x: exact[x] for x in xs if x in exact}
+
+
+def _bisect(xs: list[int], at, res: dict[int, OpCostRecord]) -> None:
+    """Evaluate the ends, the middle and the first third; where both probes match the
+    straight line between the ends (relative error <= AFFINE_RTOL on every field) and the
+    mapping and bound are the same, interpolate the interior (an interior op takes its
+    bound label from the nearer end); otherwise split in two and recurse. Exact wherever
+    evaluated; fills res for every x in xs."""
+
+    def get(x: int) -> OpCostRecord:
+        res[x] = at(x)
         return res[x]
 
     def fill(lo: int, hi: int) -> None:  # indices into xs
         if hi - lo <= 1:
-            at(xs[lo]), at(xs[hi])
+            get(xs[lo]), get(xs[hi])
             return
-        a, b = at(xs[lo]), at(xs[hi])
+        a, b = get(xs[lo]), get(xs[hi])
         mid = (lo + hi) // 2
-        c = at(xs[mid])
+        c = get(xs[mid])
         same = a.mapping == b.mapping == c.mapping and a.bound == b.bound == c.bound
         third = lo + (hi - lo) // 3  # a second probe: a staircase whose steps start at
         if same and third not in (lo, mid):  # lo, mid and hi passes the midpoint alone
-            e = at(xs[third])
+            e = get(xs[third])
             same = e.mapping == a.mapping and e.bound == a.bound
             same = same and _affine_ok(a, b, e, xs[lo], xs[hi], xs[third])
         if same and _affine_ok(a, b, c, xs[lo], xs[hi], xs[mid]):
@@ -235,7 +251,58 @@ def _cost_series(coster: Coster, op: Op, d: int, xs: list[int]) -> dict[int, OpC
         fill(mid, hi)
 
     fill(0, len(xs) - 1)
-    return res
+
+
+def _tile_along(mapping: str, d: int) -> int:
+    """Tile size along dimension d (0 M, 1 K, 2 N) of a mapping "tmxtkxtn/order"; 0 if the
+    record has no tiled mapping (vector ops, family models)."""
+    head = mapping.split("/")[0].split("x")
+    if d > 2 or len(head) != 3 or not all(h.isdigit() for h in head):
+        return 0
+    return int(head[d])
+
+
+def _periodic(op: Op, d: int, xs: list[int], at) -> dict[int, OpCostRecord] | None:
+    """The tile loop makes a GEMM's cost periodic-affine in a dimension: with the same
+    mapping, one more full tile of size T along d adds the same cost wherever it lands,
+    cost(x + T) = cost(x) + delta, while the position of x within its tile (the edge
+    tile's size) shapes the cost inside a period. So cost one period [x0, x0 + T]
+    exactly, then every x = x0 + r + qT is cost(x0 + r) + q delta.
+    Checked, before anything is kept, against exact costs at the far end and three
+    interior points of other periods (same mapping and bound, every field within
+    PERIODIC_RTOL). None where the period is longer than PERIOD_MAX or a third of the
+    series, the mapping changes, or a check fails."""
+    x0, x1 = xs[0], xs[-1]
+    a, b = at(x0), at(x1)
+    T = _tile_along(a.mapping, d)
+    if not T or T > PERIOD_MAX or a.mapping != b.mapping or a.bound != b.bound:
+        return None
+    if x1 - x0 < 3 * T:
+        return None
+    sub = {x: at(x) for x in range(x0, x0 + T + 1)}  # one period, every point exact
+    start, end = sub[x0], sub[x0 + T]
+    if start.mapping != end.mapping:
+        return None
+    delta = {f: getattr(end, f) - getattr(start, f) for f in _NUMERIC}
+
+    def model(x: int) -> OpCostRecord:
+        q, r = divmod(x - x0, T)
+        base = sub[x0 + r]
+        vals = {f: getattr(base, f) + q * delta[f] for f in _NUMERIC}
+        return replace(base, macs=base.macs and _with_dim(op, d, x).macs, **vals)
+
+    n = len(xs)
+    for x in {x1, xs[n // 2], xs[(2 * n) // 3], xs[n - 1 - n // 7]}:
+        if x - x0 <= T:
+            continue
+        got, want = model(x), at(x)
+        if (got.mapping, got.bound) != (want.mapping, want.bound):
+            return None
+        for f in _NUMERIC:
+            g, w = getattr(got, f), getattr(want, f)
+            if abs(g - w) > PERIODIC_RTOL * max(abs(w), 1e-12):
+                return None
+    return {x: sub[x] if x in sub else model(x) for x in xs}
 
 
 def _lerp(a: float, b: float, t: float) -> float:

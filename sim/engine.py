@@ -178,11 +178,14 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
     fastest = int(np.argmin(est))
     near = np.flatnonzero(est.ravel() <= est.ravel()[fastest] * 1.02)
     frugal = int(near[np.argmin(dram.ravel()[near])])
-    best = sorted({fastest, frugal})
     results = []
-    for flat in best:
+    for flat in sorted({fastest, frugal}, key=lambda f: (f != fastest, f)):
         oi, i = np.unravel_index(flat, est.shape)
         mp = cands.mapping(int(oi), int(i))
+        if results and _floor(accel, op, mp, a_dram, b_bytes, compute[i]) > 1.01 * min(
+            r[0] for r in results
+        ):
+            continue  # its event model cannot come within 1% of the one already run
         results.append(
             (
                 _pipeline(
@@ -190,13 +193,26 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
                 ),
                 mp,
                 compute[i],
+                flat,
             )
         )
+    results.sort(key=lambda r: r[3])  # ties in traffic go to the first in candidate order
     quickest = min(r[0] for r in results)  # then the least traffic within 1% of it
-    cycles, mp, comp = min(
+    cycles, mp, comp, _ = min(
         (r for r in results if r[0] <= quickest * 1.01), key=lambda r: r[1].dram_bytes
     )
     return _gemm_record(coster, op, mp, a, b, cycles, comp)
+
+
+def _floor(accel: Accelerator, op: Op, mp: Mapping, a_dram: float, b_bytes: float, compute):
+    """A lower bound of what _pipeline returns for a mapping: the first tile's operands
+    arrive (through the channel, plus the latency) before the array computes every tile
+    in turn, and every DRAM byte crosses the channel."""
+    bw = accel.dram_sustained_bytes_per_cycle
+    m, k, n = min(mp.tm, op.M), min(mp.tk, op.K), min(mp.tn, op.N)
+    first = (m * k * a_dram + k * n * b_bytes) / bw + accel.dram_latency_cycles
+    fixed = accel.config.kernel_overhead_cycles + accel.pe.op_cycles_offset
+    return max(first + compute, mp.dram_bytes / bw) + fixed
 
 
 def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, compute) -> float:
