@@ -18,7 +18,7 @@ from arch.vector import VectorModel, cost_vector
 from common.errors import InputError
 from quant.info import FormatInfo, format_info
 from sim.mapping import Mapping, candidates, tile_shapes
-from sim.pipeline import simulate_tiles
+from sim.pipeline import TileTable, simulate_tiles
 from workloads.ops import Op
 
 
@@ -245,6 +245,18 @@ def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, comput
     def store_bytes(im: int, ik: int, in_: int, final: bool) -> float:
         return sm[im] * sn[in_] * (o_bytes if final else acc_bytes)
 
+    table = TileTable(
+        np.array(sm, dtype=np.int64),
+        np.array(sk, dtype=np.int64),
+        np.array(sn, dtype=np.int64),
+        lambda m, k, n: coster.tile(m, k, n, a, b, op).cycles,
+        a_dram,
+        b_bytes,
+        acc_bytes,
+        o_bytes,
+        acc_bytes,
+    )
+
     res = simulate_tiles(
         mp.order,
         trips,
@@ -256,6 +268,7 @@ def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, comput
         total_compute_cycles=compute,
         total_dram_cycles=mp.dram_bytes / accel.dram_sustained_bytes_per_cycle,
         slots=_slots(accel, mp, a_bytes, b_bytes, acc_bytes),
+        table=table,
     )
     return res.cycles + accel.config.kernel_overhead_cycles + accel.pe.op_cycles_offset
 

@@ -31,14 +31,27 @@ transfers (exact, from the caller) is a floor. When simulating every tile costs 
 than twice the windows, every tile is simulated. Checked against simulating every tile
 with the simpy reference in tests/sim/test_pipeline_fast.py (within 0.5%; one open
 memory-bound case at 0.9%) and tests/sim/test_extrapolation.py.
+
+Engines, cycle-equal (tests/sim/test_pipeline_fast.py): the simpy reference (`engine=
+"simpy"`), the Python event loop (sim/pipeline_fast.py) and, for loops given in closed form
+(`table`), the numba event loop (sim/pipeline_nb.py) once numba is loaded (NUMBA_*_ITERS).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from sim.pipeline_fast import run_tiles
+
+# Loops of at least this many simulated iterations run on the numba engine
+# (sim/pipeline_nb.py, cycle-equal) once numba is loaded; a loop of NUMBA_LOAD_ITERS or
+# more loads it (its import and cache load, ~0.3 s, repay themselves there).
+NUMBA_MIN_ITERS = 8
+NUMBA_LOAD_ITERS = 16384
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,55 @@ class PipelineResult:
     cycles: float
     simulated_iters: int
     total_iters: int
+
+
+@dataclass(frozen=True)
+class TileTable:
+    """What the engine knows of a tile loop in closed form, for the array engine: tile
+    sizes per index along m, k, n (only a dimension's last tile is short), the compute
+    cycles of a tile shape, and bytes per element of A, B and partial sums loaded and of
+    the output stored (final, partial)."""
+
+    sm: np.ndarray
+    sk: np.ndarray
+    sn: np.ndarray
+    cycles: Callable[[int, int, int], float]
+    a_bytes: float
+    b_bytes: float
+    p_bytes: float
+    o_final_bytes: float
+    o_partial_bytes: float
+
+    def arrays(self, im: np.ndarray, ik: np.ndarray, inn: np.ndarray):
+        """Per iteration: compute cycles, A / B / partial-sum load bytes, final and
+        partial store bytes (the same float operations as the engine's callables)."""
+        m, k, n = self.sm[im], self.sk[ik], self.sn[inn]
+        code = (im == self.sm.size - 1) * 4 + (ik == self.sk.size - 1) * 2
+        code += inn == self.sn.size - 1
+        table = np.zeros(8)
+        for c in np.unique(code):
+            table[c] = self.cycles(
+                int(self.sm[-1 if c & 4 else 0]),
+                int(self.sk[-1 if c & 2 else 0]),
+                int(self.sn[-1 if c & 1 else 0]),
+            )
+        mn = m * n
+        return (
+            table[code],
+            m * k * self.a_bytes,
+            k * n * self.b_bytes,
+            mn * self.p_bytes,
+            mn * self.o_final_bytes,
+            mn * self.o_partial_bytes,
+        )
+
+
+def _index_arrays(order: str, trips: dict[str, int], start: int, stop: int):
+    """(im, ik, in) of iterations start..stop-1 of the loop nest (outer -> inner)."""
+    g = np.arange(start, stop, dtype=np.int64)
+    t1, t2 = trips[order[1]], trips[order[2]]
+    named = {order[2]: g % t2, order[1]: (g // t2) % t1, order[0]: g // (t1 * t2)}
+    return named["m"], named["k"], named["n"]
 
 
 def _iterations(order: str, trips: dict[str, int], n: int):
@@ -75,8 +137,10 @@ def simulate_tiles(
     max_iters: int = 192,
     slots: dict[str, int] | None = None,
     engine: str = "fast",
+    table: TileTable | None = None,
 ) -> PipelineResult:
-    """Run the event model.
+    """Run the event model. With `table` (the same loop in closed form), long runs go to
+    the numba engine (NUMBA_MIN_ITERS); results are the same.
 
     tile_cycles(im, ik, in): compute cycles of that tile.
     load_bytes(operand, im, ik, in): bytes to bring operand "A" | "B" | "P" (partial sums
@@ -89,7 +153,17 @@ def simulate_tiles(
     depth = {"A": 2, "B": 2, "O": 2} | (slots or {})
     run = run_tiles if engine == "fast" else _run_simpy
 
-    def sim(its):
+    def sim(start: int, stop: int):
+        """Iterations start..stop-1 of the loop."""
+        idx = _index_arrays(order, trips, start, stop)
+        if engine == "fast" and table is not None and _numba_ready(stop - start):
+            from sim.pipeline_nb import run_tiles_nb
+
+            arrs = table.arrays(*idx)
+            slots_axb = np.array([depth["A"], depth["B"], depth["O"]], dtype=np.int64)
+            args = (nk, float(dram_bytes_per_cycle), float(dram_latency), slots_axb)
+            return run_tiles_nb(*idx, *arrs, *args)
+        its = list(zip(*(a.tolist() for a in idx)))
         return run(
             its,
             nk,
@@ -102,10 +176,18 @@ def simulate_tiles(
         )
 
     if total <= max_iters:
-        finish, _, _ = sim(list(_iterations(order, trips, total)))
+        finish, _, _ = sim(0, total)
         return PipelineResult(finish, total, total)
     est, n_sim = _regimes(order, trips, max_iters, sim)
     return PipelineResult(max(est, total_dram_cycles), n_sim, total)
+
+
+def _numba_ready(n_iters: int) -> bool:
+    """Use the numba engine for n_iters simulated iterations? Once numba is loaded, for
+    any loop of NUMBA_MIN_ITERS or more; a loop of NUMBA_LOAD_ITERS or more loads it."""
+    if n_iters < NUMBA_MIN_ITERS:
+        return False
+    return n_iters >= NUMBA_LOAD_ITERS or "sim.pipeline_nb" in sys.modules
 
 
 def _category(i: int, t: int) -> str:
@@ -141,7 +223,6 @@ def _regimes(order: str, trips: dict[str, int], max_iters: int, sim) -> tuple[fl
         P *= trips[c]
         n_in += 1
     outer = order[: 3 - n_in]
-    inner = order[3 - n_in :]
     t_out = [trips[c] for c in outer]
     n_periods = 1
     for t in t_out:
@@ -161,20 +242,12 @@ def _regimes(order: str, trips: dict[str, int], max_iters: int, sim) -> tuple[fl
             p = p * t + i
         return p
 
-    def period_its(p: int) -> list[tuple[int, int, int]]:
-        named = dict(zip(outer, outer_idx(p)))
-        out = []
-        for inn in _inner(inner, trips):
-            named.update(zip(inner, inn))
-            out.append((named["m"], named["k"], named["n"]))
-        return out
-
     def klass(p: int) -> tuple[str, ...]:
         return tuple(_category(i, t) for i, t in zip(outer_idx(p), t_out))
 
     def window(p0: int, p1: int):
-        its = [it for p in range(p0, p1 + 1) for it in period_its(p)]
-        return sim(its), len(its)
+        # periods p0..p1 are iterations p0 P .. (p1 + 1) P - 1 of the whole loop
+        return sim(p0 * P, (p1 + 1) * P), (p1 + 1 - p0) * P
 
     # the first periods exactly, then one measured period per regime
     head = min(warm, n_periods - 1)
@@ -182,7 +255,7 @@ def _regimes(order: str, trips: dict[str, int], max_iters: int, sim) -> tuple[fl
     for t in t_out:
         windows *= {1: 1, 2: 2, 3: 3, 4: 4}.get(t, 5 if t == 5 else 6)
     if (head + 1 + windows * (warm + 1)) * P >= n_periods * P / 2:
-        finish, _, _ = sim(list(_iterations(order, trips, n_periods * P)))
+        finish, _, _ = sim(0, n_periods * P)
         return finish, n_periods * P  # simulating every tile costs no more than twice
     (finish, comp_end, _), n_sim = window(0, head)
     est = comp_end[-1]
@@ -218,16 +291,6 @@ def _regimes(order: str, trips: dict[str, int], max_iters: int, sim) -> tuple[fl
                 tail = f - ce[-1]
         est += n * t_sum / len(reps)
     return est + tail, n_sim
-
-
-def _inner(inner: str, trips: dict[str, int]):
-    """Index tuples of the inner loops, outer -> inner."""
-    if not inner:
-        yield ()
-        return
-    for i in range(trips[inner[0]]):
-        for rest in _inner(inner[1:], trips):
-            yield (i, *rest)
 
 
 def _product(lists):

@@ -158,3 +158,62 @@ def _check_regimes(case):
         max_iters=48,
     )
     assert est.cycles == pytest.approx(ref.cycles, rel=5e-3)
+
+
+@st.composite
+def table_loops(draw):
+    """A tile loop in closed form (sim.pipeline.TileTable): sizes per index with a short
+    last tile, shape-dependent tile cycles, and the same loop as callables."""
+    trips = {c: draw(st.integers(1, 9)) for c in "mkn"}
+    full = {c: draw(st.integers(1, 64)) for c in "mkn"}
+    edge = {c: draw(st.integers(1, full[c])) for c in "mkn"}
+    return (
+        draw(st.sampled_from(ORDERS)),
+        trips,
+        {c: [full[c]] * (trips[c] - 1) + [edge[c]] for c in "mkn"},
+        draw(st.sampled_from([0.0, 1.0, 7.0])),  # cycles per tile besides the MACs
+        draw(st.sampled_from([0.5, 4.0, 64.0])),
+        draw(st.sampled_from([0.0, 10.0, 300.0])),
+        {x: draw(st.integers(2, 5)) for x in "ABO"},
+        draw(st.sampled_from([0.0, 1.0])),  # A bytes per element (0: kept on chip)
+        draw(st.sampled_from([8, 48, 10**9])),  # max_iters: extrapolated or every tile
+    )
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(table_loops())
+def test_numba_engine_matches_python_and_simpy(case):
+    """The numba engine (sim/pipeline_nb.py, used for long loops) gives exactly the cycles
+    of the Python engine and of the simpy reference, extrapolated or not."""
+    import numpy as np
+
+    import sim.pipeline_nb  # noqa: F401  (loaded: every loop of 8+ iterations uses it)
+    from sim.pipeline import NUMBA_MIN_ITERS, TileTable
+
+    order, trips, sizes, extra, bw, lat, depth, a_bytes, max_iters = case
+    sm, sk, sn = (np.array(sizes[c], dtype=np.int64) for c in "mkn")
+    table = TileTable(
+        sm, sk, sn, lambda m, k, n: m * k * n / 16 + extra, a_bytes, 1.0, 4.0, 2.0, 4.0
+    )
+
+    def tile_cycles(im, ik, in_):
+        return table.cycles(int(sm[im]), int(sk[ik]), int(sn[in_]))
+
+    def load_bytes(x, im, ik, in_):
+        if x == "A":
+            return int(sm[im]) * int(sk[ik]) * a_bytes
+        if x == "B":
+            return int(sk[ik]) * int(sn[in_]) * 1.0
+        return int(sm[im]) * int(sn[in_]) * 4.0
+
+    def store_bytes(im, ik, in_, final):
+        return int(sm[im]) * int(sn[in_]) * (2.0 if final else 4.0)
+
+    args = (order, trips, tile_cycles, load_bytes, store_bytes, bw, lat)
+    kw = dict(total_compute_cycles=0.0, total_dram_cycles=0.0, max_iters=max_iters, slots=depth)
+    fast = simulate_tiles(*args, **kw, table=table)
+    python = simulate_tiles(*args, **kw)
+    ref = simulate_tiles(*args, **kw, engine="simpy")
+    assert fast.cycles == python.cycles == ref.cycles
+    assert fast.simulated_iters == python.simulated_iters
+    assert NUMBA_MIN_ITERS <= 8  # so these loops exercise it

@@ -1,0 +1,205 @@
+"""The tile-loop event model of sim/pipeline_fast.py compiled with numba, for long loops.
+
+The same processes, events and tie order (a heap of (time, sequence, kind, iteration,
+cycles) entries, each pushed where the Python engine pushes its callback), on arrays
+prepared by sim/pipeline.py: per iteration its tile indices, compute cycles, the bytes of
+each operand load, and the bytes of its output store (final or partial). Cycle-equal to
+the Python engine and so to the simpy reference (tests/sim/test_pipeline_fast.py);
+imported only when a loop is long enough to repay numba's import and cache load.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+from numba import njit
+
+# event kinds
+_LEAVE, _ARRIVED, _STORED, _RESUME, _COMPUTED = 0, 1, 2, 3, 4
+# integer state slots
+_SEQ, _QHEAD, _QTAIL, _BUSY, _WAIT, _POSI, _POSJ, _CI, _FREE, _WAITER = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    11,
+)
+# float state slots
+_NOW, _FINISH = 0, 1
+
+
+@njit(cache=True)
+def _push(heap, ist, t, kind, i, c):
+    ist[_SEQ] += 1
+    heapq.heappush(heap, (t, ist[_SEQ], kind, i, c))
+
+
+@njit(cache=True)
+def _start(heap, ist, fst, qb, qd, bpc):
+    h = ist[_QHEAD]
+    ist[_QHEAD] = h + 1
+    ist[_BUSY] = 1
+    _push(heap, ist, fst[_NOW] + qb[h] / bpc, _LEAVE, qd[h], 0.0)
+
+
+@njit(cache=True)
+def _compute(heap, ist, fst, ready, cyc, n):
+    i = ist[_CI]
+    if i >= n:
+        return
+    if not ready[i]:
+        ist[_WAIT] = i
+        return
+    _push(heap, ist, fst[_NOW] + cyc[i], _COMPUTED, i, cyc[i])
+
+
+@njit(cache=True)
+def _arrived(heap, ist, fst, pending, ready, cyc, n, i):
+    pending[i] -= 1
+    if pending[i] == 0:
+        ready[i] = True
+        if ist[_WAIT] == i:
+            ist[_WAIT] = -1
+            _compute(heap, ist, fst, ready, cyc, n)
+
+
+@njit(cache=True)
+def _release_at(heap, ist, fst, x):
+    if ist[_WAITER + x]:
+        ist[_WAITER + x] = 0
+        _push(heap, ist, fst[_NOW], _RESUME, 0, 0.0)
+    else:
+        ist[_FREE + x] += 1
+
+
+@njit(cache=True)
+def _transfer(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, nbytes, done):
+    """done >= 0: iteration `done` waits for this load; -1: an output store."""
+    if nbytes <= 0:
+        if done >= 0:
+            _arrived(heap, ist, fst, pending, ready, cyc, n, done)
+        else:
+            fst[_FINISH] = max(fst[_FINISH], fst[_NOW])
+            _release_at(heap, ist, fst, 2)
+        return
+    t = ist[_QTAIL]
+    qb[t] = nbytes
+    qd[t] = done
+    ist[_QTAIL] = t + 1
+    if ist[_BUSY] == 0:
+        _start(heap, ist, fst, qb, qd, bpc)
+
+
+@njit(cache=True)
+def _issue(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, x, i, ik, la, lb, lp):
+    if x == 2:
+        if ik[i] > 0:
+            pending[i] += 1
+            _transfer(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, lp[i], i)
+    else:
+        pending[i] += 1
+        nbytes = la[i] if x == 0 else lb[i]
+        _transfer(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, nbytes, i)
+
+
+@njit(cache=True)
+def _same(x, i, im, ik, inn):
+    """Does iteration i keep operand x's tile of iteration i - 1?"""
+    if x == 0:
+        return im[i] == im[i - 1] and ik[i] == ik[i - 1]
+    if x == 1:
+        return ik[i] == ik[i - 1] and inn[i] == inn[i - 1]
+    return im[i] == im[i - 1] and inn[i] == inn[i - 1]
+
+
+@njit(cache=True)
+def _loader(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, im, ik, inn, la, lb, lp):
+    i = ist[_POSI]
+    j = ist[_POSJ]
+    while i < n:
+        if j == 0:
+            pending[i] = 1  # the issue itself; dropped after the last operand
+        while j < 3:
+            x = j
+            j += 1
+            if i > 0 and _same(x, i, im, ik, inn):
+                continue
+            if ist[_FREE + x] == 0:  # wait for the slot; resume with this operand
+                ist[_POSI] = i
+                ist[_POSJ] = j - 1
+                ist[_WAITER + x] = 1
+                return
+            ist[_FREE + x] -= 1
+            _issue(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, x, i, ik, la, lb, lp)
+        i += 1
+        j = 0
+        _arrived(heap, ist, fst, pending, ready, cyc, n, i - 1)
+    ist[_POSI] = i
+    ist[_POSJ] = j
+
+
+@njit(cache=True)
+def run_tiles_nb(im, ik, inn, cyc, la, lb, lp, store_final, store_partial, nk, bpc, lat, depth):
+    """(finish, compute end per iteration, cumulative compute per iteration); depth =
+    buffer slots of A, B, O (each at least 2)."""
+    n = im.size
+    heap = [(0.0, np.int64(0), np.int64(0), np.int64(0), 0.0)]
+    heap.pop()
+    ist = np.zeros(14, dtype=np.int64)
+    ist[_WAIT] = -1
+    for x in range(3):
+        ist[_FREE + x] = max(2, depth[x])
+    fst = np.zeros(2)
+    cap = 4 * n + 4
+    qb = np.zeros(cap)
+    qd = np.zeros(cap, dtype=np.int64)
+    pending = np.zeros(n, dtype=np.int64)
+    ready = np.zeros(n, dtype=np.bool_)
+    comp_end = np.zeros(n)
+    busy = np.zeros(n)
+    _loader(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, im, ik, inn, la, lb, lp)
+    _compute(heap, ist, fst, ready, cyc, n)
+    while len(heap) > 0:
+        t, _, kind, i, c = heapq.heappop(heap)
+        fst[_NOW] = t
+        if kind == _LEAVE:
+            ist[_BUSY] = 0
+            if i >= 0:
+                _push(heap, ist, t + lat, _ARRIVED, i, 0.0)
+            else:
+                _push(heap, ist, t + lat, _STORED, -1, 0.0)
+            if ist[_QHEAD] < ist[_QTAIL]:
+                _start(heap, ist, fst, qb, qd, bpc)
+        elif kind == _ARRIVED:
+            _arrived(heap, ist, fst, pending, ready, cyc, n, i)
+        elif kind == _STORED:
+            fst[_FINISH] = max(fst[_FINISH], t)
+            _release_at(heap, ist, fst, 2)
+        elif kind == _RESUME:
+            pi = ist[_POSI]
+            pj = ist[_POSJ]
+            _issue(
+                heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, pj, pi, ik, la, lb, lp
+            )  # the slot was handed over
+            ist[_POSJ] = pj + 1
+            _loader(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, im, ik, inn, la, lb, lp)
+        else:  # _COMPUTED
+            comp_end[i] = t
+            busy[i] = c + (busy[i - 1] if i > 0 else 0.0)
+            fst[_FINISH] = max(fst[_FINISH], t)
+            last = i + 1 >= n
+            for x in range(2):
+                if last or not _same(x, i + 1, im, ik, inn):
+                    _release_at(heap, ist, fst, x)
+            if last or not _same(2, i + 1, im, ik, inn):
+                nbytes = store_final[i] if ik[i] == nk - 1 else store_partial[i]
+                _transfer(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, nbytes, -1)
+            ist[_CI] = i + 1
+            _compute(heap, ist, fst, ready, cyc, n)
+    return fst[_FINISH], comp_end, busy
