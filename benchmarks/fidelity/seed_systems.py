@@ -1,6 +1,7 @@
 """The seed simulators' own results beside ours (issue 11, part 2). Prints JSON.
 
-    python benchmarks/fidelity/seed_systems.py [--systems bitmod,mixpe] [--out FILE]
+    python benchmarks/fidelity/seed_systems.py [--systems bitmod,mixpe,flightllm,ant]
+        [--ant-nets vgg16,mnli] [--out FILE]
 
 For each seed system, `sim` runs presets carrying that simulator's exact configuration
 (arch/presets/*: each preset's `source:` names the file and line of every number) on that
@@ -38,6 +39,16 @@ FlightLLM (FlightLLM/flightllm_test_demo, profile/README.md, paper Fig. 12): Lla
   Their conventions (run.py): decode step i is costed at KV length prefill+i+1 rounded up
   to 16; ours costs the exact length. Absolute times, not ratios: their profiler has no
   baseline of its own (the GPU columns are measured GPUs, not a simulator preset).
+
+ANT (clevercool/ANT-Quantization ant_simulator, results/ant_res.csv; paper Fig. 13): their
+  designs ANT-OS, ANT-WS, BitFusion, OLAccel, BiScaled (VGG16 and ResNet50 only in their
+  table), normalized to AdaFloat, on VGG16, ResNet18, ResNet50, InceptionV3, ViT and BERT
+  (MNLI, CoLA, SST-2) at batch 64, each design on its own layer list (data/ant_reference.json,
+  written from their repository by ant_workloads.py, which also turns the lists into our
+  GEMMs), on the ant-sim* presets (their conf_*.ini). time = design cycles / AdaFloat cycles
+  (their 'Time' row); energy = design / AdaFloat total, and per component (their Static,
+  Dram, Buffer, Core rows; ours has no static term, so `energy_dynamic_norm` compares ours
+  with their Dram + Buffer + Core).
 
 Every |ours / theirs - 1| > 10% carries an `explanation`.
 """
@@ -297,6 +308,166 @@ def flightllm_section(ref: dict) -> dict:
     }
 
 
+# --- ANT ----------------------------------------------------------------------------------
+ANT_REF_PATH = Path(__file__).resolve().parent / "data" / "ant_reference.json"
+ANT_PRESETS = {
+    "ANT-OS": "ant-sim",
+    "ANT-WS": "ant-sim-ws",
+    "BitFusion": "ant-sim-bitfusion",
+    "OLAccel": "ant-sim-olaccel",
+    "BiScaled": "ant-sim-biscaled",
+    "AdaFloat": "ant-sim-adafloat",
+}
+ANT_RUN_PATH = Path(__file__).resolve().parent / "data" / "ant_simulator_run.json"
+ANT_PARTS = ("static", "dram", "buffer", "core")  # Stats.get_energy_breakdown order
+ANT_BASE = "AdaFloat"  # run_ant.py normalizes every design to AdaFloat (lines 169-180, 229-265)
+# metric -> their component rows (ant_res.csv) whose sum is compared; None = time
+ANT_METRICS = {
+    "time_norm": None,
+    "energy_norm": ("static", "dram", "buffer", "core"),
+    "energy_dynamic_norm": ("dram", "buffer", "core"),
+    "energy_dram_norm": ("dram",),
+    "energy_buffer_norm": ("buffer",),
+    "energy_core_norm": ("core",),
+}
+
+
+def _ant_workloads():
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import ant_workloads
+
+    return ant_workloads
+
+
+def ant_ours(ref: dict, net: str, design: str) -> dict:
+    """Our run of their `net` on `design`'s preset: time, energy by part, cycles."""
+    aw = _ant_workloads()
+    ops = aw.net_ops(ref, net, design)
+    preset = ROOT / "arch" / "presets" / f"{ANT_PRESETS[design]}.yaml"
+    res = simulate(str(preset), ops, prefill=0, decode=0)
+    parts = {
+        "dram": sum(r.energy_dram_j for r in res.rows),
+        "buffer": sum(r.energy_sram_j for r in res.rows),
+        "core": sum(r.energy_compute_j for r in res.rows),
+    }
+    return {
+        "time_s": sum(r.time_s for r in res.rows),
+        "cycles": sum(r.cycles for r in res.rows),
+        "dram_bytes": sum(r.dram_bytes for r in res.rows),
+        "energy_j": sum(parts.values()),
+        **{f"energy_{k}_j": v for k, v in parts.items()},
+    }
+
+
+def _ant_our_value(o: dict, b: dict, metric: str) -> float:
+    if metric == "time_norm":
+        return o["time_s"] / b["time_s"]
+    parts = ANT_METRICS[metric]
+    if "static" in parts or len(parts) > 1:  # ours has no static part: total vs total
+        return o["energy_j"] / b["energy_j"]
+    return o[f"energy_{parts[0]}_j"] / b[f"energy_{parts[0]}_j"]
+
+
+def _ant_their_value(idx: dict, net: str, design: str, metric: str) -> float:
+    def get(d, q):
+        return idx[("ant", "published_table", None, net, d, None, q)]
+
+    if metric == "time_norm":
+        return get(design, "time_norm_adafloat")
+    parts = ANT_METRICS[metric]
+    num = sum(get(design, f"energy_{p}_norm_adafloat") for p in parts)
+    den = sum(get(ANT_BASE, f"energy_{p}_norm_adafloat") for p in parts)
+    return num / den
+
+
+def _ant_run_value(run: dict, base: dict, metric: str) -> float:
+    """A metric from their simulator's run (data/ant_simulator_run.json)."""
+    if metric == "time_norm":
+        return run["cycles"] / base["cycles"]
+    parts = [ANT_PARTS.index(p) for p in ANT_METRICS[metric]]
+    num = sum(run["energy_breakdown_nj"][i] for i in parts)
+    return num / sum(base["energy_breakdown_nj"][i] for i in parts)
+
+
+def ant_section(ref: dict, nets: list[str] | None = None) -> dict:
+    idx = ref_index(ref)
+    aw = _ant_workloads()
+    nets = nets or list(aw.NETS)
+    their_run = json.loads(ANT_RUN_PATH.read_text())["nets"] if ANT_RUN_PATH.exists() else {}
+    table: dict = {}
+    absolute: dict = {}
+    for net in nets:
+        runs = {d: ant_ours(ref, net, d) for d in ANT_PRESETS}
+        base = runs[ANT_BASE]
+        trun = their_run.get(net, {})
+        for design, o in runs.items():
+            ab = {
+                "ours_cycles": round(o["cycles"]),
+                "ours_dram_bytes": round(o["dram_bytes"]),
+                "ours_energy_j": round(o["energy_j"], 6),
+            }
+            if design in trun:
+                t = trun[design]
+                ab["cycles"] = row(o["cycles"], t["cycles"], explain_ant(design, "cycles"))
+                ab["their_simulator_dram_bytes"] = round(
+                    (t["reads_bits"]["dram"] + t["writes_bits"]["dram"]) / 8
+                )
+                ab["their_simulator_energy_j"] = round(sum(t["energy_breakdown_nj"]) * 1e-9, 6)
+            absolute.setdefault(design, {})[net] = ab
+            if design == ANT_BASE:
+                continue
+            key = ("ant", "published_table", None, net, design, None, "time_norm_adafloat")
+            if key not in idx:  # BiScaled: their table prints VGG16 and ResNet50 only
+                continue
+            for metric in ANT_METRICS:
+                r = row(
+                    _ant_our_value(o, base, metric),
+                    _ant_their_value(idx, net, design, metric),
+                    explain_ant(design, metric),
+                )
+                if design in trun and ANT_BASE in trun:
+                    r["their_simulator_run"] = round(
+                        _ant_run_value(trun[design], trun[ANT_BASE], metric), 4
+                    )
+                table.setdefault(f"{design}|{metric}", {})[net] = r
+    geo = {}
+    means = {}
+    for key, per in table.items():
+        design, metric = key.split("|")
+        geo[key] = row(
+            gmean([v["ours"] for v in per.values()]),
+            gmean([v["theirs"] for v in per.values()]),
+            explain_ant(design, metric),
+        )
+        if metric == "time_norm":
+            mk = ("ant", "published_table", None, "mean_column", design, None, "time_norm_adafloat")
+            means[design] = idx[mk]
+    return {
+        "theirs": "results/ant_res.csv as shipped (their simulator's output; paper Fig. 13), "
+        "2 decimals, normalized to AdaFloat",
+        "metrics": "time_norm = design / AdaFloat cycles; energy_norm = total / total (theirs "
+        "Static + Dram + Buffer + Core); energy_dynamic_norm = ours total vs their Dram + "
+        "Buffer + Core; energy_{dram,buffer,core}_norm = that part / AdaFloat's same part",
+        "presets": ANT_PRESETS,
+        "batch": ref["batch_size"],
+        "per_net": table,
+        "geomean": geo,
+        "their_mean_column_time": {
+            "note": "their 'Geomean' column is an arithmetic mean (run_ant.py lines 171-206); "
+            "BiScaled's divides the sum over all 8 nets although 2 are printed",
+            "values": means,
+        },
+        "absolute": absolute,
+        "their_simulator_run": "data/ant_simulator_run.json: their simulator run here "
+        "(ant_simulator_run.py) where present; reproduces their table's 2 decimals",
+        "format_notes": {
+            d: {str(b): list(f) for b, f in fm.items()} for d, fm in aw.FORMATS.items()
+        },
+    }
+
+
 # --- comparison ---------------------------------------------------------------------------
 def gmean(xs: list[float]) -> float:
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
@@ -471,6 +642,68 @@ def explain_mixpe(design: str, what: str) -> str:
     )
 
 
+ANT_STATIC = (
+    "their Static row is DRAM background power, 484.615 mW x run time (stats.py lines 83, "
+    "105: 0.969 nJ per 500 MHz cycle), 37-42% of AdaFloat's energy and proportional to "
+    "cycles; ours has no static/leakage term, so designs whose time ratio exceeds their "
+    "dynamic-energy ratio (OLAccel: 0.78 of AdaFloat's time on 16x18 PEs) are cheaper in "
+    "ours; energy_dynamic_norm compares without it"
+)
+ANT_BUFFER = (
+    "buffer energy: theirs reads both operands from SRAM for every MAC (OS: act + wgt per "
+    "MAC, outputs once; WS: act per MAC and a 16-bit partial-sum read + write per MAC: "
+    "optimizer.py get_stats_fast lines 162-175) at CACTI energies, independent of the "
+    "array size; ours reads an operand once per array fold (broadcast along the rows / "
+    "cols) and WS partial sums once per K fold, at our SRAM fit. So ANT-WS's 4-bit "
+    "operands barely lower their buffer energy (0.97 of AdaFloat's: the 16-bit partial "
+    "sums dominate) but halve ours, and OLAccel's small 16x18 array re-reads operands more "
+    "often in ours (2x / 1.6x the folds of 32x28) than in theirs"
+)
+ANT_DRAM = (
+    "DRAM: their traffic is dominated by 16-bit partial-sum write-backs: once an output "
+    "tile no longer fits half the OBUF, get_stats_fast (optimizer.py lines 109-139, oprec "
+    "16) writes it back once per K (IC) tile, and AdaFloat's 8-bit weight tiles cover half "
+    "the K of the 4-bit ones: on BERT-SST-2 their simulator writes 465 Gbit for AdaFloat "
+    "(43x its 10.9 Gbit of outputs) vs 35 Gbit for ANT-OS (data/ant_simulator_run.json); "
+    "ours accumulates over K on chip and writes each output once, so our DRAM ratio "
+    "follows the operand widths (~0.5 for 4-bit designs, ~0.9 for BiScaled's 6 bits vs 8)"
+)
+ANT_CORE = (
+    "core: theirs charges every PE of the array every cycle (leakage + dynamic power of "
+    "their one synthesized 8/4-bit PE, systolic_array_synth.csv, x a x c x cycles: "
+    "simulator.py lines 315-330, stats.py lines 88-89), whatever the precision or "
+    "occupancy; ours charges each active MAC (a 4-bit fused product a quarter of an 8x8 "
+    "one, idle PEs of partial folds gated), so a design running mostly 8-bit layers "
+    "(BitFusion's CNN lists) costs relatively more in ours, and BiScaled's 32x80 6-bit PEs "
+    "(their 152 uW vs 344 uW PE) are modelled by our INT8 MAC energy"
+)
+
+
+def explain_ant(design: str, metric: str) -> str:
+    if metric == "cycles":
+        return "absolute cycles vs their simulator run here: " + explain_ant(design, "time_norm")
+    if metric == "time_norm":
+        return (
+            "time: both are output-stationary closed forms with the same fold counts "
+            "(theirs ceil(M/(a f)) ceil(N/(c f)) K, accelerator.py lines 107-130; ours "
+            "ceil(M/R) ceil(N/C) ceil(K/f) + the last fold's drain, arch/mixpe.py); ANT-WS: "
+            "their WS formula M ceil(N/(c f)) ceil(K/(a f)) (lines 79-105) has no array fill "
+            "or drain, ours pays R cycles of weight fill per fold and the skew (R + C) "
+            "per tile, which shows on ResNet50's many small late-layer tiles; InceptionV3: "
+            "their get_cycles takes a kh x kw kernel as kh x kh (simulator.py line 496: "
+            "1x7 as 1x1, 7x1 as 7x7), ours the true kh x kw"
+        )
+    if metric == "energy_norm":
+        return ANT_STATIC
+    if metric == "energy_dynamic_norm":
+        return ANT_BUFFER if design in ("ANT-WS", "OLAccel") else ANT_DRAM
+    if metric == "energy_dram_norm":
+        return ANT_DRAM
+    if metric == "energy_buffer_norm":
+        return ANT_BUFFER
+    return ANT_CORE
+
+
 def explain_flightllm(design: str, what: str) -> str:
     if design == "U280":
         return (
@@ -503,7 +736,8 @@ VHK158_NOTE = (
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--systems", default="bitmod,mixpe,flightllm")
+    ap.add_argument("--systems", default="bitmod,mixpe,flightllm,ant")
+    ap.add_argument("--ant-nets", default="", help="ANT: a subset of its nets (default all)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     ref = json.loads(REF_PATH.read_text())
@@ -516,8 +750,20 @@ def main(argv: list[str] | None = None) -> int:
             out["mixpe"] = mixpe_section(ref)
         elif s == "flightllm":
             out["flightllm"] = flightllm_section(ref)
+        elif s == "ant":
+            nets = [n.strip() for n in args.ant_nets.split(",") if n.strip()] or None
+            ant_ref = json.loads(ANT_REF_PATH.read_text())
+            known = _ant_workloads().NETS
+            bad = [n for n in nets or [] if n not in known]
+            if bad:
+                print(f"argument: --ant-nets: {', '.join(known)} (got {bad[0]!r})", file=sys.stderr)
+                return 2
+            out["ant"] = ant_section(ant_ref, nets)
+            out["ant_reference"] = str(ANT_REF_PATH.relative_to(ROOT))
         else:
-            print(f"argument: --systems: bitmod, mixpe, flightllm (got {s!r})", file=sys.stderr)
+            print(
+                f"argument: --systems: bitmod, mixpe, flightllm, ant (got {s!r})", file=sys.stderr
+            )
             return 2
     text = json.dumps(out, indent=1)
     print(text)
