@@ -185,10 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             "cacti": f"HewlettPackard/cacti@{CACTI_COMMIT}",
             "python": sys.version.split()[0],
             "pins": PINS,
-            "command": "python benchmarks/fidelity/ant_simulator_run.py --repo ANT_GIT_DIR "
-            "--cacti CACTI_GIT_DIR --nets " + args.nets,
         }
     )
+    cmd = (
+        "python benchmarks/fidelity/ant_simulator_run.py --repo ANT_GIT_DIR --cacti "
+        f"CACTI_GIT_DIR --nets {args.nets} --designs {args.designs}"
+    )
+    data.pop("command", None)
+    data["commands"] = [c for c in data.get("commands", []) if c != cmd] + [cmd]
     for net in [n for n in args.nets.split(",") if n]:
         for design in [d for d in args.designs.split(",") if d]:
             t0 = time.time()

@@ -176,7 +176,8 @@ def test_seed_systems_ant_subset(tmp_path):
         rows = per.values() if "ours" not in per else [per]
         for r in rows:
             assert r["gap"] == pytest.approx(r["ours"] / r["theirs"] - 1, abs=1e-3)
-            assert ("explanation" in r) == (abs(r["gap"]) > 0.10), (key, r)
+            if abs(abs(r["gap"]) - 0.10) > 1e-3:  # the gap is printed rounded
+                assert ("explanation" in r) == (abs(r["gap"]) > 0.10), (key, r)
     # their table: ANT-OS 0.21 of AdaFloat's time on BERT-SST-2; ours within 5%
     t = ant["per_net"]["ANT-OS|time_norm"]["sst_2"]
     assert t["theirs"] == 0.21 and abs(t["gap"]) < 0.05
