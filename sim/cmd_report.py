@@ -6,6 +6,11 @@ from __future__ import annotations
 import click
 
 from common.errors import InputError
+from common.inputs import quote
+
+# --top: each design shown is simulated again and drawn as a roofline and a heat map
+# (PNG + SVG); 100 designs is 400 figure files, already past a readable report.
+MAX_TOP = 100
 
 
 @click.command("report")
@@ -26,7 +31,7 @@ from common.errors import InputError
 )
 @click.option(
     "--top",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_TOP),
     default=4,
     show_default=True,
     help="front points simulated again for per-op figures",
@@ -38,8 +43,8 @@ def command(results, out_dir, objectives, phase, top) -> None:
     objs = {}
     for o in objectives:
         col, _, sense = o.partition(":")
-        if sense not in ("min", "max"):
-            raise InputError("--objective", o, "COLUMN:min or COLUMN:max")
+        if sense not in ("min", "max") or not col:
+            raise InputError("--objective", quote(o), "COLUMN:min or COLUMN:max")
         objs[col] = sense
     path = sweep_report(results, out_dir, objectives=objs or None, phase=phase, top=top)
     click.echo(f"wrote {path}/index.html, {path}/report.md and figures")

@@ -88,7 +88,9 @@ def command(
         check_output(out_dir, "directory")
 
     if fit:  # what fits memory.dram.capacity_gib (sim/fit.py), no simulation
-        from sim.fit import fit_text
+        from sim.fit import check_fit_options, fit_text
+
+        check_fit_options(fmt, totals, out_dir)
 
         click.echo(fit_text(arch, model, prefill, decode, batch, wq, aq, kvq, fmt))
         return

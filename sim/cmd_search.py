@@ -4,9 +4,15 @@ over the spec's axes, sharing the Parquet store with `sim sweep`."""
 from __future__ import annotations
 
 import click
-import yaml
 
 from common.errors import InputError
+from common.inputs import quote
+
+# bounds of --workers and --trials (documented where they are used: sim/dse/run.py
+# MAX_WORKERS, sim/dse/search.py MAX_TRIALS); imported lazily elsewhere, spelled here so
+# that `sim --help` does not import Dask
+MAX_WORKERS = 256
+MAX_TRIALS = 100_000
 
 # options shared by `sim sweep` and `sim search`
 out_option = click.option(
@@ -14,7 +20,7 @@ out_option = click.option(
 )
 workers_option = click.option(
     "--workers",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_WORKERS),
     default=0,
     show_default=True,
     help="Dask LocalCluster worker processes on 127.0.0.1 (0: in this process)",
@@ -33,15 +39,15 @@ set_option = click.option(
 
 def overrides_from(sets) -> dict:
     """--set FIELD=VALUE pairs as {dotted field: YAML-parsed value}."""
+    from common.inputs import load_yaml
+
     out = {}
     for s in sets:
         if "=" not in s:
-            raise InputError("--set", s, "FIELD=VALUE")
+            raise InputError("--set", quote(s), "FIELD=VALUE")
         k, v = s.split("=", 1)
-        try:
-            out[k.strip()] = yaml.safe_load(v)
-        except yaml.YAMLError:
-            raise InputError("--set", s, "a YAML value after '='") from None
+        # the hardened loader: no aliases, no .inf/.nan, bounded numbers and nesting
+        out[k.strip()] = load_yaml(v, f"--set {quote(s)}")
     return out
 
 
@@ -71,7 +77,13 @@ def print_front(df, spec, overrides, n: int = 8) -> None:
 @click.command("search")
 @click.argument("spec")
 @out_option
-@click.option("--trials", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--trials",
+    type=click.IntRange(1, MAX_TRIALS),
+    default=100,
+    show_default=True,
+    help="trials to evaluate (points already in the store are read, not recomputed)",
+)
 @workers_option
 @scheduler_option
 @click.option(

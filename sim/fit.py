@@ -13,11 +13,31 @@ import json
 from workloads.footprint import GIB, footprint, max_batch, max_prefill
 
 
+def check_fit_options(fmt: str, totals: bool, out_dir: str | None) -> None:
+    """--fit prints a footprint (text or JSON) and simulates nothing: options about the
+    simulation's outputs would be ignored silently, so they are refused (issue 12)."""
+    from common.errors import InputError
+
+    if out_dir is not None:
+        raise InputError("--out", "--fit", "no --out with --fit (it prints; nothing to write)")
+    if fmt == "csv" or totals:
+        opt = "--totals" if totals else "--format csv"
+        raise InputError(opt, "--fit", "--format table or json with --fit (no per-op rows)")
+
+
 def fit_report(arch: str, model: str, prefill: int, decode: int, batch: int, wq, aq, kvq) -> dict:
     """The --fit figures as a dict (bytes; capacity in GiB)."""
+    from pathlib import Path
+
     from arch.arch import as_accelerator
+    from common.errors import InputError
+    from common.inputs import path_exists
     from workloads.zoo import load_model_shape
 
+    if path_exists(Path(model) / "trace.json"):
+        raise InputError(
+            "--fit", model, "a zoo model or config.json (a trace has no model shape to size)"
+        )
     accel = as_accelerator(arch)
     d = accel.config.defaults
     f = {"wq": wq or d.wq, "aq": aq or d.aq, "kvq": kvq or d.kvq}

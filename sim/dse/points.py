@@ -14,7 +14,9 @@ from typing import Any
 
 from arch.arch import Arch
 from common.errors import InputError
+from common.inputs import quote
 from sim.dse.spec import FORMAT_AXES, RUN_AXES, Range, Spec
+from sim.limits import MAX_BATCH, MAX_TOKENS
 
 # Bump when the row layout or the meaning of a column changes (part of every key).
 STORE_VERSION = 2
@@ -84,9 +86,9 @@ def _dims(spec: Spec) -> list[tuple[list[str], list | Range]]:
 
 
 def _assign(names: list[str], value: Any) -> dict[str, Any]:
-    if len(names) == 1:
-        return {names[0]: value}
-    return dict(zip(names, value))
+    if isinstance(value, tuple):  # a linked group's zipped values (YAML gives no tuples)
+        return dict(zip(names, value))
+    return {names[0]: value}
 
 
 def sample(spec: Spec) -> list[dict[str, Any]]:
@@ -135,7 +137,12 @@ class PointBuilder:
     def __init__(self, spec: Spec, source: str) -> None:
         self.spec = spec
         self.source = source
-        self.base = Arch.load(spec.base)
+        try:
+            self.base = Arch.load(spec.base)
+        except InputError as e:
+            if e.field not in ("arch", "file"):  # inside the arch YAML: it names its field
+                raise
+            raise InputError(source, "base", e.expected) from None
         self._arches: dict[str, Arch] = {}
         self._checked: set[tuple[str, str]] = set()
 
@@ -149,33 +156,50 @@ class PointBuilder:
                 axis = e.field if e.field in changes else next(iter(changes), e.field)
                 shown = changes.get(axis, changes)
                 raise InputError(
-                    self.source, f"axes.{axis}", f"a valid value (got {shown!r}: {e.expected})"
+                    self.source,
+                    self._where(axis),
+                    f"a valid value (got {quote(shown)}: {e.expected})",
                 ) from None
             self._arches[k] = a
         return a
 
+    def _where(self, axis: str) -> str:
+        """The spec field an axis value comes from: axes.<name> or linked.<i>.<name>."""
+        for i, g in enumerate(self.spec.linked):
+            if axis in g:
+                return f"linked.{i}.{axis}"
+        return f"axes.{axis}"
+
     def _check_run(self, name: str, value: Any) -> None:
         if (name, str(value)) in self._checked:
             return
-        where = f"axes.{name}" if name in self.spec.axis_names() else f"workload.{name}"
+        where = self._where(name) if name in self.spec.axis_names() else f"workload.{name}"
+        bounds = {"prefill": (1, MAX_TOKENS), "decode": (0, MAX_TOKENS), "batch": (1, MAX_BATCH)}
         try:
+            if name in FORMAT_AXES or name == "model":
+                if not isinstance(value, str) or not value:
+                    raise InputError(self.source, where, f"a {name} name (got {quote(value)})")
             if name in FORMAT_AXES:
                 from quant.info import format_info
 
-                format_info(str(value), source=self.source)
+                format_info(value, source=self.source)
             elif name == "model":
                 from workloads.zoo import load_model_shape
 
-                load_model_shape(str(value))
-            elif name in ("prefill", "batch") and not (isinstance(value, int) and value >= 1):
-                raise InputError(self.source, where, f"an integer >= 1 (got {value!r})")
-            elif name == "decode" and not (isinstance(value, int) and value >= 0):
-                raise InputError(self.source, where, f"an integer >= 0 (got {value!r})")
+                load_model_shape(value)
+            else:
+                lo, hi = bounds[name]
+                if not (isinstance(value, int) and not isinstance(value, bool)):
+                    raise InputError(self.source, where, f"an integer (got {quote(value)})")
+                if not lo <= value <= hi:
+                    raise InputError(
+                        self.source, where, f"an integer in [{lo}, {hi}] (got {quote(value)})"
+                    )
         except InputError as e:
             if e.source == self.source and e.field == where:
                 raise
             raise InputError(
-                self.source, where, f"a valid {name} (got {value!r}: {e.expected})"
+                self.source, where, f"a valid {name} (got {quote(value)}: {e.expected})"
             ) from None
         self._checked.add((name, str(value)))
 
@@ -184,14 +208,18 @@ class PointBuilder:
         arch = self._arch(arch_changes)
         w = self.spec.workload
         d = arch.accelerator.config.defaults
+        fmts = {k: values.get(k, getattr(w, k)) for k in FORMAT_AXES}
+        for k, v in fmts.items():
+            if k in values:  # an axis value: a format name, never empty (no silent default)
+                self._check_run(k, v)
         run = {
             "model": values.get("model", w.model),
             "prefill": values.get("prefill", w.prefill),
             "decode": values.get("decode", w.decode),
             "batch": values.get("batch", w.batch),
-            "wq": values.get("wq", w.wq) or d.wq,
-            "aq": values.get("aq", w.aq) or d.aq,
-            "kvq": values.get("kvq", w.kvq) or d.kvq,
+            "wq": fmts["wq"] or d.wq,
+            "aq": fmts["aq"] or d.aq,
+            "kvq": fmts["kvq"] or d.kvq,
         }
         for name, v in run.items():
             self._check_run(name, v)

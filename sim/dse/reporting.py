@@ -6,12 +6,14 @@ shown (the baseline and the best points of the front) are simulated again here."
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from common.errors import InputError
+from common.files import check_output
+from common.inputs import load_yaml_file, path_exists, quote, short
 from reports.build import RunData, write_report
 from sim.dse.analysis import best_per_constraint, pareto, pareto_mask, sensitivity
 from sim.dse.spec import Spec
@@ -68,6 +70,42 @@ def point_label(row: pd.Series, axes: list[str]) -> str:
     return " ".join(parts) or str(row.get("arch", "?"))
 
 
+def _simulate_row(results: Path, simulate, *args, **kwargs):
+    """`simulate` of a stored row's workload: a model or format the store names but this
+    `sim` does not know is an error of the results, named as such."""
+    try:
+        return simulate(*args, **kwargs)
+    except InputError as e:
+        if e.source not in ("model", "format"):
+            raise
+        raise InputError(short(str(results)), e.source, f"{e.field}: {e.expected}") from None
+
+
+def check_report_out(results: Path, out: str | Path) -> None:
+    """--out is a new name or a directory to replace (never a file, device or FIFO), and
+    neither the results directory, nor one holding it, nor one inside it: the report
+    replaces --out as a whole, so any of these would delete (or be read as) results."""
+    check_output(out, "directory")
+    try:
+        r, o = Path(os.path.realpath(results)), Path(os.path.realpath(out))
+    except (OSError, ValueError) as e:
+        raise InputError("--out", short(str(out)), f"a usable path ({e})") from None
+    if o == r or o in r.parents or r in o.parents:
+        raise InputError(
+            "--out",
+            short(str(out)),
+            f"a directory apart from RESULTS {short(str(results))} (it would replace them)",
+        )
+
+
+def _stored_spec(path: Path) -> Spec:
+    """The spec a sweep stored beside its results (`_spec.yaml`), validated like any spec."""
+    from sim.dse.spec import parse_spec
+
+    src = short(str(path))
+    return parse_spec(load_yaml_file(path, src), src)
+
+
 def sweep_report(
     results: str | Path,
     out: str | Path,
@@ -83,6 +121,7 @@ def sweep_report(
     from sim.dse.store import read_results
 
     results = Path(results)
+    check_report_out(results, out)
     df = read_results(results)
     stale = 0
     if "engine_version" in df.columns and df["engine_version"].nunique() > 1:
@@ -90,15 +129,15 @@ def sweep_report(
         stale = int((df["engine_version"] != newest).sum())
         df = df[df["engine_version"] == newest]
     spec_path = results / "_spec.yaml"
-    spec = (
-        Spec.model_validate(yaml.safe_load(spec_path.read_text())) if spec_path.is_file() else None
-    )
+    spec = _stored_spec(spec_path) if path_exists(spec_path) else None
     objectives = objectives or (dict(spec.objectives) if spec else {})
     if len(objectives) < 2:
-        raise InputError(str(results), "objectives", "two or three objectives (--objective)")
+        raise InputError(short(str(results)), "objectives", "two or three objectives (--objective)")
     for c in objectives:
         if c not in df.columns:
-            raise InputError("--objective", c, "a column of the results")
+            raise InputError("--objective", quote(c), "a column of the results")
+        if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+            raise InputError("--objective", quote(c), "a numeric column of the results")
     phase = phase or (spec.objective_phase if spec else "total")
     axes = spec.axis_names() if spec else []
     t = df[(df.phase == phase) & df["error"].isna()].copy()
@@ -141,8 +180,15 @@ def sweep_report(
     w = {k: first[k] for k in ("model", "prefill", "decode", "batch")}
     runs, summary = [], []
     if spec is not None:
-        base = Arch.load(spec.base)
-        res = simulate(
+        try:
+            base = Arch.load(spec.base)
+        except InputError as e:
+            if e.field not in ("arch", "file"):  # inside the arch YAML: it names its field
+                raise
+            raise InputError(short(str(spec_path)), "base", e.expected) from None
+        res = _simulate_row(
+            results,
+            simulate,
             base,
             w["model"],
             prefill=int(w["prefill"]),
@@ -155,8 +201,14 @@ def sweep_report(
         runs.append(run_data(res, f"base {base.name}", base.accelerator))
         summary.append(_summary_row(res, runs[-1].label))
     for _, r in front.head(top).iterrows():
-        arch = Arch.from_dict(json.loads(r["arch_json"]), "results")
-        res = simulate(
+        try:
+            arch_raw = json.loads(r["arch_json"])
+        except (json.JSONDecodeError, RecursionError):
+            raise InputError(short(str(results)), "arch_json", "the JSON of an arch") from None
+        arch = Arch.from_dict(arch_raw, f"{short(str(results))}: arch_json")
+        res = _simulate_row(
+            results,
+            simulate,
             arch,
             r["model"],
             prefill=int(r["prefill"]),

@@ -34,6 +34,62 @@ from sim.dse.spec import Spec, apply_overrides, load_spec, parse_spec
 from sim.dse.store import Store
 
 TINY_POINTS = 16  # up to this many points to compute: in-process cluster (threads)
+# --workers: a LocalCluster lives on one host; 256 processes is more than the hardware
+# threads of the largest two-socket servers (2 x 128 cores), so more is a typo. A larger
+# cluster is reached through --scheduler.
+MAX_WORKERS = 256
+# --scheduler: seconds to resolve the host, to open a TCP connection, and for Dask's
+# handshake. A reachable scheduler on a LAN answers within milliseconds; a bad address
+# must fail fast rather than hang (issue 12).
+RESOLVE_TIMEOUT_S = 3.0
+CONNECT_TIMEOUT_S = 3.0
+CLIENT_TIMEOUT_S = 5
+SCHEDULER_SCHEMES = ("tcp", "tls")
+
+
+def check_scheduler(address: str) -> tuple[str, int]:
+    """(host, port) of a `tcp://HOST:PORT` (or tls://) scheduler address that resolves
+    and accepts a TCP connection, else InputError('--scheduler', ...) within a few
+    seconds (the name is resolved in a helper thread, so a dead DNS server cannot stall)."""
+    import socket
+    import threading
+
+    from common.inputs import quote
+
+    shown = quote(address)
+    form = "an address tcp://HOST:PORT (or tls://HOST:PORT) of a running Dask scheduler"
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, loc = parse_address(address, strict=True)
+        host, port = parse_host_port(loc)
+    except (ValueError, TypeError):
+        raise InputError("--scheduler", shown, form) from None
+    if scheme not in SCHEDULER_SCHEMES or not host or not 0 < int(port) < 65536:
+        raise InputError("--scheduler", shown, form)
+    found: list = []
+
+    def resolve() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as e:
+            found.append(e)
+
+    t = threading.Thread(target=resolve, daemon=True)
+    t.start()
+    t.join(RESOLVE_TIMEOUT_S)
+    if not found or isinstance(found[0], BaseException):
+        why = "no answer" if not found else getattr(found[0], "strerror", None) or found[0]
+        raise InputError("--scheduler", shown, f"a host name that resolves ({quote(why)})")
+    family, kind, proto, _, sockaddr = found[0][0]
+    try:
+        with socket.socket(family, kind, proto) as s:
+            s.settimeout(CONNECT_TIMEOUT_S)
+            s.connect(sockaddr)
+    except OSError as e:
+        why = getattr(e, "strerror", None) or "timed out"
+        raise InputError("--scheduler", shown, f"a running Dask scheduler ({why})") from None
+    return host, int(port)
 
 
 def resolve_spec(spec: Spec | str | Path | dict, overrides: dict | None = None) -> tuple:
@@ -67,13 +123,17 @@ def executor(workers: int = 0, scheduler: str | None = None, n_points: int = 0):
     cluster = None
     try:
         if scheduler is not None:
+            check_scheduler(scheduler)
             try:
-                client = Client(scheduler, timeout="10s")
-            except OSError as e:
-                why = f"a reachable Dask scheduler ({e})"
-                raise InputError("--scheduler", scheduler, why) from None
+                client = Client(scheduler, timeout=f"{CLIENT_TIMEOUT_S}s")
+            except (OSError, ValueError, TypeError) as e:
+                from common.inputs import quote
+
+                why = f"a reachable Dask scheduler ({quote(str(e))})"
+                raise InputError("--scheduler", quote(scheduler), why) from None
         else:
             tiny = n_points <= TINY_POINTS
+            workers = min(workers, max(1, n_points))  # never more processes than points
             # tiny: one in-process worker over the inproc:// transport (no socket at all);
             # otherwise worker processes talking TCP on the loopback interface only
             # (the scheduler's HTTP health endpoint also binds to loopback, on a free port)
@@ -103,6 +163,11 @@ def executor(workers: int = 0, scheduler: str | None = None, n_points: int = 0):
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def check_workers(workers: int) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= MAX_WORKERS:
+        raise InputError("--workers", str(workers)[:80], f"an integer in [0, {MAX_WORKERS}]")
 
 
 def _batches(points: list[Point], size: int) -> list[list[Point]]:
@@ -179,15 +244,17 @@ def sweep(
     """Run (or resume) a sweep; returns its rows (all phases). `df.attrs['sweep']` holds
     the counts: points, computed, skipped, errors, seconds."""
     t0 = time.perf_counter()
+    check_workers(workers)
     spec, source = resolve_spec(spec, overrides)
     points = build_points(spec, source)  # every point validated before anything runs
     store = Store(out)
-    write_atomic(Path(out) / "_spec.yaml", _spec_yaml(spec))
     have = store.keys()
     n_todo = sum(not all(k in have for k in p.row_keys()) for p in points)
     if not n_todo:  # nothing to compute: start no cluster
         workers, scheduler = 0, None
     with executor(workers, scheduler, n_todo) as run:
+        # written once the scheduler answered: a refused run leaves --out as it was
+        write_atomic(Path(out) / "_spec.yaml", _spec_yaml(spec), store.source)
         stats = evaluate_into_store(points, spec, store, run, progress)
     df = store.read()
     want = {k for p in points for k in p.row_keys()}

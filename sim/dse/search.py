@@ -25,9 +25,13 @@ import pandas as pd
 from common.errors import InputError
 from common.files import write_atomic
 from sim.dse.points import PointBuilder
-from sim.dse.run import _spec_yaml, evaluate_into_store, executor, resolve_spec
-from sim.dse.spec import Range, Spec, constraint_violation, parse_constraint
+from sim.dse.run import _spec_yaml, check_workers, evaluate_into_store, executor, resolve_spec
+from sim.dse.spec import MAX_POINTS, Range, Spec, constraint_violation, parse_constraint
 from sim.dse.store import Store
+
+# trials of one search: as many points as a sweep may have (sim/dse/spec.py MAX_POINTS);
+# Optuna keeps every trial in memory and NSGA-II sorts each generation against them.
+MAX_TRIALS = MAX_POINTS
 
 
 def _validate_axes(spec: Spec, builder: PointBuilder) -> None:
@@ -81,15 +85,16 @@ def search(
     from optuna.trial import TrialState
 
     t0 = time.perf_counter()
+    check_workers(workers)
     spec, source = resolve_spec(spec, overrides)
     if not spec.objectives:
         raise InputError(source, "objectives", "at least one objective to search")
-    if trials < 1:
-        raise InputError("--trials", str(trials), "an integer >= 1")
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
+        raise InputError("--trials", str(trials)[:80], f"an integer in [1, {MAX_TRIALS}]")
     builder = PointBuilder(spec, source)
     _validate_axes(spec, builder)
     store = Store(out)
-    write_atomic(Path(out) / "_spec.yaml", _spec_yaml(spec))
+    store.keys()  # a part file that is not ours is refused before the first trial
     names = list(spec.objectives)
     directions = ["maximize" if s == "max" else "minimize" for s in spec.objectives.values()]
     cons = [parse_constraint(c) for c in spec.constraints]
@@ -120,6 +125,8 @@ def search(
         disable=not (progress_enabled() if progress is None else progress),
     )
     with executor(workers, scheduler, n_points=trials) as run:
+        # written once the scheduler answered: a refused run leaves --out as it was
+        write_atomic(Path(out) / "_spec.yaml", _spec_yaml(spec), store.source)
         done = 0
         while done < trials:
             asked = [study.ask() for _ in range(min(batch, trials - done))]

@@ -14,19 +14,46 @@ search".
     objectives: {tokens_per_s: max, energy_per_token_j: min}
 
 `load_spec` raises `InputError(spec file, dotted field, expectation)` for anything wrong.
+The file is read by the hardened loader of `common/inputs.py` (16 MiB, UTF-8, no
+anchors/aliases, no duplicate keys, finite numbers); the bounds below keep every valid
+spec's work finite before anything runs (issue 12):
+
+- `MAX_POINTS` = 100 000 points per sweep (a grid's product of axis lengths, or
+  `sampling.n`), checked before any point is built. The example sweep has 576; at the
+  ~0.1 s a point of a 7B model takes on one core, 100 000 points are ~3 CPU-hours and a
+  store of ~300 000 rows (~100 MB of Parquet), the most one machine's sweep should be.
+- `MAX_SEED` = 2**32 - 1: Optuna's samplers seed `numpy.random.RandomState`, which takes
+  seeds in [0, 2**32 - 1]; sampling seeds share the range.
+- `MAX_TEXT` = 200 characters of a constraint or an axis path (the longest arch path is
+  under 40; a constraint is `COLUMN OP NUMBER`).
+- workload sizes: `sim.limits` (`MAX_TOKENS`, `MAX_BATCH`), as for `sim run`.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import operator
 import re
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.errors import InputError
+from common.inputs import is_file, load_yaml_file, quote, short
+from sim.limits import MAX_BATCH, MAX_TOKENS
+
+MAX_POINTS = 100_000
+MAX_SEED = 2**32 - 1
+MAX_TEXT = 200
+
+# strict integers (no bool, no float such as 1e9, no numeric string) with bounds
+Count = Annotated[int, Field(strict=True, ge=1, le=MAX_POINTS)]
+Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+FormatName = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 # Axis names that are not arch fields: the workload and the formats.
 WORKLOAD_AXES = ("model", "prefill", "decode", "batch")
@@ -74,11 +101,11 @@ class _Strict(BaseModel):
 class Range(_Strict):
     """A continuous (or integer) axis for random / Latin-hypercube sampling and search."""
 
-    low: float
-    high: float
+    low: FiniteFloat
+    high: FiniteFloat
     log: bool = False
     int: bool = Field(False, description="round samples to integers")
-    num: PositiveInt | None = Field(None, description="grid points (grid sampling only)")
+    num: Count | None = Field(None, description="grid points (grid sampling only)")
 
     @model_validator(mode="after")
     def _order(self) -> Range:
@@ -119,8 +146,8 @@ AxisValues = list[Any] | Range
 
 class Sampling(_Strict):
     method: Literal["grid", "random", "lhs"] = "grid"
-    n: PositiveInt | None = Field(None, description="points for random / lhs")
-    seed: int = 0
+    n: Count | None = Field(None, description="points for random / lhs")
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _n(self) -> Sampling:
@@ -130,13 +157,13 @@ class Sampling(_Strict):
 
 
 class Workload(_Strict):
-    model: str = "llama-2-7b"
-    prefill: PositiveInt = 256
-    decode: int = Field(32, ge=0)
-    batch: PositiveInt = 1
-    wq: str | None = None
-    aq: str | None = None
-    kvq: str | None = None
+    model: Annotated[str, Field(min_length=1)] = "llama-2-7b"
+    prefill: Annotated[int, Field(strict=True, ge=1, le=MAX_TOKENS)] = 256
+    decode: Annotated[int, Field(strict=True, ge=0, le=MAX_TOKENS)] = 32
+    batch: Annotated[int, Field(strict=True, ge=1, le=MAX_BATCH)] = 1
+    wq: FormatName | None = None
+    aq: FormatName | None = None
+    kvq: FormatName | None = None
 
 
 class Accuracy(_Strict):
@@ -149,8 +176,8 @@ class Accuracy(_Strict):
 
 class Search(_Strict):
     sampler: Literal["nsga2", "tpe"] = "nsga2"
-    seed: int = 0
-    population: PositiveInt = Field(50, description="NSGA-II population size")
+    seed: Seed = 0
+    population: Count = Field(50, description="NSGA-II population size")
 
 
 class Spec(_Strict):
@@ -168,7 +195,7 @@ class Spec(_Strict):
     objective_phase: Literal["prefill", "decode", "total"] = "total"
     accuracy: Accuracy = Field(default_factory=Accuracy)
     search: Search = Field(default_factory=Search)
-    batch_points: PositiveInt = Field(8, description="points per Dask task / part file")
+    batch_points: Count = Field(8, description="points per Dask task / part file")
 
     @property
     def formats_vary(self) -> bool:
@@ -180,10 +207,18 @@ class Spec(_Strict):
 
 
 def parse_constraint(text: str) -> tuple[str, str, float]:
-    m = _CONSTRAINT.match(text)
+    """(column, operator, bound) of `COLUMN OP NUMBER`: parsed by a regular expression,
+    never evaluated; the bound is a finite number."""
+    m = _CONSTRAINT.match(text) if len(text) <= MAX_TEXT else None
     if not m:
-        raise ValueError(f"'COLUMN OP NUMBER' with OP in <=, <, >=, > (got {text!r})")
-    return m.group(1), m.group(2), float(m.group(3))
+        raise ValueError(f"'COLUMN OP NUMBER' with OP in <=, <, >=, > (got {quote(text)})")
+    try:
+        bound = float(m.group(3))
+    except ValueError:
+        bound = math.nan
+    if not math.isfinite(bound):
+        raise ValueError(f"a finite NUMBER in 'COLUMN OP NUMBER' (got {quote(m.group(3))})")
+    return m.group(1), m.group(2), bound
 
 
 def constraint_ok(value: float, op: str, bound: float) -> bool:
@@ -201,17 +236,64 @@ def _loc(err: dict) -> str:
     return ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-")) or "spec"
 
 
+def _known_fields(loc: list[str]) -> list[str]:
+    """Field names of the spec model found at `loc` (a path of keys, axis names skipped)."""
+    cur: Any = Spec
+    for part in loc:
+        fields = getattr(cur, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        ann = fields[part].annotation
+        args = [a for a in typing.get_args(ann) if hasattr(a, "model_fields")]
+        cur = args[0] if args else ann
+    return list(getattr(cur, "model_fields", None) or [])
+
+
 def _pydantic_error(src: str, e: ValidationError) -> InputError:
-    err = e.errors()[0]
-    loc = [str(x) for x in err["loc"]]
+    def branch(x) -> bool:  # a union branch's name in a location
+        return str(x) == "list[any]" or "Range" in str(x)
+
+    errs = e.errors()
+    # an axis given as a mapping is a range: report the range's error, not "a valid list"
+    errs = [x for x in errs if x["type"] != "list_type" or not isinstance(x["input"], dict)] or errs
+    extra = [x for x in errs if x["type"] == "extra_forbidden"]
+    err = extra[0] if extra else errs[0]  # a misspelled key before the field it misses
     # a union (list | range) reports per branch; name the path, not the branch
-    loc = [x for x in loc if x not in ("list[any]", "Range")]
-    where = ".".join(loc) or "spec"
+    loc = [str(x) for x in err["loc"] if not branch(x)]
+    where = short(".".join(loc) or "spec", MAX_TEXT)
     if err["type"] == "extra_forbidden":
+        known = _known_fields([x for x in loc[:-1] if not x.isdigit()])
+        if loc[:1] == ["axes"] and len(loc) == 3:  # axes.<name>.<key>: a range's keys
+            known = list(Range.model_fields)
+        near = difflib.get_close_matches(loc[-1], known, n=2, cutoff=0.6)
+        if near:
+            return InputError(src, where, f"a known field (did you mean {' or '.join(near)}?)")
         return InputError(src, where, "a known field (see README.md, Sweeps and search)")
     if err["type"] == "missing":
         return InputError(src, where, "a value (required field is missing)")
-    return InputError(src, where, f"{err['msg']} (got {err.get('input')!r})")
+    msg = err["msg"].removeprefix("Value error, ")
+    return InputError(src, where, f"{msg} (got {quote(err.get('input'))})")
+
+
+def grid_size(spec: Spec) -> int:
+    """Points of the spec's grid (product of the axis lengths), computed without building
+    it; a range without `num` counts as one (build_points names it)."""
+    lens = [len(v) if isinstance(v, list) else (v.num or 1) for v in spec.axes.values()]
+    lens += [len(next(iter(g.values()), [])) for g in spec.linked]
+    n = 1
+    for k in lens:
+        n *= k
+        if n > MAX_POINTS:  # enough to refuse it (and the product stays a small integer)
+            return n
+    return n
+
+
+def _check_axis_name(source: str, where: str, name: str) -> None:
+    parts = name.split(".")
+    if len(name) > MAX_TEXT or not name or any(not p for p in parts):
+        raise InputError(
+            source, short(where, MAX_TEXT), "a dotted field path like pe_array.rows (or wq, ...)"
+        )
 
 
 def parse_spec(raw: Any, source: str, base_dir: Path | None = None) -> Spec:
@@ -222,10 +304,12 @@ def parse_spec(raw: Any, source: str, base_dir: Path | None = None) -> Spec:
         spec = Spec.model_validate(raw)
     except ValidationError as e:
         raise _pydantic_error(source, e) from None
+    except RecursionError:
+        raise InputError(source, "spec", "values nested at most a few levels deep") from None
     base = spec.base
     if base_dir is not None and base.endswith((".yaml", ".yml")):
         p = Path(base)
-        if not p.is_absolute() and (base_dir / p).is_file():
+        if not p.is_absolute() and is_file(base_dir / p):
             spec = spec.model_copy(update={"base": str(base_dir / p)})
     for i, group in enumerate(spec.linked):
         lens = {len(v) for v in group.values()}
@@ -235,9 +319,22 @@ def parse_spec(raw: Any, source: str, base_dir: Path | None = None) -> Spec:
             if k in spec.axes:
                 raise InputError(source, f"linked.{i}.{k}", "an axis named only once")
     for name, vals in spec.axes.items():
+        _check_axis_name(source, f"axes.{name}", name)
         if isinstance(vals, list) and not vals:
             raise InputError(source, f"axes.{name}", "a non-empty list of values or a range")
+    for i, group in enumerate(spec.linked):
+        for k in group:
+            _check_axis_name(source, f"linked.{i}.{k}", k)
     axis_names = set(spec.axis_names())
+    if not axis_names:
+        raise InputError(source, "axes", "at least one axis (one configuration alone is `sim run`)")
+    if spec.sampling.method == "grid" and grid_size(spec) > MAX_POINTS:
+        raise InputError(
+            source,
+            "axes",
+            f"a grid of at most {MAX_POINTS} points (the product of the axis lengths is "
+            "larger; give fewer values, or sampling random/lhs with n)",
+        )
     for i, c in enumerate(spec.constraints):
         try:
             col, _, _ = parse_constraint(c)
@@ -258,15 +355,8 @@ def parse_spec(raw: Any, source: str, base_dir: Path | None = None) -> Spec:
 def load_spec(path: str | Path, overrides: dict | None = None) -> Spec:
     """Read and validate a spec file; `overrides` (top-level keys) replace its fields."""
     p = Path(path)
-    src = str(path)
-    if not p.is_file():
-        raise InputError(src, "file", "an existing sweep/search spec YAML file")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "document"
-        raise InputError(src, where, f"well-formed YAML ({getattr(e, 'problem', e)})") from None
+    src = short(str(path))
+    raw = load_yaml_file(p, src)  # missing, FIFO, directory, too big: InputError
     if isinstance(raw, dict) and overrides:
         raw = apply_overrides(raw, overrides, src)
     return parse_spec(raw, src, p.parent)

@@ -21,9 +21,121 @@ from pathlib import Path
 import pandas as pd
 
 from common.errors import InputError
-from common.files import write_atomic
+from common.files import check_output, write_atomic
+from common.inputs import quote, short
 
 STRING_COLUMNS = ("error", "perplexity_model")
+
+# The columns of a store (README.md, "Sweeps and search") by kind; `axis.<name>` columns
+# come on top. A part file is read only when its Parquet schema has exactly these (issue
+# 12: `sim report` must not trust a directory merely because it holds *.parquet files).
+TEXT_COLUMNS = (
+    "key",
+    "point_key",
+    "phase",
+    "arch",
+    "family",
+    "arch_digest",
+    "engine_version",
+    "arch_json",
+    "model",
+    "wq",
+    "aq",
+    "kvq",
+    "error",
+    "perplexity_model",
+)
+INT_COLUMNS = ("rows", "cols", "lanes", "prefill", "decode", "batch")
+FLOAT_COLUMNS = (
+    "frequency_mhz",
+    "dram_bandwidth_gb_s",
+    "weight_buffer_kib",
+    "input_buffer_kib",
+    "output_buffer_kib",
+    "dram_capacity_bytes",
+    "time_s",
+    "cycles",
+    "ttft_s",
+    "tpot_s",
+    "tokens_per_s",
+    "energy_j",
+    "energy_compute_j",
+    "energy_sram_j",
+    "energy_dram_j",
+    "energy_per_token_j",
+    "utilization",
+    "macs",
+    "dram_bytes",
+    "area_mm2",
+    "weight_bytes",
+    "kv_cache_bytes",
+    "footprint_bytes",
+    "fits_dram",
+    "seconds",
+    "perplexity",
+)
+NULLABLE = ("error", "perplexity_model")  # null in every row of a part is typed `null`
+
+
+def _kind_ok(name: str, t) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_null(t):
+        return name in NULLABLE or name in FLOAT_COLUMNS or name.startswith("axis.")
+    if name in TEXT_COLUMNS:
+        return pa.types.is_string(t) or pa.types.is_large_string(t)
+    if name in INT_COLUMNS:
+        return pa.types.is_integer(t)
+    if name in FLOAT_COLUMNS:
+        return pa.types.is_floating(t) or pa.types.is_integer(t)
+    return True  # axis.<name>: whatever the axis values are
+
+
+def check_schema(path: Path, source: str):
+    """The Parquet schema of a part file, checked against the store's columns; any
+    problem is an InputError naming the file and the column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = short(str(path))
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException, ValueError) as e:
+        why = quote(str(e).split(". ")[0])
+        raise InputError(src, "file", f"a Parquet part file written by sim ({why})") from None
+    names = schema.names
+    if len(set(names)) != len(names):
+        raise InputError(src, "columns", "each column once")
+    missing = [c for c in (*TEXT_COLUMNS, *INT_COLUMNS, *FLOAT_COLUMNS) if c not in names]
+    if missing:
+        raise InputError(src, short(missing[0], 80), "a column of a sim store (missing)")
+    for name in names:
+        known = name in TEXT_COLUMNS or name in INT_COLUMNS or name in FLOAT_COLUMNS
+        if not known and not name.startswith("axis."):
+            raise InputError(src, short(name, 80), "a column of a sim store (unknown column)")
+        t = schema.field(name).type
+        if not _kind_ok(name, t):
+            kind = (
+                "a text"
+                if name in TEXT_COLUMNS
+                else "an integer"
+                if name in INT_COLUMNS
+                else "a number"
+            )
+            raise InputError(src, short(name, 80), f"{kind} column (found {quote(str(t))})")
+    return schema
+
+
+def _read_table(path: Path, source: str, columns: list[str] | None = None):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    check_schema(path, source)
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException, ValueError) as e:
+        why = quote(str(e).split(". ")[0])
+        raise InputError(short(str(path)), "file", f"a readable Parquet file ({why})") from None
 
 
 def _parts(out: Path) -> list[Path]:
@@ -34,21 +146,19 @@ def _parts(out: Path) -> list[Path]:
 
 class Store:
     def __init__(self, out: str | Path, source: str = "--out") -> None:
-        self.out = Path(out)
+        # a directory or a new name (never a file, device, FIFO or symlink; a path the OS
+        # accepts), checked before any work
+        self.out = check_output(out, "directory", source)
         self.source = source
-        if self.out.exists() and not self.out.is_dir():
-            raise InputError(source, str(out), "a directory (a file has that name)")
         self._keys: set[str] | None = None
         self._rows: dict[str, dict] | None = None  # key -> row, once read
 
     def keys(self) -> set[str]:
         """Row keys already stored (read once, then kept up to date by `write`)."""
         if self._keys is None:
-            import pyarrow.parquet as pq
-
             keys: set[str] = set()
             for p in _parts(self.out):
-                keys.update(pq.read_table(p, columns=["key"]).column("key").to_pylist())
+                keys.update(_read_table(p, self.source, ["key"]).column("key").to_pylist())
             self._keys = keys
         return self._keys
 
@@ -66,6 +176,9 @@ class Store:
         if not fresh:
             return None
         df = pd.DataFrame(fresh)
+        for name in STRING_COLUMNS:  # rows read back from a store hold NaN for null text
+            if name in df.columns:
+                df[name] = df[name].astype(object).where(df[name].notna(), None)
         table = pa.Table.from_pandas(df, preserve_index=False)
         for name in STRING_COLUMNS:  # all-null columns would be typed `null`
             if name in table.column_names and pa.types.is_null(table.schema.field(name).type):
@@ -90,13 +203,40 @@ class Store:
 
 
 def read_results(out: str | Path, source: str = "RESULTS") -> pd.DataFrame:
-    """All rows of a store (deduplicated by key), or an InputError if there are none."""
-    out = Path(out)
-    parts = _parts(out)
-    if not parts:
-        raise InputError(source, str(out), "a sweep/search output directory (no part-*.parquet)")
-    import pyarrow.parquet as pq
+    """All rows of a store (deduplicated by key), or an InputError if there are none, or
+    if a part file is not one `sim` wrote (schema, phases, workload sizes)."""
+    from sim.dse.spec import PHASES
+    from sim.limits import MAX_BATCH, MAX_TOKENS
 
-    frames = [pq.read_table(p).to_pandas() for p in parts]
+    out = Path(out)
+    try:
+        parts = _parts(out)
+    except OSError as e:
+        raise InputError(source, short(str(out)), f"a readable directory ({e.strerror})") from None
+    if not parts:
+        raise InputError(
+            source, short(str(out)), "a sweep/search output directory (no part-*.parquet)"
+        )
+    frames = [_read_table(p, source).to_pandas() for p in parts]
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    src = short(str(out))
+    bad = ~df["phase"].isin(PHASES)
+    if bad.any():
+        got = quote(df.loc[bad, "phase"].iloc[0])
+        raise InputError(src, "phase", f"one of {', '.join(PHASES)} (got {got})")
+    if df["key"].isna().any():
+        raise InputError(src, "key", "a key in every row")
+    for col, lo, hi in (
+        ("prefill", 1, MAX_TOKENS),
+        ("decode", 0, MAX_TOKENS),
+        ("batch", 1, MAX_BATCH),
+    ):
+        bad = ~df[col].between(lo, hi)
+        if bad.any():
+            got = quote(int(df.loc[bad, col].iloc[0]))
+            raise InputError(src, col, f"integers in [{lo}, {hi}] (got {got})")
+    for col in FLOAT_COLUMNS:  # NaN is a missing value (an errored point); inf is not ours
+        vals = pd.to_numeric(df[col], errors="coerce")
+        if vals.abs().eq(float("inf")).any():
+            raise InputError(src, col, "finite numbers or NaN (found infinity)")
     return df.drop_duplicates("key", keep="first").reset_index(drop=True)

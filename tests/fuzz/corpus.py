@@ -1024,6 +1024,8 @@ def _option_cases() -> list[Case]:
 
 
 def cases() -> list[Case]:
+    from tests.fuzz.corpus_dse import dse_cases
+
     return (
         _arch_cases()
         + _config_cases()
@@ -1031,4 +1033,5 @@ def cases() -> list[Case]:
         + _trace_cases()
         + _out_cases()
         + _option_cases()
+        + dse_cases()
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
+from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 from sim.cli import main
 from tests.fuzz.corpus import CONFIG, GOOD_CSV, PRESET_TEXT, good_trace_meta
+from tests.fuzz.corpus_dse import GOOD_SPEC
 
 SETTINGS = settings(
     max_examples=40,
@@ -53,7 +56,7 @@ class _Timeout(BaseException):
     pass
 
 
-def _invoke(args: list[str], cwd) -> None:
+def _invoke(args: list[str], cwd) -> int:
     def alarm(signum, frame):
         raise _Timeout()
 
@@ -72,6 +75,7 @@ def _invoke(args: list[str], cwd) -> None:
         lines = res.stderr.strip().splitlines()
         assert res.exit_code == 2 and len(lines) == 1, (res.exit_code, res.stderr[-500:])
         assert lines[0].startswith("error: ") and len(lines[0]) <= 300
+    return res.exit_code
 
 
 def _mutate_bytes(data: bytes, ops) -> bytes:
@@ -175,3 +179,61 @@ def test_trace_json_mutants(tmp_path, path, value, ops):
     (tmp_path / "t").mkdir(exist_ok=True)
     (tmp_path / "t" / "trace.json").write_bytes(text)
     _invoke(["run", "int8-systolic", str(tmp_path / "t"), "--format", "json"], tmp_path)
+
+
+# ---- sweep specs (sim sweep; issue 12, the DSE commands) -------------------------------------
+SWEEP_SPEC = {
+    **GOOD_SPEC,
+    "sampling": {"method": "grid", "seed": 0},
+    "constraints": ["area_mm2 <= 100"],
+    "linked": [{"pe_array.cols": [16, 32]}],
+}
+SWEEP_PATHS = sorted(_paths(SWEEP_SPEC), key=str)
+
+
+def _sweep(tmp_path, text: bytes) -> None:
+    """`sim sweep` of a mutant spec: accepted (exit 0, a store written) or exit 2 with one
+    line, and then nothing written at all (validated before anything runs)."""
+    d = Path(tempfile.mkdtemp(dir=tmp_path))
+    (d / "s.yaml").write_bytes(text)
+    code = _invoke(["sweep", str(d / "s.yaml"), "--out", str(d / "o")], d)
+    if code == 0:
+        assert any((d / "o").glob("part-*.parquet")) and (d / "o" / "_spec.yaml").is_file()
+    else:
+        assert not (d / "o").exists()
+
+
+@SETTINGS
+@given(path=st.sampled_from(SWEEP_PATHS), value=HOSTILE)
+def test_sweep_spec_value_mutants(tmp_path, path, value):
+    mutant = _replace(SWEEP_SPEC, path, value)
+    _sweep(tmp_path, yaml.safe_dump(mutant, allow_unicode=True).encode())
+
+
+KEY_EDITS = {
+    "drop_last": lambda k: k[:-1],
+    "append": lambda k: k + "x",
+    "upper": lambda k: k.upper(),
+    "empty": lambda k: "",
+    "dot": lambda k: k + ".",
+    "swap": lambda k: k[1:2] + k[:1] + k[2:],
+}
+
+
+@SETTINGS
+@given(path=st.sampled_from(SWEEP_PATHS), edit=st.sampled_from(sorted(KEY_EDITS)))
+def test_sweep_spec_key_mutants(tmp_path, path, edit):
+    """A key renamed (a typo, an empty key, a dangling dot)."""
+    mutant = json.loads(json.dumps(SWEEP_SPEC))
+    cur = mutant
+    for k in path[:-1]:
+        cur = cur[k]
+    cur[KEY_EDITS[edit](str(path[-1]))] = cur.pop(path[-1])
+    _sweep(tmp_path, yaml.safe_dump(mutant, allow_unicode=True).encode())
+
+
+@SETTINGS
+@given(ops=BYTE_OPS)
+def test_sweep_spec_byte_mutants(tmp_path, ops):
+    text = yaml.safe_dump(SWEEP_SPEC, sort_keys=False).encode()
+    _sweep(tmp_path, _mutate_bytes(text, ops))

@@ -115,3 +115,83 @@ def test_sigkill_run_out_dir(tmp_path):
     for k, v in previous.items():
         (tmp_path / k).write_bytes(v)
     _kill_loop(args, tmp_path, set(previous), previous, complete, 2, duration)
+
+
+# ---- sim sweep --out (issue 12, the DSE commands) ------------------------------------------
+SWEEP_SPEC = {
+    "name": "killed",
+    "base": "int8-systolic",
+    "workload": {"model": "smollm2-135m", "prefill": 32, "decode": 2},
+    "axes": {"pe_array.rows": [8, 16, 32, 64], "memory.dram.bandwidth_gb_s": [16, 32, 64]},
+    "batch_points": 1,  # one part file per point: many commit points to kill between
+}
+SWEEP_KILLS = 5
+
+
+def _store_state(out: Path) -> tuple[int, set[str]]:
+    """(rows over every part file, distinct keys); each part must be a whole point."""
+    import pyarrow.parquet as pq
+
+    rows, keys = 0, set()
+    for p in sorted(out.glob("part-*.parquet")):
+        t = pq.read_table(p, columns=["key", "point_key"])
+        assert t.num_rows == 3 and len(set(t.column("point_key").to_pylist())) == 1, p.name
+        rows += t.num_rows
+        keys.update(t.column("key").to_pylist())
+    return rows, keys
+
+
+def test_sigkill_sweep_out_resumes(tmp_path):
+    """`sim sweep SPEC --out DIR` killed at random moments: the store only ever holds whole
+    points, no row twice, and nothing but part files, `_spec.yaml` and PID-tagged
+    temporaries of the dead process (removed by the next write); the resumed run computes
+    only what is missing and ends with every row, equal to an uninterrupted run."""
+    import pandas as pd
+    import yaml
+
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(SWEEP_SPEC))
+    args = ["sweep", "s.yaml", "--out", "o"]
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    (ref / "s.yaml").write_text(yaml.safe_dump(SWEEP_SPEC))
+    duration = _timed(args, ref)
+    rng = random.Random(12)
+    stored_before = 0
+    for _ in range(SWEEP_KILLS):
+        p = _sim(args, tmp_path)
+        time.sleep(rng.uniform(0.3, duration))
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=60)
+        out = tmp_path / "o"
+        if not out.exists():
+            continue
+        rows, keys = _store_state(out)
+        assert rows == len(keys) and len(keys) >= stored_before  # no duplicates, no loss
+        stored_before = len(keys)
+        for e in out.iterdir():
+            if e.name.startswith("part-") and e.name.endswith(".parquet") or e.name == "_spec.yaml":
+                continue
+            m = TAG.match(e.name)
+            assert m and int(m.group(1)) == p.pid, e.name
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "sim", *args],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    n = 12
+    assert done.stdout.startswith(
+        f"{n} points: {n - stored_before} computed, {stored_before} already stored, 0 errored"
+    ), done.stdout
+    rows, keys = _store_state(tmp_path / "o")
+    assert rows == len(keys) == 3 * n
+    assert {e.name for e in (tmp_path / "o").iterdir() if not e.name.startswith("part-")} == {
+        "_spec.yaml"
+    }
+    cols = ["key", "time_s", "energy_j", "tokens_per_s"]
+    got = pd.read_parquet(tmp_path / "o")[cols].set_index("key").sort_index()
+    want = pd.read_parquet(ref / "o")[cols].set_index("key").sort_index()
+    pd.testing.assert_frame_equal(got, want)
