@@ -48,7 +48,10 @@ ANT (clevercool/ANT-Quantization ant_simulator, results/ant_res.csv; paper Fig. 
   GEMMs), on the ant-sim* presets (their conf_*.ini). time = design cycles / AdaFloat cycles
   (their 'Time' row); energy = design / AdaFloat total, and per component (their Static,
   Dram, Buffer, Core rows; ours has no static term, so `energy_dynamic_norm` compares ours
-  with their Dram + Buffer + Core).
+  with their Dram + Buffer + Core). Their simulator was also run here on the same lists
+  (ant_simulator_run.py -> data/ant_simulator_run.json): where stored, each row carries
+  `their_simulator_run` (it reproduces their table to its 2 decimals) and `absolute` compares
+  our cycles with theirs per net and design. `--ant-nets` runs a subset.
 
 Every |ours / theirs - 1| > 10% carries an `explanation`.
 """
