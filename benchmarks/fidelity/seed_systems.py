@@ -649,7 +649,7 @@ ANT_STATIC = (
     "their Static row is DRAM background power, 484.615 mW x run time (stats.py lines 83, "
     "105: 0.969 nJ per 500 MHz cycle), 37-42% of AdaFloat's energy and proportional to "
     "cycles; ours has no static/leakage term, so designs whose time ratio exceeds their "
-    "dynamic-energy ratio (OLAccel: 0.78 of AdaFloat's time on 16x18 PEs) are cheaper in "
+    "dynamic-energy ratio (OLAccel: 0.76-0.90 of AdaFloat's time on 16x18 PEs) are cheaper in "
     "ours; energy_dynamic_norm compares without it"
 )
 ANT_BUFFER = (
@@ -663,13 +663,18 @@ ANT_BUFFER = (
     "often in ours (2x / 1.6x the folds of 32x28) than in theirs"
 )
 ANT_DRAM = (
-    "DRAM: their traffic is dominated by 16-bit partial-sum write-backs: once an output "
-    "tile no longer fits half the OBUF, get_stats_fast (optimizer.py lines 109-139, oprec "
-    "16) writes it back once per K (IC) tile, and AdaFloat's 8-bit weight tiles cover half "
-    "the K of the 4-bit ones: on BERT-SST-2 their simulator writes 465 Gbit for AdaFloat "
-    "(43x its 10.9 Gbit of outputs) vs 35 Gbit for ANT-OS (data/ant_simulator_run.json); "
-    "ours accumulates over K on chip and writes each output once, so our DRAM ratio "
-    "follows the operand widths (~0.5 for 4-bit designs, ~0.9 for BiScaled's 6 bits vs 8)"
+    "DRAM: their traffic depends on their tile search far more than on operand width, and "
+    "is 3-9x ours in absolute bits (absolute: their_simulator_dram_bytes). Transformers: "
+    "16-bit partial-sum write-backs dominate: once an output tile no longer fits half the "
+    "OBUF, get_stats_fast (optimizer.py lines 109-139, oprec 16) writes it back once per K "
+    "(IC) tile, and AdaFloat's 8-bit weight tiles cover half the K of 4-bit ones: on "
+    "BERT-SST-2 their run writes 465 Gbit for AdaFloat (43x its 10.9 Gbit of outputs), "
+    "35 Gbit for ANT-OS. CNNs: im2col activation reads, refetched per output-channel "
+    "tile, dominate (VGG16: 661 Gbit read for AdaFloat, 181 for ANT-OS, 0.27; "
+    "data/ant_simulator_run.json). Ours accumulates over K on chip, writes each output "
+    "once and refetches less (VGG16: 159 Gbit AdaFloat, 87 ANT-OS), so our DRAM ratio "
+    "follows the operand widths (~0.5 for 4-bit designs, ~0.9 for BiScaled's 6 bits vs "
+    "8, ~0.75-0.95 for BitFusion's mostly 8-bit lists where theirs is ~1)"
 )
 ANT_CORE = (
     "core: theirs charges every PE of the array every cycle (leakage + dynamic power of "
