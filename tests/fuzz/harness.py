@@ -7,7 +7,9 @@ Two runners:
   (RLIMIT_AS), for resource-exhaustion cases and the one-stderr-line contract of the real
   process.
 
-`python -m tests.fuzz.harness [--subprocess-all] [-k SUBSTR]` prints the counts.
+`python -m tests.fuzz.harness [--subprocess-all] [-k SUBSTR]` prints every case that did
+not end cleanly, then the counts per subcommand (`run --fit` apart from `run`) and for the
+whole corpus: cases tried, clean errors, tracebacks, hangs (and the other outcomes).
 """
 
 from __future__ import annotations
@@ -157,6 +159,40 @@ def run_case(case: Case, subprocess_all: bool = False) -> Outcome:
         return run_inprocess(case, d)
 
 
+KINDS = ("clean", "traceback", "hang", "multiline", "accepted", "changed", "other")
+
+
+def command_of(case: Case) -> str:
+    """The subcommand a case runs (`run --fit` and `trace export` named as such)."""
+    argv = case.argv
+    if not argv or argv[0].startswith("-"):
+        return "(none)"
+    if argv[0] == "run" and "--fit" in argv:
+        return "run --fit"
+    if argv[0] == "trace" and len(argv) > 1 and not argv[1].startswith("-"):
+        return f"trace {argv[1]}"
+    return argv[0]
+
+
+def counts_table(outcomes: list[Outcome]) -> str:
+    """Counts per subcommand and in total: cases tried and each outcome kind."""
+    import collections
+
+    per: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for o in outcomes:
+        per[command_of(o.case)][o.kind] += 1
+    total: collections.Counter = collections.Counter()
+    for c in per.values():
+        total.update(c)
+    head = f"{'subcommand':16}{'tried':>7}" + "".join(f"{k:>11}" for k in KINDS)
+    lines = [head]
+    for name, c in [*sorted(per.items()), ("TOTAL", total)]:
+        lines.append(
+            f"{name:16}{sum(c.values()):>7}" + "".join(f"{c.get(k, 0):>11}" for k in KINDS)
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     import argparse
     import collections
@@ -168,14 +204,17 @@ def main() -> None:
     a = ap.parse_args()
     todo = [c for c in cases() if a.k in c.id]
     counts: collections.Counter = collections.Counter()
+    outcomes = []
     t0 = time.perf_counter()
     for c in todo:
         o = run_case(c, a.subprocess_all)
+        outcomes.append(o)
         counts[o.kind] += 1
         if o.kind != "clean" or a.v:
             last = (o.stderr.strip().splitlines() or [""])[-1][:160]
             print(f"{o.kind:10} {o.seconds:6.1f}s {c.id}: {last}", flush=True)
     print(f"{len(todo)} cases in {time.perf_counter() - t0:.0f} s: {dict(counts)}")
+    print(counts_table(outcomes))
 
 
 if __name__ == "__main__":
