@@ -42,6 +42,11 @@ from __future__ import annotations
 from math import ceil, sqrt
 
 
+def cdiv(x, y):
+    """ceil(x / y) of positive integers (or numpy integer arrays), exactly."""
+    return -(-x // y)
+
+
 def fill_cycles(k_rows: int, c_cols: int, b_bits: float, bus_bits_per_cycle: float) -> int:
     """Cycles to load one fold's k_rows x c_cols weights of b_bits over the fill bus."""
     return max(1, ceil(k_rows * c_cols * b_bits / bus_bits_per_cycle))
@@ -55,9 +60,11 @@ def bus_bits_per_cycle(fill_bits: int, buffer_banks: int, buffer_width_bits: int
 def ws_cycles(
     m: int, kf: int, nf: int, R: int, C: int, c_last: int, W: int, double_buffer: bool
 ) -> int:
-    """Cycles of kf x nf weight-stationary folds (n-block outer, k-block inner)."""
+    """Cycles of kf x nf weight-stationary folds (n-block outer, k-block inner). Integers
+    or numpy integer arrays (m, kf, nf, c_last) alike."""
     if double_buffer:
-        return W + (kf * nf - 1) * max(m, W) + m + R + c_last - 2
+        longer = m + (W - m) * (W > m)  # max(m, W), elementwise for arrays
+        return W + (kf * nf - 1) * longer + m + R + c_last - 2
     return (nf - 1) * kf * (W + R + C + m - 2) + kf * (W + R + c_last + m - 2)
 
 

@@ -65,7 +65,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from arch.bitserial import ACC_BITS, os_buffer_bits, os_tile_cycles
-from arch.dataflow import bus_bits_per_cycle, fill_cycles, power_of_two_parts, ws_cycles
+from arch.dataflow import bus_bits_per_cycle, cdiv, fill_cycles, power_of_two_parts, ws_cycles
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -244,6 +244,30 @@ class MixPE(TileModel):
             bus = bus_bits_per_cycle(self.p.weight_fill_bits, wb.banks, wb.width_bits)
             W = fill_cycles(R * q, C, tile.b.element_bits, bus)
         return ws_cycles(m * s, kf, nf, R, C, c_last, W, double_buffer=True)
+
+    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, views: tuple):
+        """tile_cost's cycles and buffer bits for shapes (1, S) on every view (V, 1) at once
+        (weight-stationary; the output-stationary mapping is costed per shape)."""
+        if self.p.dataflow != "weight_stationary":
+            return None
+        import numpy as np
+
+        R = np.array([[v.R] for v in views], dtype=np.int64)
+        C = np.array([[v.C] for v in views], dtype=np.int64)
+        q, s = self.step(a, b)
+        kf, nf = cdiv(k, R * q), cdiv(n, C)
+        W = R
+        if self.p.weight_fill_bits is not None:  # fill_cycles, broadcast
+            wb = self.cfg.memory.buffers.weight
+            bus = bus_bits_per_cycle(self.p.weight_fill_bits, wb.banks, wb.width_bits)
+            W = np.maximum(1, cdiv(R * q * C * b.element_bits, bus))
+        cycles = ws_cycles(m * s, kf, nf, R, C, n - (nf - 1) * C, W, double_buffer=True)
+        bits = {
+            "weight": k * n * b.bits_per_element + 0 * R,
+            "input": m * k * nf * a.bits_per_element,
+            "output": (m * n * (kf - 1) * ACC_BITS).astype(float) + (m * n * kf * ACC_BITS),
+        }
+        return cycles, bits
 
     def _entries(self, tile: Tile) -> tuple[int, int]:
         """(weight elements, activation elements) entering the array for this tile."""

@@ -76,6 +76,7 @@ from arch.activity import activity_factor, multiplier_activity_factor
 from arch.dataflow import (
     array_span_mm,
     bus_bits_per_cycle,
+    cdiv,
     fill_cycles,
     power_of_two_parts,
     ws_cycles,
@@ -212,6 +213,42 @@ class SystolicMAC(TileModel):
             return kf * cf * (W + R + C + streamed - 2)
         c_last = cols - (cf - 1) * C
         return ws_cycles(streamed, kf, cf, R, C, c_last, W, self.p.weight_double_buffer)
+
+    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, views: tuple):
+        """tile_cost's cycles and buffer bits for shapes (1, S) on every view (V, 1) at once:
+        fold_cycles and tile_cost's closed forms, broadcast."""
+        import numpy as np
+
+        R = np.array([[v.R] for v in views], dtype=np.int64)
+        C = np.array([[v.C] for v in views], dtype=np.int64)
+        bus = np.array([[v.bus_bits] for v in views], dtype=np.int64)
+        L = self.L
+        a_bits, b_bits, acc = a.element_bits, b.element_bits, 32
+        scalesim = self.p.timing_convention == "scalesim"
+        if self.p.dataflow == "output_stationary":
+            mf, nf = cdiv(m, R), cdiv(n, C)
+            skew = R + C - 2 if scalesim else 2 * R + C - 2
+            bits = {"weight": k * n * mf * b_bits, "input": m * k * nf * a_bits}
+            return mf * nf * (cdiv(k, L) + skew), bits | {"output": 0.0 + m * n * acc + 0 * R}
+        ws = self.p.dataflow == "weight_stationary"
+        if ws:  # fill_cycles, broadcast
+            W = np.maximum(1, cdiv(R * L * C * b_bits, bus))
+            streamed, cols = m, n
+        else:
+            W = np.maximum(1, cdiv(R * L * C * a_bits, self.in_bus_bits))
+            streamed, cols = n, m
+        kf, cf = cdiv(k, R * L), cdiv(cols, C)
+        if scalesim:
+            cycles = kf * cf * (W + R + C + streamed - 2)
+        else:
+            c_last = cols - (cf - 1) * C
+            cycles = ws_cycles(streamed, kf, cf, R, C, c_last, W, self.p.weight_double_buffer)
+        out = m * n * (kf - 1) * acc + m * n * kf * acc
+        if ws:
+            bits = {"weight": k * n * b_bits + 0 * R, "input": m * k * cf * a_bits}
+        else:
+            bits = {"input": m * k * a_bits + 0 * R, "weight": k * n * cf * b_bits}
+        return cycles, bits | {"output": out}
 
     def mac_energy_pj(self, a: FormatInfo, b: FormatInfo, stats=None) -> float:
         """pJ per MAC: accumulator + multiplier part scaled by the operand widths and by

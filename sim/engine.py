@@ -65,21 +65,77 @@ class Coster:
         tc = self._tiles.get(key)
         if tc is None:
             # the fastest part of the array (TileModel.sub_arrays, full array first: a
-            # tie keeps the whole array), each view's cycles limited by the buffers
+            # tie keeps the earliest), each view's cycles limited by the buffers
             tile = Tile(m, k, n, a, b, op.kind, dict(op.stats))
-            if self._views is None:
-                self._views = self.accel.pe.sub_arrays()
-            tc = buffer_limited(self.accel, self._views[0].tile_cost(tile))
-            macs = m * k * n
-            for v in self._views[1:]:
-                # a part cannot beat its own roofline: skip it unless it could be faster
-                if macs / v.peak_macs_per_cycle(a, b) >= tc.cycles:
-                    continue
-                c = buffer_limited(self.accel, v.tile_cost(tile))
-                if c.cycles < tc.cycles:
-                    tc = c
+            views = self.views()
+            one = np.array([[m]]), np.array([[k]]), np.array([[n]])
+            need = self._limited(self.accel.pe.tile_cycles_array(*one, a, b, views))
+            if need is not None:  # vectorized over the views: cost only the fastest
+                tc = buffer_limited(self.accel, views[int(np.argmin(need[:, 0]))].tile_cost(tile))
+            else:
+                tc = buffer_limited(self.accel, views[0].tile_cost(tile))
+                macs = m * k * n
+                for v in views[1:]:
+                    # a part cannot beat its own roofline: skip it unless it could be faster
+                    if macs / v.peak_macs_per_cycle(a, b) >= tc.cycles:
+                        continue
+                    c = buffer_limited(self.accel, v.tile_cost(tile))
+                    if c.cycles < tc.cycles:
+                        tc = c
             self._tiles[key] = tc
         return tc
+
+    def views(self) -> tuple:
+        """The PE array's usable parts (TileModel.sub_arrays), built once."""
+        if self._views is None:
+            self._views = self.accel.pe.sub_arrays()
+        return self._views
+
+    def candidate_compute(self, M: int, K: int, N: int, cands, a, b, op: Op) -> np.ndarray:
+        """Compute cycles of every candidate tiling (arrays tm, tk, tn): for each, the sum
+        over its tile shapes of cycles x count, as `sum(self.tile(...).cycles * count for
+        tile_shapes(...))` gives it, with the same shapes, order and buffer limits, and the
+        fastest view per tile; vectorized when the family has `tile_cycles_array`."""
+        tm, tk, tn = cands.tm, cands.tk, cands.tn
+        parts = []  # per dimension: ((size, count) of the full tiles, of the edge tile)
+        for dim, t in ((M, tm), (K, tk), (N, tn)):
+            full, rem = dim // t, dim % t
+            parts.append(((t, full), (np.where(rem > 0, rem, t), (rem > 0).astype(np.int64))))
+        combos = [(pm, pk, pn) for pm in parts[0] for pk in parts[1] for pn in parts[2]]
+        ms = np.concatenate([c[0][0] for c in combos])
+        ks = np.concatenate([c[1][0] for c in combos])
+        ns = np.concatenate([c[2][0] for c in combos])
+        cyc = self._cycles_array(ms, ks, ns, a, b, op)
+        total = np.zeros(tm.size)
+        for j, (pm, pk, pn) in enumerate(combos):  # tile_shapes' order: m, then k, then n
+            count = pm[1] * pk[1] * pn[1]
+            part = cyc[j * tm.size : (j + 1) * tm.size]
+            total = total + np.where(count > 0, part * count, 0)
+        return total
+
+    def _cycles_array(self, ms, ks, ns, a, b, op: Op) -> np.ndarray:
+        """Buffer-limited cycles of the fastest view for each tile shape (Coster.tile)."""
+        got = self.accel.pe.tile_cycles_array(
+            ms[None, :], ks[None, :], ns[None, :], a, b, self.views()
+        )
+        need = self._limited(got)
+        if need is None:
+            tiles = zip(ms.tolist(), ks.tolist(), ns.tolist())
+            return np.array([self.tile(m, k, n, a, b, op).cycles for m, k, n in tiles], float)
+        return need.min(axis=0).astype(float)
+
+    def _limited(self, got) -> np.ndarray | None:
+        """tile_cycles_array's (cycles, buffer bits) -> cycles limited by what each buffer
+        delivers per cycle (buffer_limited, broadcast); None passes through."""
+        if got is None:
+            return None
+        cycles, bits = got
+        need = np.asarray(cycles, dtype=np.int64)
+        bufs = self.accel.config.memory.buffers
+        for which in ("weight", "input", "output"):
+            per = getattr(bufs, which).bits_per_cycle
+            need = np.maximum(need, np.ceil(bits.get(which, 0.0) / per).astype(np.int64))
+        return need
 
     def _compute(self, op: Op) -> OpCostRecord:
         pe = self.accel.pe
@@ -165,10 +221,7 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
             f"room for at least one double-buffered tile of op {op.name} "
             f"({M}x{K}x{N}, {a.name} x {b.name}); a buffer is too small for any tile",
         )
-    compute = np.empty(cands.tm.size)
-    for i in range(cands.tm.size):
-        tiles = tile_shapes(M, K, N, int(cands.tm[i]), int(cands.tk[i]), int(cands.tn[i]))
-        compute[i] = sum(coster.tile(m, k, n, a, b, op).cycles * cnt for m, k, n, cnt in tiles)
+    compute = coster.candidate_compute(M, K, N, cands, a, b, op)
     bw = accel.dram_sustained_bytes_per_cycle
     dram = cands.a_bytes + cands.b_bytes + cands.o_bytes
     first_load = (cands.tm * cands.tk * a_dram + cands.tk * cands.tn * b_bytes) / bw

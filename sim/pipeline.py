@@ -50,7 +50,7 @@ from sim.pipeline_fast import run_tiles
 # Loops of at least this many simulated iterations run on the numba engine
 # (sim/pipeline_nb.py, cycle-equal) once numba is loaded; a loop of NUMBA_LOAD_ITERS or
 # more loads it (its import and cache load, ~0.3 s, repay themselves there).
-NUMBA_MIN_ITERS = 8
+NUMBA_MIN_ITERS = 1
 NUMBA_LOAD_ITERS = 16384
 
 

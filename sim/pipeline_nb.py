@@ -1,7 +1,8 @@
 """The tile-loop event model of sim/pipeline_fast.py compiled with numba, for long loops.
 
-The same processes, events and tie order (a heap of (time, sequence, kind, iteration,
-cycles) entries, each pushed where the Python engine pushes its callback), on arrays
+The same processes, events and tie order (a binary heap on arrays of (time, sequence,
+kind, iteration, cycles) entries, each pushed where the Python engine pushes its
+callback), on arrays
 prepared by sim/pipeline.py: per iteration its tile indices, compute cycles, the bytes of
 each operand load, and the bytes of its output store (final or partial). Cycle-equal to
 the Python engine and so to the simpy reference (tests/sim/test_pipeline_fast.py);
@@ -10,34 +11,66 @@ imported only when a loop is long enough to repay numba's import and cache load.
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 from numba import njit
 
 # event kinds
 _LEAVE, _ARRIVED, _STORED, _RESUME, _COMPUTED = 0, 1, 2, 3, 4
-# integer state slots
-_SEQ, _QHEAD, _QTAIL, _BUSY, _WAIT, _POSI, _POSJ, _CI, _FREE, _WAITER = (
-    0,
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-    8,
-    11,
-)
+# integer state slots (then the heap's sequence numbers from _HSEQ on)
+_SEQ, _QHEAD, _QTAIL, _BUSY, _WAIT, _POSI, _POSJ, _CI = 0, 1, 2, 3, 4, 5, 6, 7
+_FREE, _WAITER = 8, 11  # three slots each: A, B, O
+_HSIZE, _HSEQ = 14, 15  # entries in the event heap; where the heap's event numbers start
 # float state slots
 _NOW, _FINISH = 0, 1
 
 
 @njit(cache=True)
 def _push(heap, ist, t, kind, i, c):
+    """Binary min-heap of event numbers (the push sequence) ordered by (time, number): the
+    event's data lives at its number in `heap` rows 1.. (time, kind, iteration, cycles);
+    row 0 holds the heap itself (event numbers as floats, exact below 2^53)."""
     ist[_SEQ] += 1
-    heapq.heappush(heap, (t, ist[_SEQ], kind, i, c))
+    e = ist[_SEQ]
+    heap[e, 0], heap[e, 1], heap[e, 2], heap[e, 3] = t, kind, i, c
+    order = ist[_HSEQ:]
+    pos = ist[_HSIZE]
+    ist[_HSIZE] = pos + 1
+    while pos > 0:
+        parent = (pos - 1) // 2
+        q = order[parent]
+        if heap[q, 0] < t or (heap[q, 0] == t and q < e):
+            break
+        order[pos] = q
+        pos = parent
+    order[pos] = e
+
+
+@njit(cache=True)
+def _pop(heap, ist):
+    """Remove the first event; returns (time, kind, iteration, cycles)."""
+    order = ist[_HSEQ:]
+    e = order[0]
+    last = ist[_HSIZE] - 1
+    ist[_HSIZE] = last
+    if last > 0:
+        x = order[last]
+        tx = heap[x, 0]
+        pos = 0
+        while True:
+            child = 2 * pos + 1
+            if child >= last:
+                break
+            q = order[child]
+            if child + 1 < last:
+                r = order[child + 1]
+                if heap[r, 0] < heap[q, 0] or (heap[r, 0] == heap[q, 0] and r < q):
+                    child, q = child + 1, r
+            if tx < heap[q, 0] or (tx == heap[q, 0] and x < q):
+                break
+            order[pos] = q
+            pos = child
+        order[pos] = x
+    return heap[e, 0], int(heap[e, 1]), int(heap[e, 2]), heap[e, 3]
 
 
 @njit(cache=True)
@@ -149,24 +182,26 @@ def run_tiles_nb(im, ik, inn, cyc, la, lb, lp, store_final, store_partial, nk, b
     """(finish, compute end per iteration, cumulative compute per iteration); depth =
     buffer slots of A, B, O (each at least 2)."""
     n = im.size
-    heap = [(0.0, np.int64(0), np.int64(0), np.int64(0), 0.0)]
-    heap.pop()
-    ist = np.zeros(14, dtype=np.int64)
+    # events in all: per iteration at most 3 loads and a store (2 events each), its
+    # compute, and 3 slot hand-overs
+    cap = 12 * n + 16
+    heap = np.zeros((cap + 1, 4))  # the data of event e in row e
+    ist = np.zeros(_HSEQ + cap, dtype=np.int64)  # state slots, then the heap (event numbers)
     ist[_WAIT] = -1
     for x in range(3):
         ist[_FREE + x] = max(2, depth[x])
     fst = np.zeros(2)
-    cap = 4 * n + 4
-    qb = np.zeros(cap)
-    qd = np.zeros(cap, dtype=np.int64)
+    qcap = 4 * n + 4  # transfers: at most A, B, partial sums and a store per iteration
+    qb = np.zeros(qcap)
+    qd = np.zeros(qcap, dtype=np.int64)
     pending = np.zeros(n, dtype=np.int64)
     ready = np.zeros(n, dtype=np.bool_)
     comp_end = np.zeros(n)
     busy = np.zeros(n)
     _loader(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, im, ik, inn, la, lb, lp)
     _compute(heap, ist, fst, ready, cyc, n)
-    while len(heap) > 0:
-        t, _, kind, i, c = heapq.heappop(heap)
+    while ist[_HSIZE] > 0:
+        t, kind, i, c = _pop(heap, ist)
         fst[_NOW] = t
         if kind == _LEAVE:
             ist[_BUSY] = 0
