@@ -64,7 +64,14 @@ def print_front(df, spec, overrides, n: int = 8) -> None:
     t = df[(df.phase == sp.objective_phase) & df["error"].isna()].drop_duplicates("key")
     for c in sp.constraints:
         col, op, b = parse_constraint(c)
-        t = t[t[col].map(lambda v, op=op, b=b: constraint_ok(v, op, b))]
+        # a boolean mask even when t is empty (an empty object Series would select columns)
+        t = t[t[col].map(lambda v, op=op, b=b: constraint_ok(v, op, b)).astype(bool)]
+    if t.empty:
+        click.echo(
+            f"Pareto front: none (no point of the {sp.objective_phase} phase ran without "
+            "error and met the constraints)"
+        )
+        return
     front = pareto(t, objs[:3], [sp.objectives[o] for o in objs[:3]])
     cols = [c for c in ["arch", "rows", "cols", "lanes", "dram_bandwidth_gb_s", "wq"] if c in t]
     axis_cols = [c for c in t.columns if c.startswith("axis.")]

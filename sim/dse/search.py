@@ -143,7 +143,13 @@ def search(
             rows = _rows_by_point(store, {p.row_key(spec.objective_phase) for p in valid})
             for t, p in zip(asked, pts):
                 row = rows.get(p.key) if p is not None else None
-                if row is None or isinstance(row.get("error"), str):
+                # an objective Optuna cannot rank (NaN: e.g. no cached perplexity) fails the
+                # trial here, instead of Optuna's warning on stderr
+                if (
+                    row is None
+                    or isinstance(row.get("error"), str)
+                    or any(float(row[n]) != float(row[n]) for n in names)
+                ):
                     study.tell(t, state=TrialState.FAIL)
                     stats["failed"] += 1
                     continue

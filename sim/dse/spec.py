@@ -347,6 +347,17 @@ def parse_spec(raw: Any, source: str, base_dir: Path | None = None) -> Spec:
     for name in spec.objectives:
         if name not in METRICS:
             raise InputError(source, f"objectives.{name}", f"one of {', '.join(METRICS)}")
+    # perplexity is filled only when the formats vary (else every row holds NaN)
+    uses = [f"objectives.{n}" for n in spec.objectives if n == "perplexity"]
+    uses += [
+        f"constraints.{i}"
+        for i, c in enumerate(spec.constraints)
+        if parse_constraint(c)[0] == "perplexity"
+    ]
+    if uses and not spec.formats_vary:
+        raise InputError(
+            source, uses[0], "perplexity only with a wq, aq or kvq axis (the formats must vary)"
+        )
     if spec.objective_phase not in spec.phases:
         raise InputError(source, "objective_phase", f"one of phases {spec.phases}")
     return spec

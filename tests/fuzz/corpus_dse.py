@@ -246,6 +246,11 @@ BAD_FIELDS: dict[str, dict] = {
     "objective_sense": spec_with(objectives={"tokens_per_s": "maximize"}),
     "objective_code": spec_with(objectives={"__import__('os').getcwd()": "min"}),
     "objective_list": spec_with(objectives=["tokens_per_s"]),
+    # perplexity is a column only when formats vary: NaN in every row otherwise
+    "objective_perplexity_fixed_formats": spec_with(
+        objectives={"perplexity": "min", "energy_per_token_j": "min"}
+    ),
+    "constraint_perplexity_fixed_formats": spec_with(constraints=["perplexity<=30"]),
     # search / accuracy blocks
     "sampler_bad": spec_with(search={"sampler": "cmaes"}),
     "population_0": spec_with(search={"population": 0}),
@@ -482,6 +487,14 @@ def _sweep_like_cases(cmd: str, extra: list[str]) -> list[Case]:
             )
         )
     out.append(Case(f"{cmd}-no-out", "options", [cmd, "{d}/s.yaml", *extra], good))
+    # an --out directory holding part files that are not a store's (read before any work)
+    for name, part in {
+        "text": b"not parquet\n",
+        "foreign": _part(_drop("key")),
+        "typed": _part(_set("time_s", "slow")),
+    }.items():
+        files = {**good, "o/part-0.parquet": part}
+        out.append(Case(f"{cmd}-out-part-{name}", "outputs", argv, files))
     return out
 
 

@@ -1,0 +1,67 @@
+"""Regression tests of defects the DSE corpus (tests/fuzz/corpus_dse.py) found, beyond its
+exit-2 contract: what a refused or odd input leaves behind and prints."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from common.errors import InputError
+from sim.cli import main
+from sim.dse.spec import MAX_POINTS, grid_size, parse_spec
+from tests.fuzz.corpus_dse import GOOD_SPEC, spec_with
+
+
+def _run(args, cwd):
+    import os
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def test_front_of_a_sweep_whose_constraints_exclude_everything(tmp_path):
+    """Two constraints, the first excluding every point: the front is empty and said so
+    (an empty pandas mask of dtype object used to select columns: no column left)."""
+    spec = spec_with(constraints=["area_mm2 <= 0.001", "tokens_per_s >= 1"])
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    r = _run(["sweep", "s.yaml", "--out", "o"], tmp_path)
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0].startswith("2 points: 2 computed, 0 already stored")
+    assert r.output.splitlines()[1] == (
+        "Pareto front: none (no point of the total phase ran without error and met the constraints)"
+    )
+
+
+def test_grid_size_is_the_product_and_stops_past_the_bound():
+    spec = parse_spec(
+        spec_with(
+            axes={"pe_array.rows": [8, 16, 32], "frequency_mhz": {"low": 1, "high": 2, "num": 5}},
+            linked=[{"pe_array.cols": [8, 16], "pe_array.lanes": [1, 2]}],
+        ),
+        "s",
+    )
+    assert grid_size(spec) == 3 * 5 * 2
+    big = [list(range(1, 1001))] * 3
+    raw = spec_with(axes={f"a{i}": v for i, v in enumerate(big)})
+    with pytest.raises(InputError) as e:
+        parse_spec(raw, "s")
+    assert e.value.field == "axes" and str(MAX_POINTS) in e.value.expected
+
+
+def test_report_onto_its_results_leaves_them_and_the_cwd_intact(tmp_path):
+    """`sim report r --out .` would have swapped the working directory for the report."""
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(GOOD_SPEC))
+    assert _run(["sweep", "s.yaml", "--out", "r"], tmp_path).exit_code == 0
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    for target in (".", "r", "r/rep"):
+        r = CliRunner().invoke(
+            main, ["report", str(tmp_path / "r"), "--out", str(tmp_path / target)]
+        )
+        assert r.exit_code == 2
+        assert "a directory apart from RESULTS" in r.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
