@@ -110,6 +110,6 @@ def best_per_constraint(
         i = sat[objective].idxmax() if sense == "max" else sat[objective].idxmin()
         rows.append(ok.loc[i])
         names.append(name)
-    res = pd.DataFrame(rows)
+    res = pd.DataFrame(rows, columns=df.columns)  # the columns even when no row qualifies
     res.index = pd.Index(names, name="constraint")
     return res

@@ -65,3 +65,18 @@ def test_report_onto_its_results_leaves_them_and_the_cwd_intact(tmp_path):
         assert r.exit_code == 2
         assert "a directory apart from RESULTS" in r.stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_report_of_a_store_where_no_point_meets_the_constraints(tmp_path):
+    """The 'best per constraint' table of no qualifying row used to lose its columns
+    (KeyError traceback); the report now says that nothing qualifies."""
+    spec = spec_with(constraints=["area_mm2 <= 0.001"])
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    assert _run(["sweep", "s.yaml", "--out", "r"], tmp_path).exit_code == 0
+    r = _run(["report", "r", "--out", "rep", "--top", "0"], tmp_path)
+    assert r.exit_code == 0, r.output
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert (
+        "2 design points in phase total (0 errored, not shown); 0 satisfy the constraints "
+        "['area_mm2 <= 0.001']; 0 on the Pareto front." in md
+    )
