@@ -344,16 +344,24 @@ def write_report(
     runs = list(runs)
     sub = _subtitle(runs)
     figs: list[_Figure] = []
-    if table is not None and objectives and len(objectives) >= 2 and front_mask is not None:
-        figs.append(fig_pareto(table, objectives, front_mask, f"{title}\n{sub}"))
-    if summary is not None and baseline is not None and len(summary) > 1:
-        figs.append(fig_speedup(summary, baseline, f"{title}\n{sub}"))
-    if runs:
-        figs.append(fig_energy(runs, f"energy per token — {sub}"))
-        figs.append(fig_latency(runs, f"latency breakdown — {sub}"))
-        for r in runs:
-            figs.append(fig_roofline(r, f"{r.label}: {r.model}, {r.fmt}, prefill+decode"))
-            figs.append(fig_heatmap(r, f"{r.label}: {r.model}, {r.fmt}"))
+    # labels and titles are user text (spec names, axis values): a '$' must not start
+    # matplotlib mathtext (an unbalanced one raised a ParseException)
+    with plt.rc_context({"text.parse_math": False}):
+        if table is not None and objectives and len(objectives) >= 2 and front_mask is not None:
+            figs.append(fig_pareto(table, objectives, front_mask, f"{title}\n{sub}"))
+        if summary is not None and baseline is not None and len(summary) > 1:
+            figs.append(fig_speedup(summary, baseline, f"{title}\n{sub}"))
+        if runs:
+            figs.append(fig_energy(runs, f"energy per token — {sub}"))
+            figs.append(fig_latency(runs, f"latency breakdown — {sub}"))
+            for r in runs:
+                figs.append(fig_roofline(r, f"{r.label}: {r.model}, {r.fmt}, prefill+decode"))
+                figs.append(fig_heatmap(r, f"{r.label}: {r.model}, {r.fmt}"))
+    seen: dict[str, int] = {}
+    for f in figs:  # labels equal after _slug (or cut at 60 characters) must not collide
+        seen[f.name] = seen.get(f.name, 0) + 1
+        if seen[f.name] > 1:
+            f.name = f"{f.name}-{seen[f.name]}"
     tables = dict(tables or {})
 
     def fill(tmp: Path) -> None:

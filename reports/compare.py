@@ -31,6 +31,13 @@ def fill_compare_report(df: pd.DataFrame, title: str, out: Path) -> list[Path]:
     csv, md, png = (out / f for f in FILES)
     csv.write_text(df.to_csv(index=False))
     md.write_text(f"# {title}\n\n{table}\n\n![normalized metrics]({png.name})\n")
+    # arch names and titles are user text: a '$' must not start matplotlib mathtext
+    with plt.rc_context({"text.parse_math": False}):
+        _bars(df, title, png)
+    return [csv, md, png]
+
+
+def _bars(df: pd.DataFrame, title: str, png: Path) -> None:
     fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(df), 3.6))
     try:
         width = 0.8 / len(METRICS)
@@ -46,7 +53,6 @@ def fill_compare_report(df: pd.DataFrame, title: str, out: Path) -> list[Path]:
         fig.savefig(png, dpi=120, format="png")
     finally:
         plt.close(fig)
-    return [csv, md, png]
 
 
 def write_compare_report(df: pd.DataFrame, title: str, out_dir: str | Path) -> list[Path]:

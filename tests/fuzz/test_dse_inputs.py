@@ -80,3 +80,28 @@ def test_report_of_a_store_where_no_point_meets_the_constraints(tmp_path):
         "2 design points in phase total (0 errored, not shown); 0 satisfy the constraints "
         "['area_mm2 <= 0.001']; 0 on the Pareto front." in md
     )
+
+
+def test_dollar_signs_in_names_are_text_not_mathtext(tmp_path):
+    """A spec name, axis values and an arch name with an unbalanced '$' (matplotlib
+    mathtext raised a ParseException while drawing the report and compare figures)."""
+    spec = spec_with(name="bad $\\frac{ name", axes={"name": ["a$b", "c$\\frac{$d"]})
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    assert _run(["sweep", "s.yaml", "--out", "r"], tmp_path).exit_code == 0
+    r = _run(["report", "r", "--out", "rep", "--top", "2"], tmp_path)
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "rep").glob("heatmap_*.png"))
+    assert names == [
+        "heatmap_base_int8-systolic.png",
+        "heatmap_name_a_b.png",
+        "heatmap_name_c__frac__d.png",
+    ]
+    from tests.fuzz.corpus import PRESET_TEXT
+
+    (tmp_path / "a.yaml").write_text(PRESET_TEXT.replace("name: int8-systolic", 'name: "x$y"'))
+    args = ["compare", "int8-systolic", "a.yaml", "--model", "smollm2-135m"]
+    args += ["--prefill", "8", "--decode", "1", "--csv", "c.csv", "--report", "crep"]
+    r = _run(args, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "| x$y " in (tmp_path / "crep" / "compare.md").read_text()
+    assert (tmp_path / "crep" / "compare.png").read_bytes()[:4] == b"\x89PNG"
