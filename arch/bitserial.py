@@ -260,6 +260,28 @@ class BitSerial(TileModel):
             self.p.dequant_cycles,
         )
 
+    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
+        """tile_cost's cycles and buffer bits for shapes (1, S) on the one view (the whole
+        array): os_tile_cycles and os_buffer_bits, broadcast."""
+        import numpy as np
+
+        ser, _, _ = self._split(a, b)
+        s = self.step_cycles(a, b, stats)
+        R, C, L = self.R, self.C, self.L
+        mf = -(-m // R)
+        nf = -(-n // C)
+        per_fold = -(-k // L) * s
+        g, dq = ser.block_size, self.p.dequant_cycles
+        if g and dq:
+            per_fold = np.maximum(per_fold, -(-k // g) * dq)
+        cycles = np.ceil(mf * nf * per_fold).astype(np.int64) + (m - (mf - 1) * R)
+        bits = {
+            "weight": k * n * b.bits_per_element * mf,
+            "input": m * k * a.bits_per_element * nf,
+            "output": 0.0 + (m * n * ACC_BITS).astype(float),
+        }
+        return cycles, bits
+
     def op_counts(self, tile: Tile) -> dict[str, float]:
         """Operations of one tile: active PE-cycles (term cycles), active lane-cycles (one
         lane per K element per step), group accumulations (one per output per group) and

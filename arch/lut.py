@@ -194,6 +194,28 @@ class LUTTensorCore(TileModel):
         folds = ceil(m / (UNIT_M * self.R)) * ceil(n / (UNIT_N * self.C))
         return folds * groups * planes + self.p.pipeline_stages
 
+    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
+        """tile_cost's cycles and buffer bits for shapes (1, S) on the one view (LUT Tensor
+        Core; T-MAC on a CPU is costed per shape): fold_cycles, precompute_cycles and
+        tile_cost's traffic, broadcast."""
+        if self.p.variant == "tmac_cpu":
+            return None
+        planes = b.element_bits
+        groups = -(-k // UNIT_K)
+        tables = m * groups
+        m_folds = -(-m // (UNIT_M * self.R))
+        n_folds = -(-n // (UNIT_N * self.C))
+        cycles = m_folds * n_folds * groups * planes + self.p.pipeline_stages
+        if self.p.precompute != "fused":
+            cycles = cycles + -(-(TABLE_BUILD_ADDS * tables) // self.p.precompute_adders)
+        table_bits = tables * TABLE_ENTRIES * TABLE_ENTRY_BITS
+        bits = {
+            "weight": m_folds * k * n * planes,
+            "input": n_folds * table_bits + m * k * a.element_bits + table_bits,
+            "output": 0.0 + m * n * 16,
+        }
+        return cycles, bits
+
     def tile_cost(self, tile: Tile) -> TileCost:
         m, k, n = tile.m, tile.k, tile.n
         a, b = tile.a, tile.b

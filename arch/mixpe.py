@@ -245,7 +245,7 @@ class MixPE(TileModel):
             W = fill_cycles(R * q, C, tile.b.element_bits, bus)
         return ws_cycles(m * s, kf, nf, R, C, c_last, W, double_buffer=True)
 
-    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, views: tuple):
+    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
         """tile_cost's cycles and buffer bits for shapes (1, S) on every view (V, 1) at once
         (weight-stationary; the output-stationary mapping is costed per shape)."""
         if self.p.dataflow != "weight_stationary":

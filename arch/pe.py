@@ -140,10 +140,11 @@ class TileModel(PEModel):
     def accumulator_bits(self, a: FormatInfo, b: FormatInfo) -> int:
         """Width of one partial sum kept in the output buffer."""
 
-    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, views: tuple):
+    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
         """Optional, for the mapper's speed: `tile_cost(...).cycles` and the buffer bits
         (read + write, per buffer name) of tiles m[j] x k[j] x n[j] (numpy int64 arrays of
-        shape (1, S)) with formats a x b, on every view in `views` (this array's
+        shape (1, S)) with formats a x b and the op's operand statistics `stats` (a
+        mapping, as Tile.stats), on every view in `views` (this array's
         `sub_arrays()`) at once: arrays of shape (V, S), row i = view i, exactly as that
         view's tile_cost computes them
         (tests/arch/test_tile_arrays.py holds a family to that). None (the default): the

@@ -214,7 +214,7 @@ class SystolicMAC(TileModel):
         c_last = cols - (cf - 1) * C
         return ws_cycles(streamed, kf, cf, R, C, c_last, W, self.p.weight_double_buffer)
 
-    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, views: tuple):
+    def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
         """tile_cost's cycles and buffer bits for shapes (1, S) on every view (V, 1) at once:
         fold_cycles and tile_cost's closed forms, broadcast."""
         import numpy as np

@@ -13,7 +13,7 @@ from math import ceil
 import numpy as np
 
 from arch.accelerator import Accelerator
-from arch.pe import OpCost, OpModel, Tile, TileCost
+from arch.pe import OpCost, OpModel, Tile, TileCost, TileModel
 from arch.vector import VectorModel, cost_vector
 from common.errors import InputError
 from quant.info import FormatInfo, format_info
@@ -41,14 +41,44 @@ def _fmt(name: str, op: Op, role: str) -> FormatInfo:
     return format_info(name, source=f"op {op.name} ({op.phase}) {role}")
 
 
+class TileMemo:
+    """Tile costs and per-candidate compute cycles shared by the accelerators of a sweep
+    that differ only where these cannot change: the DRAM (bandwidth, latency, capacity,
+    requests in flight), the clock, the name. A tile's cost and a tiling's compute cycles
+    depend on the PE array, the buffers (what they deliver per cycle), the technology and
+    the op's formats and statistics, all in the key (the config without those fields).
+    Holds the memos of the last `max_archs` such keys."""
+
+    def __init__(self, max_archs: int = 16) -> None:
+        self.max_archs = max_archs
+        self._by_key: dict[str, tuple[dict, dict]] = {}
+
+    def for_accel(self, accel: Accelerator) -> tuple[dict, dict]:
+        """(tile costs, candidate compute) memos for this accelerator's key."""
+        cfg = accel.config.model_dump(
+            mode="json", exclude={"name", "description", "source", "frequency_mhz"}
+        )
+        cfg["memory"].pop("dram", None)
+        key = repr(sorted(cfg.items())) + accel.pe.__class__.__name__
+        memo = self._by_key.pop(key, None) or ({}, {})
+        self._by_key[key] = memo  # most recent last
+        while len(self._by_key) > self.max_archs:
+            self._by_key.pop(next(iter(self._by_key)))
+        return memo
+
+
 class Coster:
     """Costs ops on one accelerator, memoizing ops by signature and tiles by shape.
-    Keep one per accelerator for a whole run or sweep; it holds no other state."""
+    Keep one per accelerator for a whole run or sweep; it holds no other state. With a
+    TileMemo, tile costs and tilings' compute cycles are shared with the other
+    accelerators of a sweep that differ only in DRAM or clock."""
 
-    def __init__(self, accel: Accelerator) -> None:
+    def __init__(self, accel: Accelerator, shared: TileMemo | None = None) -> None:
         self.accel = accel
         self._ops: dict[tuple, OpCostRecord] = {}
-        self._tiles: dict[tuple, TileCost] = {}
+        self._tiles: dict[tuple, TileCost]
+        self._tilings: dict[tuple, np.ndarray]
+        self._tiles, self._tilings = shared.for_accel(accel) if shared else ({}, {})
         self._vector: VectorModel | None = None
         self._views: tuple | None = None  # the PE array's usable parts (TileModel)
 
@@ -68,9 +98,11 @@ class Coster:
             # tie keeps the earliest), each view's cycles limited by the buffers
             tile = Tile(m, k, n, a, b, op.kind, dict(op.stats))
             views = self.views()
-            one = np.array([[m]]), np.array([[k]]), np.array([[n]])
-            need = self._limited(self.accel.pe.tile_cycles_array(*one, a, b, views))
-            if need is not None:  # vectorized over the views: cost only the fastest
+            need = None
+            if len(views) > 1 and self._vectorized():  # over the views: cost the fastest
+                one = np.array([[m]]), np.array([[k]]), np.array([[n]])
+                need = self._limited(self.accel.pe.tile_cycles_array(*one, a, b, tile.stats, views))
+            if need is not None:
                 tc = buffer_limited(self.accel, views[int(np.argmin(need[:, 0]))].tile_cost(tile))
             else:
                 tc = buffer_limited(self.accel, views[0].tile_cost(tile))
@@ -85,6 +117,10 @@ class Coster:
             self._tiles[key] = tc
         return tc
 
+    def _vectorized(self) -> bool:
+        """Does the family provide TileModel.tile_cycles_array?"""
+        return type(self.accel.pe).tile_cycles_array is not TileModel.tile_cycles_array
+
     def views(self) -> tuple:
         """The PE array's usable parts (TileModel.sub_arrays), built once."""
         if self._views is None:
@@ -95,7 +131,16 @@ class Coster:
         """Compute cycles of every candidate tiling (arrays tm, tk, tn): for each, the sum
         over its tile shapes of cycles x count, as `sum(self.tile(...).cycles * count for
         tile_shapes(...))` gives it, with the same shapes, order and buffer limits, and the
-        fastest view per tile; vectorized when the family has `tile_cycles_array`."""
+        fastest view per tile; vectorized when the family has `tile_cycles_array`.
+        Memoized per op shape and formats (the candidates are a function of those and of
+        the PE array and buffers)."""
+        key = (M, K, N, a.name, b.name, op.kind, op.stats)
+        got = self._tilings.get(key)
+        if got is None:
+            got = self._tilings[key] = self._candidate_compute(M, K, N, cands, a, b, op)
+        return got
+
+    def _candidate_compute(self, M: int, K: int, N: int, cands, a, b, op: Op) -> np.ndarray:
         tm, tk, tn = cands.tm, cands.tk, cands.tn
         parts = []  # per dimension: ((size, count) of the full tiles, of the edge tile)
         for dim, t in ((M, tm), (K, tk), (N, tn)):
@@ -115,13 +160,15 @@ class Coster:
 
     def _cycles_array(self, ms, ks, ns, a, b, op: Op) -> np.ndarray:
         """Buffer-limited cycles of the fastest view for each tile shape (Coster.tile)."""
-        got = self.accel.pe.tile_cycles_array(
-            ms[None, :], ks[None, :], ns[None, :], a, b, self.views()
-        )
-        need = self._limited(got)
-        if need is None:
-            tiles = zip(ms.tolist(), ks.tolist(), ns.tolist())
-            return np.array([self.tile(m, k, n, a, b, op).cycles for m, k, n in tiles], float)
+        need = None
+        if self._vectorized():
+            shapes = ms[None, :], ks[None, :], ns[None, :]
+            got = self.accel.pe.tile_cycles_array(*shapes, a, b, dict(op.stats), self.views())
+            need = self._limited(got)
+        if need is None:  # per distinct shape
+            keys = list(zip(ms.tolist(), ks.tolist(), ns.tolist()))
+            cyc = {t: self.tile(*t, a, b, op).cycles for t in set(keys)}
+            return np.array([cyc[t] for t in keys], dtype=float)
         return need.min(axis=0).astype(float)
 
     def _limited(self, got) -> np.ndarray | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import lru_cache
 from math import ceil
 
 import numpy as np
@@ -99,6 +100,7 @@ class Candidates:
         )
 
 
+@lru_cache(maxsize=8192)
 def candidates(
     M: int,
     K: int,
@@ -115,7 +117,9 @@ def candidates(
     """Every feasible tile with its DRAM traffic under each order; caps = (input, weight,
     output) buffer bytes. None if no tile fits. a_dram / o_dram: bytes per element that
     the A operand / final output move to or from DRAM (default a_bytes / o_bytes; 0 when
-    a fused producer/consumer keeps them on chip, e.g. attention scores)."""
+    a fused producer/consumer keeps them on chip, e.g. attention scores). A pure function
+    of its arguments, memoized: the same op on another DRAM or clock of a sweep maps over
+    the same tiles (callers must not modify the arrays)."""
     a_dram = a_bytes if a_dram is None else a_dram
     o_dram = o_bytes if o_dram is None else o_dram
     qm, qk, qn = quantum

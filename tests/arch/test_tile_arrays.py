@@ -25,6 +25,9 @@ VECTORIZED = {  # preset, dataflow / convention variations of the families that 
     "fp16-systolic": [{}, {"timing_convention": "scalesim"}, {"weight_double_buffer": False}],
     "mixpe-w4a8": [{}, {"weight_fill_bits": 256}],
     "mixpe-w4a16": [{}],
+    "bitmod": [{}, {"zero_skip": True}],
+    "stripes": [{}],
+    "lut-tensor-core": [{}, {"precompute": "separate"}],
 }
 
 
@@ -54,7 +57,7 @@ def test_tile_cycles_array_equals_tile_cost_on_every_view(case, shape, tiles):
     m, k, n = (np.array(c, dtype=np.int64) for c in zip(*tiles))
     views = accel.pe.sub_arrays()
     assert isinstance(accel.pe, TileModel)
-    cycles, bits = accel.pe.tile_cycles_array(m[None, :], k[None, :], n[None, :], a, b, views)
+    cycles, bits = accel.pe.tile_cycles_array(m[None, :], k[None, :], n[None, :], a, b, {}, views)
     assert cycles.shape == (len(views), len(tiles))
     for row, v in enumerate(views):
         for i, (mi, ki, ni) in enumerate(tiles):
