@@ -77,7 +77,7 @@ def print_front(df, spec, overrides, n: int = 8) -> None:
     axis_cols = [c for c in t.columns if c.startswith("axis.")]
     click.echo(f"Pareto front ({len(front)} points; {sp.objective_phase} phase):")
     with __import__("pandas").option_context("display.width", 200):
-        shown = front[list(dict.fromkeys(axis_cols or cols)) + objs + ["area_mm2"]].head(n)
+        shown = front[list(dict.fromkeys([*(axis_cols or cols), *objs, "area_mm2"]))].head(n)
         click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 

@@ -113,6 +113,9 @@ class Range(_Strict):
             raise ValueError(f"high ({self.high}) must exceed low ({self.low})")
         if self.log and self.low <= 0:
             raise ValueError("a log range needs low > 0")
+        if self.int and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            # rounded ends would leave the range (a log search from round(0.3) = 0 fails)
+            raise ValueError("an int range needs integer low and high")
         return self
 
     def grid(self) -> list:

@@ -186,6 +186,9 @@ BAD_FIELDS: dict[str, dict] = {
     "range_num_0": spec_with(axes={"frequency_mhz": {"low": 100, "high": 200, "num": 0}}),
     "range_low_str": spec_with(axes={"frequency_mhz": {"low": "a", "high": 200, "num": 2}}),
     "range_bad_value": spec_with(axes={"pe_array.rows": {"low": -8, "high": 8, "num": 3}}),
+    "range_int_fractional_log": spec_with(
+        axes={"memory.dram.latency_ns": {"low": 0.3, "high": 100, "log": True, "int": True}}
+    ),
     "wq_axis_unknown": spec_with(axes={"wq": ["int8", "int99"]}),
     "wq_axis_empty": spec_with(axes={"wq": [""]}),
     "wq_axis_int": spec_with(axes={"wq": [8]}),
