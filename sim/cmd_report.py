@@ -46,5 +46,7 @@ def command(results, out_dir, objectives, phase, top) -> None:
         if sense not in ("min", "max") or not col:
             raise InputError("--objective", quote(o), "COLUMN:min or COLUMN:max")
         objs[col] = sense
+    if len(objs) > 3:
+        raise InputError("--objective", f"{len(objs)} given", "two or three objectives")
     path = sweep_report(results, out_dir, objectives=objs or None, phase=phase, top=top)
     click.echo(f"wrote {path}/index.html, {path}/report.md and figures")

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.errors import InputError
-from common.files import write_atomic
+from common.files import check_output, write_atomic
 from sim.dse.points import Point, build_points
 from sim.dse.spec import Spec, apply_overrides, load_spec, parse_spec
 from sim.dse.store import Store
@@ -248,6 +248,7 @@ def sweep(
     spec, source = resolve_spec(spec, overrides)
     points = build_points(spec, source)  # every point validated before anything runs
     store = Store(out)
+    check_output(Path(out) / "_spec.yaml", "file", store.source)  # before any work
     have = store.keys()
     n_todo = sum(not all(k in have for k in p.row_keys()) for p in points)
     if not n_todo:  # nothing to compute: start no cluster

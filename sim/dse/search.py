@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.errors import InputError
-from common.files import write_atomic
+from common.files import check_output, write_atomic
 from sim.dse.points import PointBuilder
 from sim.dse.run import _spec_yaml, check_workers, evaluate_into_store, executor, resolve_spec
 from sim.dse.spec import MAX_POINTS, Range, Spec, constraint_violation, parse_constraint
@@ -95,6 +95,8 @@ def search(
     _validate_axes(spec, builder)
     store = Store(out)
     store.keys()  # a part file that is not ours is refused before the first trial
+    for name in ("_spec.yaml", "_trials.csv"):  # written later: refused targets fail now
+        check_output(Path(out) / name, "file", store.source)
     names = list(spec.objectives)
     directions = ["maximize" if s == "max" else "minimize" for s in spec.objectives.values()]
     cons = [parse_constraint(c) for c in spec.constraints]

@@ -350,6 +350,14 @@ def parse_spec(raw: Any, source: str, base_dir: Path | None = None) -> Spec:
     for name in spec.objectives:
         if name not in METRICS:
             raise InputError(source, f"objectives.{name}", f"one of {', '.join(METRICS)}")
+    from workloads.accuracy import MODELS as ACCURACY_MODELS
+
+    if spec.accuracy.model not in ACCURACY_MODELS:  # a typo would leave perplexity NaN
+        raise InputError(
+            source,
+            "accuracy.model",
+            f"one of {', '.join(ACCURACY_MODELS)} (got {quote(spec.accuracy.model)})",
+        )
     # perplexity is filled only when the formats vary (else every row holds NaN)
     uses = [f"objectives.{n}" for n in spec.objectives if n == "perplexity"]
     uses += [

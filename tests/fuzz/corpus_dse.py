@@ -259,6 +259,9 @@ BAD_FIELDS: dict[str, dict] = {
     "population_0": spec_with(search={"population": 0}),
     "search_seed_neg": spec_with(search={"seed": -1}),
     "accuracy_compute_str": spec_with(accuracy={"compute": "yes please"}),
+    "accuracy_model_unknown": spec_with(
+        axes={"wq": ["int8", "int4-g128"]}, accuracy={"model": "gpt-17"}
+    ),
     "name_list": spec_with(name=["a"]),
 }
 
@@ -388,6 +391,10 @@ BAD_RESULTS: dict[str, dict] = {
 _GOOD_RESULTS = {"r/part-0.parquet": _good_part, "r/_spec.yaml": _GOOD_SPEC_YAML}
 
 REPORT_OPTIONS: dict[str, list[str]] = {
+    "objective_four": [
+        *("--objective", "tokens_per_s:max", "--objective", "area_mm2:min"),
+        *("--objective", "energy_j:min", "--objective", "time_s:min"),
+    ],
     "objective_unknown": ["--objective", "speed:max", "--objective", "area_mm2:min"],
     "objective_sense": ["--objective", "tokens_per_s:maximize", "--objective", "area_mm2:min"],
     "objective_no_sense": ["--objective", "tokens_per_s", "--objective", "area_mm2:min"],
@@ -498,6 +505,12 @@ def _sweep_like_cases(cmd: str, extra: list[str]) -> list[Case]:
     }.items():
         files = {**good, "o/part-0.parquet": part}
         out.append(Case(f"{cmd}-out-part-{name}", "outputs", argv, files))
+    # the files a run writes into --out, where something not ours has their name
+    names = ["_spec.yaml"] + (["_trials.csv"] if cmd == "search" else [])
+    for fname in names:
+        for kind, make in {"fifo": fifo, "dir": mkdir, "link": symlink("/dev/null")}.items():
+            files = {**good, f"o/{fname}": make}
+            out.append(Case(f"{cmd}-out-{fname}-{kind}", "outputs", argv, files))
     return out
 
 
