@@ -20,6 +20,10 @@ from common.progress import configure
 from sim._click import FullHelpGroup
 
 MAX_LINE = 300  # characters of an error line (a value quoted in it is cut before this)
+# subcommand name -> module sim/cmd_<name>.py exposing a click command named `command`
+_COMMANDS = sorted(
+    m.name[4:] for m in pkgutil.iter_modules(sim.__path__) if m.name.startswith("cmd_")
+)
 
 
 def _one_line(text: str) -> str:
@@ -33,6 +37,17 @@ def _fail(message: str) -> None:
 
 
 class _Group(FullHelpGroup):
+    """Subcommands are the sim/cmd_*.py modules, imported only when used (start-up time:
+    `sim run` does not load what `sim sweep` or `sim accuracy` need)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _COMMANDS and name not in self.commands:
+            self.add_command(importlib.import_module(f"sim.cmd_{name}").command, name)
+        return super().get_command(ctx, name)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -86,7 +101,3 @@ def main(quiet: bool, verbose: bool) -> None:
     """Simulate LLM inference on low-bit accelerators: time, energy, area and accuracy of a
     model, quantized a given way, on a given accelerator (preset name or arch YAML)."""
     configure(quiet=quiet, verbose=verbose)
-
-
-for _mod in sorted(m.name for m in pkgutil.iter_modules(sim.__path__) if m.name.startswith("cmd_")):
-    main.add_command(importlib.import_module(f"sim.{_mod}").command)
