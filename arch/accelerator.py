@@ -90,8 +90,15 @@ def resolve_arch_path(arch: str) -> Path:
         preset = PRESETS_DIR / f"{text}.yaml"
         if preset.is_file():
             return preset
+    import difflib
+
+    names = preset_names()
+    near = difflib.get_close_matches(text, names, n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(near)}?)" if near else ""
     raise InputError(
-        short(text), "arch", "a YAML path or a preset name: " + ", ".join(preset_names())
+        short(text),
+        "arch",
+        f"a YAML path or a preset name{hint}; `sim list presets` lists the {len(names)} presets",
     )
 
 

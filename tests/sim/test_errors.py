@@ -94,7 +94,9 @@ def test_missing_arch_file(tmp_path):
 
 
 def test_unknown_arch_name():
-    _assert_clean(*_run("run", "tpu-v99", "llama-2-7b")[:2], "tpu-v99", "int8-systolic")
+    _assert_clean(*_run("run", "tpu-v99", "llama-2-7b")[:2], "tpu-v99", "sim list presets")
+    code, err = _run("run", "int8-systolc", "llama-2-7b")[:2]
+    _assert_clean(code, err, "int8-systolc", "did you mean int8-systolic")
 
 
 def test_bad_format_lists_valid_names():
