@@ -15,7 +15,6 @@ from common.errors import InputError
 from quant.info import format_info
 from sim.engine import Coster, OpCostRecord
 from sim.result import OpRow, SimResult
-from workloads.footprint import model_footprint
 from workloads.ops import Op
 
 # A series of ops that differ in one dimension only (decode attention vs KV length) is
@@ -45,6 +44,8 @@ def simulate(
     d = accel.config.defaults
     fmts = {"wq": wq or d.wq, "aq": aq or d.aq, "kvq": kvq or d.kvq}
     if isinstance(model, str):
+        from workloads.footprint import model_footprint
+
         ops, name, prefill, decode, batch = _model_ops(model, prefill, decode, batch, fmts)
         cap = accel.config.memory.dram.capacity_gib  # exits 2 when the run does not fit
         fp = model_footprint(model, prefill, decode, batch, fmts, cap, accel.source)
