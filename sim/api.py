@@ -163,28 +163,34 @@ def _peak(accel: Accelerator, ops: Sequence[Op]) -> float:
 
 
 def cost_ops(coster: Coster, ops: Sequence[Op]) -> list[OpCostRecord]:
-    """Cost of one execution of each op, with series interpolation (see _cost_series)."""
+    """Cost of one execution of each op, with series interpolation (see _cost_series).
+    Ops alike in every field a series looks at are grouped first (a model repeats them per
+    layer and step), so the series search runs over distinct ops."""
     out: list[OpCostRecord | None] = [None] * len(ops)
-    series: dict[tuple, list[int]] = {}
+    alike: dict[tuple, list[int]] = {}  # op indices per distinct (phase, name, ..., dims)
     for i, op in enumerate(ops):
-        dims = (op.M, op.K, op.N, op.elements)
+        key = (op.phase, op.name, op.kind, op.bq, op.aq, op.stats, *_dims(op))
+        alike.setdefault(key, []).append(i)
+    entries = list(alike.values())
+    series: dict[tuple, list[int]] = {}  # entry numbers per series
+    for e, idx in enumerate(entries):
+        op = ops[idx[0]]
+        dims = _dims(op)
         for d in range(4):
             key = (op.phase, op.name, op.kind, op.bq, op.aq, op.stats, d, dims[:d] + dims[d + 1 :])
-            series.setdefault(key, []).append(i)
+            series.setdefault(key, []).append(e)
     done: set[int] = set()
-    for key, idx in series.items():
+    for key, es in series.items():
         d = key[6]
-        vals = {_dims(ops[i])[d] for i in idx}
-        if len(vals) < SERIES_MIN or any(i in done for i in idx):
-            continue
-        by_val: dict[int, int] = {}
-        for i in idx:
-            by_val.setdefault(_dims(ops[i])[d], i)
+        if len(es) < SERIES_MIN or any(e in done for e in es):
+            continue  # (entries differ in dimension d only: one value each)
+        by_val = {_dims(ops[entries[e][0]])[d]: e for e in es}
         xs = sorted(by_val)
-        recs = _cost_series(coster, ops[by_val[xs[0]]], d, xs)
-        for i in idx:
-            out[i] = recs[_dims(ops[i])[d]]
-            done.add(i)
+        recs = _cost_series(coster, ops[entries[by_val[xs[0]]][0]], d, xs)
+        for x, e in by_val.items():
+            for i in entries[e]:
+                out[i] = recs[x]
+            done.add(e)
     for i, op in enumerate(ops):
         if out[i] is None:
             out[i] = coster.op(op)

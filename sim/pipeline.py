@@ -78,22 +78,34 @@ class TileTable:
     o_final_bytes: float
     o_partial_bytes: float
 
+    def _shape_cycles(self) -> np.ndarray:
+        """Cycles of the 8 tile shapes, indexed by (last m, last k, last n) bits; a
+        dimension of one tile has one shape either way. Computed once per table."""
+        got = self.__dict__.get("_by_code")
+        if got is None:
+            got = np.array(
+                [
+                    self.cycles(
+                        int(self.sm[-1 if c & 4 else 0]),
+                        int(self.sk[-1 if c & 2 else 0]),
+                        int(self.sn[-1 if c & 1 else 0]),
+                    )
+                    for c in range(8)
+                ],
+                dtype=float,
+            )
+            object.__setattr__(self, "_by_code", got)  # a cache on a frozen record
+        return got
+
     def arrays(self, im: np.ndarray, ik: np.ndarray, inn: np.ndarray):
         """Per iteration: compute cycles, A / B / partial-sum load bytes, final and
         partial store bytes (the same float operations as the engine's callables)."""
         m, k, n = self.sm[im], self.sk[ik], self.sn[inn]
         code = (im == self.sm.size - 1) * 4 + (ik == self.sk.size - 1) * 2
         code += inn == self.sn.size - 1
-        table = np.zeros(8)
-        for c in np.unique(code):
-            table[c] = self.cycles(
-                int(self.sm[-1 if c & 4 else 0]),
-                int(self.sk[-1 if c & 2 else 0]),
-                int(self.sn[-1 if c & 1 else 0]),
-            )
         mn = m * n
         return (
-            table[code],
+            self._shape_cycles()[code],
             m * k * self.a_bytes,
             k * n * self.b_bytes,
             mn * self.p_bytes,
