@@ -16,177 +16,27 @@ from numba import njit
 
 # event kinds
 _LEAVE, _ARRIVED, _STORED, _RESUME, _COMPUTED = 0, 1, 2, 3, 4
-# integer state slots (then the heap's sequence numbers from _HSEQ on)
+# integer state slots
 _SEQ, _QHEAD, _QTAIL, _BUSY, _WAIT, _POSI, _POSJ, _CI = 0, 1, 2, 3, 4, 5, 6, 7
 _FREE, _WAITER = 8, 11  # three slots each: A, B, O
-_HSIZE, _HSEQ = 14, 15  # entries in the event heap; where the heap's event numbers start
+_HSIZE, _HSEQ = 14, 15  # entries in the event heap; slots in all
 # float state slots
 _NOW, _FINISH = 0, 1
 
 
 @njit(cache=True)
-def _push(heap, ist, t, kind, i, c):
-    """Binary min-heap of event numbers (the push sequence) ordered by (time, number): the
-    event's data lives at its number in `heap` rows 1.. (time, kind, iteration, cycles);
-    row 0 holds the heap itself (event numbers as floats, exact below 2^53)."""
-    ist[_SEQ] += 1
-    e = ist[_SEQ]
-    heap[e, 0], heap[e, 1], heap[e, 2], heap[e, 3] = t, kind, i, c
-    order = ist[_HSEQ:]
-    pos = ist[_HSIZE]
-    ist[_HSIZE] = pos + 1
-    while pos > 0:
-        parent = (pos - 1) // 2
-        q = order[parent]
-        if heap[q, 0] < t or (heap[q, 0] == t and q < e):
-            break
-        order[pos] = q
-        pos = parent
-    order[pos] = e
-
-
-@njit(cache=True)
-def _pop(heap, ist):
-    """Remove the first event; returns (time, kind, iteration, cycles)."""
-    order = ist[_HSEQ:]
-    e = order[0]
-    last = ist[_HSIZE] - 1
-    ist[_HSIZE] = last
-    if last > 0:
-        x = order[last]
-        tx = heap[x, 0]
-        pos = 0
-        while True:
-            child = 2 * pos + 1
-            if child >= last:
-                break
-            q = order[child]
-            if child + 1 < last:
-                r = order[child + 1]
-                if heap[r, 0] < heap[q, 0] or (heap[r, 0] == heap[q, 0] and r < q):
-                    child, q = child + 1, r
-            if tx < heap[q, 0] or (tx == heap[q, 0] and x < q):
-                break
-            order[pos] = q
-            pos = child
-        order[pos] = x
-    return heap[e, 0], int(heap[e, 1]), int(heap[e, 2]), heap[e, 3]
-
-
-@njit(cache=True)
-def _start(heap, ist, fst, qb, qd, bpc):
-    h = ist[_QHEAD]
-    ist[_QHEAD] = h + 1
-    ist[_BUSY] = 1
-    _push(heap, ist, fst[_NOW] + qb[h] / bpc, _LEAVE, qd[h], 0.0)
-
-
-@njit(cache=True)
-def _compute(heap, ist, fst, ready, cyc, n):
-    i = ist[_CI]
-    if i >= n:
-        return
-    if not ready[i]:
-        ist[_WAIT] = i
-        return
-    _push(heap, ist, fst[_NOW] + cyc[i], _COMPUTED, i, cyc[i])
-
-
-@njit(cache=True)
-def _arrived(heap, ist, fst, pending, ready, cyc, n, i):
-    pending[i] -= 1
-    if pending[i] == 0:
-        ready[i] = True
-        if ist[_WAIT] == i:
-            ist[_WAIT] = -1
-            _compute(heap, ist, fst, ready, cyc, n)
-
-
-@njit(cache=True)
-def _release_at(heap, ist, fst, x):
-    if ist[_WAITER + x]:
-        ist[_WAITER + x] = 0
-        _push(heap, ist, fst[_NOW], _RESUME, 0, 0.0)
-    else:
-        ist[_FREE + x] += 1
-
-
-@njit(cache=True)
-def _transfer(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, nbytes, done):
-    """done >= 0: iteration `done` waits for this load; -1: an output store."""
-    if nbytes <= 0:
-        if done >= 0:
-            _arrived(heap, ist, fst, pending, ready, cyc, n, done)
-        else:
-            fst[_FINISH] = max(fst[_FINISH], fst[_NOW])
-            _release_at(heap, ist, fst, 2)
-        return
-    t = ist[_QTAIL]
-    qb[t] = nbytes
-    qd[t] = done
-    ist[_QTAIL] = t + 1
-    if ist[_BUSY] == 0:
-        _start(heap, ist, fst, qb, qd, bpc)
-
-
-@njit(cache=True)
-def _issue(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, x, i, ik, la, lb, lp):
-    if x == 2:
-        if ik[i] > 0:
-            pending[i] += 1
-            _transfer(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, lp[i], i)
-    else:
-        pending[i] += 1
-        nbytes = la[i] if x == 0 else lb[i]
-        _transfer(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, nbytes, i)
-
-
-@njit(cache=True)
-def _same(x, i, im, ik, inn):
-    """Does iteration i keep operand x's tile of iteration i - 1?"""
-    if x == 0:
-        return im[i] == im[i - 1] and ik[i] == ik[i - 1]
-    if x == 1:
-        return ik[i] == ik[i - 1] and inn[i] == inn[i - 1]
-    return im[i] == im[i - 1] and inn[i] == inn[i - 1]
-
-
-@njit(cache=True)
-def _loader(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, im, ik, inn, la, lb, lp):
-    i = ist[_POSI]
-    j = ist[_POSJ]
-    while i < n:
-        if j == 0:
-            pending[i] = 1  # the issue itself; dropped after the last operand
-        while j < 3:
-            x = j
-            j += 1
-            if i > 0 and _same(x, i, im, ik, inn):
-                continue
-            if ist[_FREE + x] == 0:  # wait for the slot; resume with this operand
-                ist[_POSI] = i
-                ist[_POSJ] = j - 1
-                ist[_WAITER + x] = 1
-                return
-            ist[_FREE + x] -= 1
-            _issue(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, x, i, ik, la, lb, lp)
-        i += 1
-        j = 0
-        _arrived(heap, ist, fst, pending, ready, cyc, n, i - 1)
-    ist[_POSI] = i
-    ist[_POSJ] = j
-
-
-@njit(cache=True)
 def run_tiles_nb(im, ik, inn, cyc, la, lb, lp, store_final, store_partial, nk, bpc, lat, depth):
     """(finish, compute end per iteration, cumulative compute per iteration); depth =
-    buffer slots of A, B, O (each at least 2)."""
+    buffer slots of A, B, O (each at least 2). The processes are closures over the state
+    arrays (numba inlines them: calls between separately compiled functions, each passing
+    a dozen arrays, cost more than the events themselves)."""
     n = im.size
     # events in all: per iteration at most 3 loads and a store (2 events each), its
     # compute, and 3 slot hand-overs
     cap = 12 * n + 16
-    heap = np.zeros((cap + 1, 4))  # the data of event e in row e
-    ist = np.zeros(_HSEQ + cap, dtype=np.int64)  # state slots, then the heap (event numbers)
+    heap = np.zeros((cap + 1, 4))  # the data of event e in row e: time, kind, i, cycles
+    order = np.zeros(cap, dtype=np.int64)  # the binary heap of event numbers
+    ist = np.zeros(_HSEQ, dtype=np.int64)
     ist[_WAIT] = -1
     for x in range(3):
         ist[_FREE + x] = max(2, depth[x])
@@ -198,43 +48,180 @@ def run_tiles_nb(im, ik, inn, cyc, la, lb, lp, store_final, store_partial, nk, b
     ready = np.zeros(n, dtype=np.bool_)
     comp_end = np.zeros(n)
     busy = np.zeros(n)
-    _loader(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, im, ik, inn, la, lb, lp)
-    _compute(heap, ist, fst, ready, cyc, n)
+
+    def push(t, kind, i, c):
+        """Binary min-heap ordered by (time, event number = push sequence)."""
+        ist[_SEQ] += 1
+        e = ist[_SEQ]
+        heap[e, 0] = t
+        heap[e, 1] = kind
+        heap[e, 2] = i
+        heap[e, 3] = c
+        pos = ist[_HSIZE]
+        ist[_HSIZE] = pos + 1
+        while pos > 0:
+            parent = (pos - 1) // 2
+            q = order[parent]
+            if heap[q, 0] < t or (heap[q, 0] == t and q < e):
+                break
+            order[pos] = q
+            pos = parent
+        order[pos] = e
+
+    def pop():
+        e = order[0]
+        last = ist[_HSIZE] - 1
+        ist[_HSIZE] = last
+        if last > 0:
+            x = order[last]
+            tx = heap[x, 0]
+            pos = 0
+            while True:
+                child = 2 * pos + 1
+                if child >= last:
+                    break
+                q = order[child]
+                if child + 1 < last:
+                    r = order[child + 1]
+                    if heap[r, 0] < heap[q, 0] or (heap[r, 0] == heap[q, 0] and r < q):
+                        child = child + 1
+                        q = r
+                if tx < heap[q, 0] or (tx == heap[q, 0] and x < q):
+                    break
+                order[pos] = q
+                pos = child
+            order[pos] = x
+        return e
+
+    def start():
+        h = ist[_QHEAD]
+        ist[_QHEAD] = h + 1
+        ist[_BUSY] = 1
+        push(fst[_NOW] + qb[h] / bpc, _LEAVE, qd[h], 0.0)
+
+    def compute():
+        i = ist[_CI]
+        if i >= n:
+            return
+        if not ready[i]:
+            ist[_WAIT] = i
+            return
+        push(fst[_NOW] + cyc[i], _COMPUTED, i, cyc[i])
+
+    def arrived(i):
+        pending[i] -= 1
+        if pending[i] == 0:
+            ready[i] = True
+            if ist[_WAIT] == i:
+                ist[_WAIT] = -1
+                compute()
+
+    def release(x):
+        if ist[_WAITER + x]:
+            ist[_WAITER + x] = 0
+            push(fst[_NOW], _RESUME, 0, 0.0)
+        else:
+            ist[_FREE + x] += 1
+
+    def transfer(nbytes, done):
+        """done >= 0: iteration `done` waits for this load; -1: an output store."""
+        if nbytes <= 0:
+            if done >= 0:
+                arrived(done)
+            else:
+                fst[_FINISH] = max(fst[_FINISH], fst[_NOW])
+                release(2)
+            return
+        t = ist[_QTAIL]
+        qb[t] = nbytes
+        qd[t] = done
+        ist[_QTAIL] = t + 1
+        if ist[_BUSY] == 0:
+            start()
+
+    def issue(x, i):
+        if x == 2:
+            if ik[i] > 0:
+                pending[i] += 1
+                transfer(lp[i], i)
+        else:
+            pending[i] += 1
+            transfer(la[i] if x == 0 else lb[i], i)
+
+    def same(x, i):
+        """Does iteration i keep operand x's tile of iteration i - 1?"""
+        if x == 0:
+            return im[i] == im[i - 1] and ik[i] == ik[i - 1]
+        if x == 1:
+            return ik[i] == ik[i - 1] and inn[i] == inn[i - 1]
+        return im[i] == im[i - 1] and inn[i] == inn[i - 1]
+
+    def loader():
+        i = ist[_POSI]
+        j = ist[_POSJ]
+        while i < n:
+            if j == 0:
+                pending[i] = 1  # the issue itself; dropped after the last operand
+            blocked = False
+            while j < 3:
+                x = j
+                j += 1
+                if i > 0 and same(x, i):
+                    continue
+                if ist[_FREE + x] == 0:  # wait for the slot; resume with this operand
+                    ist[_POSI] = i
+                    ist[_POSJ] = j - 1
+                    ist[_WAITER + x] = 1
+                    blocked = True
+                    break
+                ist[_FREE + x] -= 1
+                issue(x, i)
+            if blocked:
+                return
+            i += 1
+            j = 0
+            arrived(i - 1)
+        ist[_POSI] = i
+        ist[_POSJ] = j
+
+    loader()
+    compute()
     while ist[_HSIZE] > 0:
-        t, kind, i, c = _pop(heap, ist)
+        e = pop()
+        t = heap[e, 0]
+        kind = int(heap[e, 1])
+        i = int(heap[e, 2])
         fst[_NOW] = t
         if kind == _LEAVE:
             ist[_BUSY] = 0
             if i >= 0:
-                _push(heap, ist, t + lat, _ARRIVED, i, 0.0)
+                push(t + lat, _ARRIVED, i, 0.0)
             else:
-                _push(heap, ist, t + lat, _STORED, -1, 0.0)
+                push(t + lat, _STORED, -1, 0.0)
             if ist[_QHEAD] < ist[_QTAIL]:
-                _start(heap, ist, fst, qb, qd, bpc)
+                start()
         elif kind == _ARRIVED:
-            _arrived(heap, ist, fst, pending, ready, cyc, n, i)
+            arrived(i)
         elif kind == _STORED:
             fst[_FINISH] = max(fst[_FINISH], t)
-            _release_at(heap, ist, fst, 2)
+            release(2)
         elif kind == _RESUME:
             pi = ist[_POSI]
             pj = ist[_POSJ]
-            _issue(
-                heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, pj, pi, ik, la, lb, lp
-            )  # the slot was handed over
+            issue(pj, pi)  # the slot was handed over by release
             ist[_POSJ] = pj + 1
-            _loader(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, im, ik, inn, la, lb, lp)
+            loader()
         else:  # _COMPUTED
+            c = heap[e, 3]
             comp_end[i] = t
             busy[i] = c + (busy[i - 1] if i > 0 else 0.0)
             fst[_FINISH] = max(fst[_FINISH], t)
             last = i + 1 >= n
             for x in range(2):
-                if last or not _same(x, i + 1, im, ik, inn):
-                    _release_at(heap, ist, fst, x)
-            if last or not _same(2, i + 1, im, ik, inn):
-                nbytes = store_final[i] if ik[i] == nk - 1 else store_partial[i]
-                _transfer(heap, ist, fst, qb, qd, bpc, pending, ready, cyc, n, nbytes, -1)
+                if last or not same(x, i + 1):
+                    release(x)
+            if last or not same(2, i + 1):
+                transfer(store_final[i] if ik[i] == nk - 1 else store_partial[i], -1)
             ist[_CI] = i + 1
-            _compute(heap, ist, fst, ready, cyc, n)
+            compute()
     return fst[_FINISH], comp_end, busy
