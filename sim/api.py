@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 from arch.accelerator import Accelerator, load_accelerator
 from common.errors import InputError
@@ -63,12 +64,20 @@ def simulate(
 
 
 def _model_ops(model: str, prefill: int, decode: int, batch: int, fmts: dict):
-    from workloads.llm import build_ops
     from workloads.zoo import load_model_shape
 
     shape = load_model_shape(model)
-    ops = build_ops(shape, prefill, decode, batch, fmts["wq"], fmts["aq"], fmts["kvq"])
+    ops = list(_built_ops(shape, prefill, decode, batch, fmts["wq"], fmts["aq"], fmts["kvq"]))
     return ops, shape.name, prefill, decode, batch
+
+
+@lru_cache(maxsize=32)
+def _built_ops(shape, prefill: int, decode: int, batch: int, wq: str, aq: str, kvq: str):
+    """workloads.llm.build_ops, memoized: a pure function of the (frozen, hashable) model
+    shape, lengths and formats, and a sweep asks for the same ops on many archs."""
+    from workloads.llm import build_ops
+
+    return tuple(build_ops(shape, prefill, decode, batch, wq, aq, kvq))
 
 
 def simulate_ops(
