@@ -221,23 +221,34 @@ FORMATS = {
 }
 
 
-def layer_gemm(row: list, batch: int) -> tuple[int, int, int]:
-    """(M, K, N) of one of their layer rows at `batch` (module docstring)."""
+def layer_gemm(row: list, batch: int, kernel: str = "true") -> tuple[int, int, int]:
+    """(M, K, N) of one of their layer rows at `batch` (module docstring). kernel="kh_squared"
+    reproduces their simulator's convention: Simulator.get_cycles (simulator.py line 496)
+    takes the kernel size from the weight tensor's second dimension, kh, and costs a
+    kh x kw convolution as kh x kh (InceptionV3's 1x7 as 1x1, 7x1 as 7x7)."""
     inp, w, out, _stride, _pad, _bits, op_type = row
     if op_type == 0:
-        return batch * out[2] * out[3], w[1] * w[2] * w[3], w[0]
+        kk = w[2] * w[2] if kernel == "kh_squared" else w[2] * w[3]
+        return batch * out[2] * out[3], w[1] * kk, w[0]
     return batch * inp[0], w[1], w[0]
 
 
-def net_ops(ref: dict, net: str, design: str, batch: int | None = None) -> list[Op]:
+def has_non_square_kernels(ref: dict, net: str, design: str) -> bool:
+    return any(r[6] == 0 and r[1][2] != r[1][3] for r in ref["nets"][net][design]["layers"])
+
+
+def net_ops(
+    ref: dict, net: str, design: str, batch: int | None = None, kernel: str = "true"
+) -> list[Op]:
     """Their `net` as run on `design`: one op per distinct (M, K, N, precision), with its
-    count (their simulator costs every layer separately; identical layers cost the same)."""
+    count (their simulator costs every layer separately; identical layers cost the same).
+    `kernel`: as in layer_gemm."""
     b = ref["batch_size"] if batch is None else batch
     fmts = FORMATS[design]
     counts: Counter = Counter()
     order: list = []
     for row in ref["nets"][net][design]["layers"]:
-        key = (*layer_gemm(row, b), row[5], row[6])
+        key = (*layer_gemm(row, b, kernel), row[5], row[6])
         if key not in counts:
             order.append(key)
         counts[key] += 1

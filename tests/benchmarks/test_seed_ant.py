@@ -72,6 +72,12 @@ def test_layers_as_im2col_gemms(ref):
     inc = ref["nets"]["inceptionv3"]["ANT-OS"]["layers"]
     one_by_seven = next(r for r in inc if r[1][2:] == [1, 7])
     assert aw.layer_gemm(one_by_seven, 64) == (64 * 17 * 17, one_by_seven[1][1] * 7, 128)
+    # their simulator's convention (simulator.py line 496): kh x kw costed as kh x kh
+    seven_by_one = next(r for r in inc if r[1][2:] == [7, 1])
+    assert aw.layer_gemm(one_by_seven, 64, "kh_squared")[1] == one_by_seven[1][1]
+    assert aw.layer_gemm(seven_by_one, 64, "kh_squared")[1] == seven_by_one[1][1] * 49
+    assert aw.has_non_square_kernels(ref, "inceptionv3", "ANT-OS")
+    assert not aw.has_non_square_kernels(ref, "resnet50", "ANT-OS")
     # BERT: 128 tokens x batch 64 = 8192 rows; ops merged by shape with their counts
     ops = aw.net_ops(ref, "sst_2", "ANT-OS")
     assert sum(o.count for o in ops) == 74
