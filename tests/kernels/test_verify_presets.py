@@ -45,6 +45,13 @@ EXPECTED = {
     "mixpe-fp16-baseline-32": {"kernels.mac:fp_mac_gemm"},
     "mixpe-fp16-baseline-64": {"kernels.mac:fp_mac_gemm"},
     "mixpe-int8-baseline": {"kernels.mac:int8_partials"},
+    # ANT's own simulator's designs (benchmarks/fidelity/seed_systems.py --systems ant)
+    "ant-sim": {"kernels.decoders:ant_partials"},  # ANT decoders on a BitFusion-style PE
+    "ant-sim-ws": {"kernels.decoders:ant_partials"},
+    "ant-sim-bitfusion": {"kernels.bitfusion:bitfusion_partials"},
+    "ant-sim-olaccel": {"kernels.bitfusion:bitfusion_partials"},  # 4-bit PEs, outliers 8
+    "ant-sim-adafloat": {"kernels.bitfusion:bitfusion_partials"},  # run as int8 on 4-bit PEs
+    "ant-sim-biscaled": {"kernels.mac:int8_partials"},
 }
 
 
