@@ -89,7 +89,45 @@ def check_scheduler(address: str) -> tuple[str, int]:
     except OSError as e:
         why = getattr(e, "strerror", None) or "timed out"
         raise InputError("--scheduler", shown, f"a running Dask scheduler ({why})") from None
+    if scheme == "tcp":  # tls needs the user's security settings: Client's own timeout then
+        who = _identity(address, CLIENT_TIMEOUT_S)
+        if not (isinstance(who, dict) and who.get("type") == "Scheduler"):
+            why = quote(who if isinstance(who, str) else "it answered as something else")
+            raise InputError("--scheduler", shown, f"a Dask scheduler at this address ({why})")
     return host, int(port)
+
+
+def _identity(address: str, timeout_s: float):
+    """The scheduler's answer to Dask's `identity` request (a dict with type 'Scheduler'),
+    or a short reason why none came within `timeout_s`: a port that accepts connections
+    but never speaks Dask (Client(...) then waited forever, its timeout covering only the
+    connection) or answers something else (an HTTP server, ...). Runs in its own thread
+    and event loop, so callers inside a running loop work too."""
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    async def ask():
+        comm = await connect(address, timeout=timeout_s)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    out: list = []
+
+    def run() -> None:
+        try:
+            out.append(asyncio.run(asyncio.wait_for(ask(), timeout_s)))
+        except Exception as e:  # noqa: BLE001 - any failure means: not a scheduler
+            out.append("no Dask answer" if isinstance(e, TimeoutError) else type(e).__name__)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout_s + 1.0)
+    return out[0] if out else "no Dask answer"
 
 
 def resolve_spec(spec: Spec | str | Path | dict, overrides: dict | None = None) -> tuple:

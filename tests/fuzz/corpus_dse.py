@@ -35,6 +35,29 @@ from tests.fuzz.corpus import (
     symlink,
 )
 
+
+@functools.cache
+def silent_port() -> int:
+    """A loopback TCP port that accepts connections and never says a word (not Dask): a
+    `--scheduler` there used to wait forever. The listener lives as long as this process
+    (a daemon thread holds the accepted connections open)."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    held: list = []
+
+    def accept() -> None:
+        while True:
+            conn, _ = srv.accept()
+            held.append(conn)
+
+    threading.Thread(target=accept, daemon=True, name="silent-port").start()
+    return srv.getsockname()[1]
+
+
 GOOD_SPEC: dict = {
     "name": "fuzz",
     "base": "int8-systolic",
@@ -455,6 +478,7 @@ def _sweep_like_cases(cmd: str, extra: list[str]) -> list[Case]:
         "scheduler-inproc": ["--scheduler", "inproc://nope"],
         "scheduler-long": ["--scheduler", "tcp://" + "h" * 5000 + ":1"],
         "scheduler-and-workers": ["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+        "scheduler-silent": ["--scheduler", f"tcp://127.0.0.1:{silent_port()}"],
         "set-no-equals": ["--set", "workload.prefill"],
         "set-bad-yaml": ["--set", "workload.prefill=["],
         "set-zero": ["--set", "workload.prefill=0"],

@@ -105,3 +105,37 @@ def test_dollar_signs_in_names_are_text_not_mathtext(tmp_path):
     assert r.exit_code == 0, r.output
     assert "| x$y " in (tmp_path / "crep" / "compare.md").read_text()
     assert (tmp_path / "crep" / "compare.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_on_a_running_scheduler_passes_the_address_check(tmp_path):
+    """A real Dask scheduler (an in-process LocalCluster on the loopback, TCP) answers the
+    identity probe of --scheduler; the sweep runs there and stores every row."""
+    from dask.distributed import LocalCluster
+
+    from sim.dse.run import check_scheduler, sweep
+
+    with LocalCluster(
+        n_workers=1,
+        processes=False,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        protocol="tcp",
+        dashboard_address=None,
+    ) as cluster:
+        addr = cluster.scheduler_address
+        assert check_scheduler(addr) == ("127.0.0.1", int(addr.rsplit(":", 1)[1]))
+        df = sweep(GOOD_SPEC, tmp_path / "o", scheduler=addr, progress=False)
+    assert df.attrs["sweep"]["computed"] == 2 and len(df) == 6 and df.error.isna().all()
+
+
+def test_silent_port_is_refused_within_the_client_timeout():
+    import time
+
+    from sim.dse.run import CLIENT_TIMEOUT_S, check_scheduler
+    from tests.fuzz.corpus_dse import silent_port
+
+    t0 = time.perf_counter()
+    with pytest.raises(InputError) as e:
+        check_scheduler(f"tcp://127.0.0.1:{silent_port()}")
+    assert e.value.expected == "a Dask scheduler at this address ('no Dask answer')"
+    assert time.perf_counter() - t0 < CLIENT_TIMEOUT_S + 2
