@@ -89,11 +89,10 @@ def check_scheduler(address: str) -> tuple[str, int]:
     except OSError as e:
         why = getattr(e, "strerror", None) or "timed out"
         raise InputError("--scheduler", shown, f"a running Dask scheduler ({why})") from None
-    if scheme == "tcp":  # tls needs the user's security settings: Client's own timeout then
-        who = _identity(address, CLIENT_TIMEOUT_S)
-        if not (isinstance(who, dict) and who.get("type") == "Scheduler"):
-            why = quote(who if isinstance(who, str) else "it answered as something else")
-            raise InputError("--scheduler", shown, f"a Dask scheduler at this address ({why})")
+    who = _identity(address, CLIENT_TIMEOUT_S)
+    if not (isinstance(who, dict) and who.get("type") == "Scheduler"):
+        why = quote(who if isinstance(who, str) else "it answered as something else")
+        raise InputError("--scheduler", shown, f"a Dask scheduler at this address ({why})")
     return host, int(port)
 
 
@@ -107,9 +106,13 @@ def _identity(address: str, timeout_s: float):
     import threading
 
     from distributed.comm import connect
+    from distributed.security import Security
+
+    # the client's TLS settings from the Dask config, as Client() would use them
+    args = Security().get_connection_args("client")
 
     async def ask():
-        comm = await connect(address, timeout=timeout_s)
+        comm = await connect(address, timeout=timeout_s, **args)
         try:
             await comm.write({"op": "identity"})
             return await comm.read()
@@ -122,7 +125,8 @@ def _identity(address: str, timeout_s: float):
         try:
             out.append(asyncio.run(asyncio.wait_for(ask(), timeout_s)))
         except Exception as e:  # noqa: BLE001 - any failure means: not a scheduler
-            out.append("no Dask answer" if isinstance(e, TimeoutError) else type(e).__name__)
+            why = "no Dask answer" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
+            out.append(why)
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
