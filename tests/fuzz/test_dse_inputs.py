@@ -139,3 +139,16 @@ def test_silent_port_is_refused_within_the_client_timeout():
         check_scheduler(f"tcp://127.0.0.1:{silent_port()}")
     assert e.value.expected == "a Dask scheduler at this address ('no Dask answer')"
     assert time.perf_counter() - t0 < CLIENT_TIMEOUT_S + 2
+
+
+def test_cli_bounds_match_the_api_bounds():
+    """--workers/--trials are bounded in click (so `sim --help` needs no Dask import) and
+    again in the API; the two spellings must agree."""
+    from sim import cmd_search
+    from sim.dse import run, search
+
+    assert cmd_search.MAX_WORKERS == run.MAX_WORKERS == 256
+    assert cmd_search.MAX_TRIALS == search.MAX_TRIALS == MAX_POINTS == 100_000
+    with pytest.raises(InputError) as e:
+        run.sweep(GOOD_SPEC, "unused-out", workers=257)
+    assert (e.value.source, e.value.expected) == ("--workers", "an integer in [0, 256]")
