@@ -18,6 +18,8 @@ from reports.build import RunData, write_report
 from sim.dse.analysis import best_per_constraint, pareto, pareto_mask, sensitivity
 from sim.dse.spec import Spec
 
+MAX_LABEL = 60  # characters of a design's label in figures and tables (_slug cuts at 60)
+
 SUMMARY_COLUMNS = [
     "label",
     "total_time_s",
@@ -67,7 +69,9 @@ def point_label(row: pd.Series, axes: list[str]) -> str:
             continue
         name = short.get(a, a.split(".")[-1])
         parts.append(f"{name}={v:.4g}" if isinstance(v, float) else f"{name}={v}")
-    return " ".join(parts) or str(row.get("arch", "?"))
+    label = " ".join(parts) or str(row.get("arch", "?"))
+    # a figure label, not a record: long axis values (names) are cut
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
 def _simulate_row(results: Path, simulate, *args, **kwargs):

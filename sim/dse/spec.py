@@ -184,7 +184,7 @@ class Search(_Strict):
 
 
 class Spec(_Strict):
-    name: str = "sweep"
+    name: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)] = "sweep"
     base: str = Field(description="preset name or arch YAML path (relative to the spec file)")
     workload: Workload = Field(default_factory=Workload)
     phases: list[Literal["prefill", "decode", "total"]] = Field(

@@ -286,6 +286,8 @@ BAD_FIELDS: dict[str, dict] = {
         axes={"wq": ["int8", "int4-g128"]}, accuracy={"model": "gpt-17"}
     ),
     "name_list": spec_with(name=["a"]),
+    "name_long": spec_with(name="n" * 20000),
+    "name_empty": spec_with(name=""),
 }
 
 # Not in the corpus, valid by contract: `pe_array.rows: [2**50]` validates as an arch and
