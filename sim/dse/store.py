@@ -224,8 +224,9 @@ def read_results(out: str | Path, source: str = "RESULTS") -> pd.DataFrame:
     if bad.any():
         got = quote(df.loc[bad, "phase"].iloc[0])
         raise InputError(src, "phase", f"one of {', '.join(PHASES)} (got {got})")
-    if df["key"].isna().any():
-        raise InputError(src, "key", "a key in every row")
+    for col in (*TEXT_COLUMNS, *INT_COLUMNS):  # only `error` and `perplexity_model` may be null
+        if col not in NULLABLE and df[col].isna().any():
+            raise InputError(src, col, "a value in every row (found a null)")
     for col, lo, hi in (
         ("prefill", 1, MAX_TOKENS),
         ("decode", 0, MAX_TOKENS),
@@ -233,7 +234,7 @@ def read_results(out: str | Path, source: str = "RESULTS") -> pd.DataFrame:
     ):
         bad = ~df[col].between(lo, hi)
         if bad.any():
-            got = quote(int(df.loc[bad, col].iloc[0]))
+            got = quote(df.loc[bad, col].iloc[0])
             raise InputError(src, col, f"integers in [{lo}, {hi}] (got {got})")
     for col in FLOAT_COLUMNS:  # NaN is a missing value (an errored point); inf is not ours
         vals = pd.to_numeric(df[col], errors="coerce")

@@ -359,6 +359,13 @@ def _drop(col):
     return lambda df: df.drop(columns=[col])
 
 
+def pd_null_ints(n: int):
+    """An integer column whose values are all null (Parquet int64 with nulls)."""
+    import pandas as pd
+
+    return pd.array([None] * n, dtype="Int64")
+
+
 def _good_part(p: Path) -> None:
     p.write_bytes(valid_store())
 
@@ -392,6 +399,8 @@ BAD_RESULTS: dict[str, dict] = {
     "wq_unknown": {"r/part-0.parquet": _part(_set("wq", "int99"))},
     "arch_json_bad": {"r/part-0.parquet": _part(_set("arch_json", "{not json"))},
     "arch_json_invalid": {"r/part-0.parquet": _part(_set("arch_json", '{"name": 3}'))},
+    "null_arch_json": {"r/part-0.parquet": _part(_set("arch_json", None))},
+    "null_decode": {"r/part-0.parquet": _part(lambda df: df.assign(decode=pd_null_ints(len(df))))},
     "inf_metric": {"r/part-0.parquet": _part(_set("energy_per_token_j", float("inf")))},
     "all_errored": {"r/part-0.parquet": _part(_set("error", "boom"))},
     "two_schemas": {

@@ -237,3 +237,39 @@ def test_sweep_spec_key_mutants(tmp_path, path, edit):
 def test_sweep_spec_byte_mutants(tmp_path, ops):
     text = yaml.safe_dump(SWEEP_SPEC, sort_keys=False).encode()
     _sweep(tmp_path, _mutate_bytes(text, ops))
+
+
+# ---- results stores (sim report) -------------------------------------------------------------
+REPORT_SETTINGS = settings(SETTINGS, max_examples=15)  # each report draws its figures (~1 s)
+
+
+@REPORT_SETTINGS
+@given(
+    col=st.sampled_from(
+        ["key", "phase", "arch_json", "model", "wq", "prefill", "decode", "batch", "tokens_per_s"]
+        + ["energy_per_token_j", "area_mm2", "error", "axis.pe_array.rows", "rows"]
+    ),
+    value=HOSTILE,
+    which=st.sets(st.integers(0, 5), min_size=1),
+)
+def test_report_store_mutants(tmp_path, col, value, which):
+    """A real store (corpus_dse.valid_store) with hostile values in some rows of one column:
+    `sim report` accepts it (exit 0) or exits 2 with one line, never a traceback."""
+    import io
+
+    import pandas as pd
+
+    from tests.fuzz.corpus_dse import GOOD_TEXT, valid_store
+
+    df = pd.read_parquet(io.BytesIO(valid_store()))
+    df[col] = df[col].astype(object)
+    for i in which:
+        df.at[i, col] = value
+    d = Path(tempfile.mkdtemp(dir=tmp_path))
+    (d / "r").mkdir()
+    try:
+        df.to_parquet(d / "r" / "part-0.parquet", index=False)
+    except Exception:  # noqa: BLE001 - a mix pyarrow cannot store is no store at all
+        return
+    (d / "r" / "_spec.yaml").write_text(GOOD_TEXT)
+    _invoke(["report", str(d / "r"), "--out", str(d / "rep"), "--top", "1"], d)
