@@ -22,7 +22,7 @@ import pandas as pd
 
 from common.errors import InputError
 from common.files import check_output, write_atomic
-from common.inputs import quote, short
+from common.inputs import is_dir, quote, short
 
 STRING_COLUMNS = ("error", "perplexity_model")
 
@@ -146,9 +146,13 @@ def _parts(out: Path) -> list[Path]:
 
 class Store:
     def __init__(self, out: str | Path, source: str = "--out") -> None:
-        # a directory or a new name (never a file, device, FIFO or symlink; a path the OS
-        # accepts), checked before any work
-        self.out = check_output(out, "directory", source)
+        # a directory or a new name (never a file, device, FIFO or a symlink to one; a path
+        # the OS accepts), checked before any work. A symlink to a directory is used as
+        # that directory: part files are added into it, nothing is replaced.
+        if os.path.islink(out) and is_dir(out):
+            self.out = Path(out)
+        else:
+            self.out = check_output(out, "directory", source)
         self.source = source
         self._keys: set[str] | None = None
         self._rows: dict[str, dict] | None = None  # key -> row, once read

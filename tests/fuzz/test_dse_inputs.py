@@ -152,3 +152,16 @@ def test_cli_bounds_match_the_api_bounds():
     with pytest.raises(InputError) as e:
         run.sweep(GOOD_SPEC, "unused-out", workers=257)
     assert (e.value.source, e.value.expected) == ("--workers", "an integer in [0, 256]")
+
+
+def test_sweep_into_a_symlinked_directory(tmp_path):
+    """--out may be a symlink to a directory (part files go into it; nothing is replaced),
+    unlike a symlink to anything else (the corpus: /dev/null)."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(GOOD_SPEC))
+    r = _run(["sweep", "s.yaml", "--out", "link"], tmp_path)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "link").is_symlink()
+    assert len(list((tmp_path / "real").glob("part-*.parquet"))) == 1
+    assert (tmp_path / "real" / "_spec.yaml").is_file()
