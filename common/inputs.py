@@ -22,6 +22,7 @@ Limits (issue 12; each is far above any legitimate input and far below what can 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -29,8 +30,6 @@ import re
 import stat
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from common.errors import InputError
 
@@ -130,65 +129,73 @@ def _reason(e: BaseException) -> str:
 
 
 # ---- YAML ----------------------------------------------------------------------------------
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _mark(node_or_event) -> str:
     m = getattr(node_or_event, "start_mark", None)
     return f"line {m.line + 1}" if m is not None else "document"
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """SafeLoader that refuses duplicate keys, unhashable keys and out-of-range numbers."""
+@functools.cache
+def _loaders() -> tuple[type, type]:
+    """(the fast base loader, our checking loader): built on first use, so importing this
+    module does not load PyYAML (`from sim import simulate` start-up)."""
+    import yaml
 
-    source = "yaml"
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def construct_mapping(self, node, deep=False):
-        if not isinstance(node, yaml.MappingNode):
-            raise InputError(self.source, _mark(node), "a mapping")
-        self.flatten_mapping(node)
-        out = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                hash(key)
-            except TypeError:
+    class _Loader(base):  # type: ignore[misc, valid-type]
+        """SafeLoader that refuses duplicate keys, unhashable keys and out-of-range
+        numbers."""
+
+        source = "yaml"
+
+        def construct_mapping(self, node, deep=False):
+            if not isinstance(node, yaml.MappingNode):
+                raise InputError(self.source, _mark(node), "a mapping")
+            self.flatten_mapping(node)
+            out = {}
+            for key_node, value_node in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise InputError(
+                        self.source, _mark(key_node), "a scalar mapping key (not a list or mapping)"
+                    ) from None
+                if key in out:
+                    raise InputError(
+                        self.source,
+                        f"{_mark(key_node)}: {short(str(key))}",
+                        "a key given only once",
+                    )
+                out[key] = self.construct_object(value_node, deep=deep)
+            return out
+
+        def construct_yaml_int(self, node):
+            digits = sum(c.isdigit() for c in node.value)
+            if digits > MAX_INT_DIGITS:
                 raise InputError(
-                    self.source, _mark(key_node), "a scalar mapping key (not a list or mapping)"
-                ) from None
-            if key in out:
-                raise InputError(
-                    self.source, f"{_mark(key_node)}: {short(str(key))}", "a key given only once"
+                    self.source, _mark(node), f"an integer of at most {MAX_INT_DIGITS} digits"
                 )
-            out[key] = self.construct_object(value_node, deep=deep)
-        return out
+            value = super().construct_yaml_int(node)
+            _check_number(value, self.source, _mark(node))
+            return value
 
-    def construct_yaml_int(self, node):
-        digits = sum(c.isdigit() for c in node.value)
-        if digits > MAX_INT_DIGITS:
-            raise InputError(
-                self.source, _mark(node), f"an integer of at most {MAX_INT_DIGITS} digits"
-            )
-        value = super().construct_yaml_int(node)
-        _check_number(value, self.source, _mark(node))
-        return value
+        def construct_yaml_float(self, node):
+            value = super().construct_yaml_float(node)
+            _check_number(value, self.source, _mark(node))
+            return value
 
-    def construct_yaml_float(self, node):
-        value = super().construct_yaml_float(node)
-        _check_number(value, self.source, _mark(node))
-        return value
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
-_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
-# YAML 1.2 floats without a dot (`1e30`, `1E+9`) are numbers, not strings, so that they
-# meet the number rules instead of reaching a schema as text that parses to inf.
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+$"),
-    list("-+.0123456789"),
-)
+    _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
+    _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+    _Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
+    # YAML 1.2 floats without a dot (`1e30`, `1E+9`) are numbers, not strings, so that
+    # they meet the number rules instead of reaching a schema as text that parses to inf.
+    _Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+$"),
+        list("-+.0123456789"),
+    )
+    return base, _Loader
 
 
 def _check_number(value, source: str, where: str) -> None:
@@ -198,7 +205,7 @@ def _check_number(value, source: str, where: str) -> None:
         raise InputError(source, where, f"a number of magnitude at most 2**53 (got {quote(value)})")
 
 
-def _yaml_error(e: yaml.YAMLError, source: str) -> InputError:
+def _yaml_error(e: Exception, source: str) -> InputError:
     mark = getattr(e, "problem_mark", None)
     where = f"line {mark.line + 1}" if mark else "document"
     problem = getattr(e, "problem", None) or str(e).splitlines()[0]
@@ -207,10 +214,13 @@ def _yaml_error(e: yaml.YAMLError, source: str) -> InputError:
 
 def load_yaml(text: str, source: str) -> Any:
     """Parse one YAML document under the limits above."""
+    import yaml
+
     source = short(source)
+    base, checking = _loaders()
     try:
         depth = events = 0
-        for ev in yaml.parse(text, Loader=_BaseLoader):
+        for ev in yaml.parse(text, Loader=base):
             events += 1
             if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
                 raise InputError(
@@ -228,7 +238,7 @@ def load_yaml(text: str, source: str) -> Any:
                 raise InputError(source, _mark(ev), "a single YAML document (found a second)")
             if events > MAX_NODES:
                 raise InputError(source, "document", f"at most {MAX_NODES} YAML nodes")
-        loader = _Loader(text)
+        loader = checking(text)
         loader.source = source
         try:
             return loader.get_single_data()

@@ -323,9 +323,11 @@ def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, comput
     trips = mp.trips(M, K, N)
 
     # tile sizes per index (only the last tile of a dimension is short): computed once
-    sm = [min(mp.tm, M - i * mp.tm) for i in range(trips["m"])]
-    sk = [min(mp.tk, K - i * mp.tk) for i in range(trips["k"])]
-    sn = [min(mp.tn, N - i * mp.tn) for i in range(trips["n"])]
+    sizes = [
+        np.minimum(t, D - np.arange(trips[c], dtype=np.int64) * t)
+        for c, t, D in (("m", mp.tm, M), ("k", mp.tk, K), ("n", mp.tn, N))
+    ]
+    sm, sk, sn = (x.tolist() for x in sizes)  # Python ints for the callables
     cyc: dict[tuple[int, int, int], float] = {}
 
     def tile_cycles(im: int, ik: int, in_: int) -> float:
@@ -346,9 +348,7 @@ def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, comput
         return sm[im] * sn[in_] * (o_bytes if final else acc_bytes)
 
     table = TileTable(
-        np.array(sm, dtype=np.int64),
-        np.array(sk, dtype=np.int64),
-        np.array(sn, dtype=np.int64),
+        *sizes,
         lambda m, k, n: coster.tile(m, k, n, a, b, op).cycles,
         a_dram,
         b_bytes,

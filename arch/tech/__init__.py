@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 _TABLES = Path(__file__).with_name("tables.yaml")
 
 
@@ -58,6 +56,8 @@ class TechTable:
 
 @cache
 def _raw() -> dict:
+    import yaml  # on first use: keeps `from sim import simulate` light
+
     return yaml.safe_load(_TABLES.read_text())
 
 
