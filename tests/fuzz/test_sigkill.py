@@ -156,23 +156,39 @@ def test_sigkill_sweep_out_resumes(tmp_path):
     (ref / "s.yaml").write_text(yaml.safe_dump(SWEEP_SPEC))
     duration = _timed(args, ref)
     rng = random.Random(12)
-    stored_before = 0
-    for _ in range(SWEEP_KILLS):
+    n = 12
+    out = tmp_path / "o"
+    stored_before, mid_sweep = 0, 0
+    for i in range(SWEEP_KILLS):
         p = _sim(args, tmp_path)
-        time.sleep(rng.uniform(0.3, duration))
+        if i == 0:  # anywhere in the run, start-up included
+            time.sleep(rng.uniform(0.3, duration))
+        else:  # after a random number of further parts (each one point), + up to 50 ms
+            if n - stored_before < 2:
+                p.kill()
+                p.wait(timeout=60)
+                break
+            want = stored_before + rng.randint(1, n - stored_before - 1)
+            deadline = time.time() + 120
+            while time.time() < deadline and p.poll() is None:
+                if len(list(out.glob("part-*.parquet"))) >= want:
+                    break
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.05))
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=60)
-        out = tmp_path / "o"
         if not out.exists():
             continue
         rows, keys = _store_state(out)
         assert rows == len(keys) and len(keys) >= 3 * stored_before  # no duplicates, no loss
         stored_before = len(keys) // 3  # points (3 phase rows each)
+        mid_sweep += 0 < stored_before < n
         for e in out.iterdir():
             if e.name.startswith("part-") and e.name.endswith(".parquet") or e.name == "_spec.yaml":
                 continue
             m = TAG.match(e.name)
             assert m and int(m.group(1)) == p.pid, e.name
+    assert mid_sweep >= 2, "the kills must land mid-sweep"
     done = subprocess.run(
         [sys.executable, "-P", "-m", "sim", *args],
         cwd=tmp_path,
@@ -182,7 +198,6 @@ def test_sigkill_sweep_out_resumes(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    n = 12
     assert done.stdout.startswith(
         f"{n} points: {n - stored_before} computed, {stored_before} already stored, 0 errored"
     ), done.stdout
