@@ -66,15 +66,27 @@ def tile_choices(dim: int, quantum: int, max_choices: int = 10) -> np.ndarray:
     return vals
 
 
-def refetch(order: str, trips: dict[str, np.ndarray], operand: str) -> np.ndarray:
-    """How many times an operand is read from DRAM in full under a loop order."""
+def _refetch_mask(operand: str) -> np.ndarray:
+    """(ORDERS x 3) booleans: does loop m / k / n multiply the operand's reads under each
+    order? Yes for a loop the operand does not depend on that runs outside its innermost
+    relevant loop (a tile is reused only while consecutive iterations keep its indices)."""
     rel = _RELEVANT[operand]
-    innermost_rel = max(order.index(c) for c in rel)
-    r = np.ones_like(trips["m"])
-    for pos, c in enumerate(order):
-        if c not in rel and pos < innermost_rel:
-            r = r * trips[c]
-    return r
+    mask = np.zeros((len(ORDERS), 3), dtype=bool)
+    for o, order in enumerate(ORDERS):
+        innermost_rel = max(order.index(c) for c in rel)
+        for pos, c in enumerate(order):
+            if c not in rel and pos < innermost_rel:
+                mask[o, "mkn".index(c)] = True
+    return mask
+
+
+_MASKS = {x: _refetch_mask(x) for x in _RELEVANT}
+
+
+def refetch_all(trips: np.ndarray, operand: str) -> np.ndarray:
+    """How many times an operand is read from DRAM in full under each loop order: an
+    (ORDERS x C) array from the trip counts `trips` (3 x C: m, k, n)."""
+    return np.prod(np.where(_MASKS[operand][:, :, None], trips[None, :, :], 1), axis=1)
 
 
 @dataclass(frozen=True)
@@ -136,10 +148,8 @@ def candidates(
     tm, tk, tn = tm[ok], tk[ok], tn[ok]
     if tm.size == 0:
         return None
-    trips = {"m": -(-M // tm), "k": -(-K // tk), "n": -(-N // tn)}
-    ra = np.stack([refetch(o, trips, "A") for o in ORDERS])
-    rb = np.stack([refetch(o, trips, "B") for o in ORDERS])
-    ro = np.stack([refetch(o, trips, "O") for o in ORDERS])
+    trips = np.stack([-(-M // tm), -(-K // tk), -(-N // tn)])
+    ra, rb, ro = (refetch_all(trips, x) for x in "ABO")
     return Candidates(
         tm,
         tk,
