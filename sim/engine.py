@@ -98,22 +98,15 @@ class Coster:
             # tie keeps the earliest), each view's cycles limited by the buffers
             tile = Tile(m, k, n, a, b, op.kind, dict(op.stats))
             views = self.views()
-            need = None
-            if len(views) > 1 and self._vectorized():  # over the views: cost the fastest
-                one = np.array([[m]]), np.array([[k]]), np.array([[n]])
-                need = self._limited(self.accel.pe.tile_cycles_array(*one, a, b, tile.stats, views))
-            if need is not None:
-                tc = buffer_limited(self.accel, views[int(np.argmin(need[:, 0]))].tile_cost(tile))
-            else:
-                tc = buffer_limited(self.accel, views[0].tile_cost(tile))
-                macs = m * k * n
-                for v in views[1:]:
-                    # a part cannot beat its own roofline: skip it unless it could be faster
-                    if macs / v.peak_macs_per_cycle(a, b) >= tc.cycles:
-                        continue
-                    c = buffer_limited(self.accel, v.tile_cost(tile))
-                    if c.cycles < tc.cycles:
-                        tc = c
+            tc = buffer_limited(self.accel, views[0].tile_cost(tile))
+            macs = m * k * n
+            for v in views[1:]:
+                # a part cannot beat its own roofline: skip it unless it could be faster
+                if macs / v.peak_macs_per_cycle(a, b) >= tc.cycles:
+                    continue
+                c = buffer_limited(self.accel, v.tile_cost(tile))
+                if c.cycles < tc.cycles:
+                    tc = c
             self._tiles[key] = tc
         return tc
 
