@@ -102,11 +102,19 @@ def simulate_ops(
     rows = []
     for (phase, name), items in groups.items():
         op0 = items[0][0]
-        count = sum(o.count for o, _ in items)
-        cycles = sum(c.cycles * o.count for o, c in items)
-        comp = sum(c.compute_cycles * o.count for o, c in items)
-        macs = sum(c.macs * o.count for o, c in items)
-        mem_cycles = sum(c.dram_bytes * o.count for o, c in items) / accel.dram_bytes_per_cycle
+        # one pass, each total summed in op order from 0 (as sum() would)
+        count = cycles = comp = macs = dram = cpj = spj = dpj = 0
+        for o, c in items:
+            n = o.count
+            count += n
+            cycles += c.cycles * n
+            comp += c.compute_cycles * n
+            macs += c.macs * n
+            dram += c.dram_bytes * n
+            cpj += c.compute_pj * n
+            spj += c.sram_pj * n
+            dpj += c.dram_pj * n
+        mem_cycles = dram / accel.dram_bytes_per_cycle
         rows.append(
             OpRow(
                 phase=phase,
@@ -119,13 +127,13 @@ def simulate_ops(
                 cycles=cycles,
                 time_s=cycles / f,
                 compute_cycles=comp,
-                dram_bytes=sum(c.dram_bytes * o.count for o, c in items),
+                dram_bytes=dram,
                 macs=macs,
                 utilization=macs / (peak * cycles) if macs and cycles else 0.0,
                 bound=_bound(items, comp, mem_cycles),
-                energy_compute_j=sum(c.compute_pj * o.count for o, c in items) * 1e-12,
-                energy_sram_j=sum(c.sram_pj * o.count for o, c in items) * 1e-12,
-                energy_dram_j=sum(c.dram_pj * o.count for o, c in items) * 1e-12,
+                energy_compute_j=cpj * 1e-12,
+                energy_sram_j=spj * 1e-12,
+                energy_dram_j=dpj * 1e-12,
                 mapping=items[-1][1].mapping,
             )
         )
@@ -305,7 +313,10 @@ def _periodic(op: Op, d: int, xs: list[int], at) -> dict[int, OpCostRecord] | No
         q, r = divmod(x - x0, T)
         base = sub[x0 + r]
         vals = {f: getattr(base, f) + q * delta[f] for f in _NUMERIC}
-        return replace(base, macs=base.macs and _with_dim(op, d, x).macs, **vals)
+        dims = list(_dims(op))
+        dims[d] = x
+        macs = base.macs and dims[0] * dims[1] * dims[2]  # a GEMM's M x K x N
+        return OpCostRecord(**vals, macs=macs, bound=base.bound, mapping=base.mapping)
 
     n = len(xs)
     for x in {x1, xs[n // 2], xs[(2 * n) // 3], xs[n - 1 - n // 7]}:
@@ -339,7 +350,7 @@ def _interp(a: OpCostRecord, b: OpCostRecord, xa: int, xb: int, x: int) -> OpCos
     vals = {f: _lerp(getattr(a, f), getattr(b, f), t) for f in _NUMERIC}
     near = a if t < 0.5 else b
     macs = round(_lerp(a.macs, b.macs, t))
-    return replace(near, macs=macs, **vals)
+    return OpCostRecord(**vals, macs=macs, bound=near.bound, mapping=near.mapping)
 
 
 def gemm(

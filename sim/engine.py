@@ -98,6 +98,12 @@ class Coster:
             # tie keeps the earliest), each view's cycles limited by the buffers
             tile = Tile(m, k, n, a, b, op.kind, dict(op.stats))
             views = self.views()
+            if len(views) > 1 and self._vectorized():  # all views' cycles in one call
+                one = np.array([[m]]), np.array([[k]]), np.array([[n]])
+                got = self.accel.pe.tile_cycles_array(*one, a, b, tile.stats, views)
+                best = views[int(np.argmin(self._limited(got)[:, 0]))]  # first fastest
+                self._tiles[key] = tc = buffer_limited(self.accel, best.tile_cost(tile))
+                return tc
             tc = buffer_limited(self.accel, views[0].tile_cost(tile))
             macs = m * k * n
             for v in views[1:]:
