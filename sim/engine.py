@@ -1,8 +1,10 @@
 """The engine: cost every op on an accelerator, memoized by signature.
 
-Stages (each a plain function): map (sim.mapping) -> cost tiles (the PE family) ->
-pipeline (sim.pipeline, simpy) -> collect (sim.result). The engine knows no family's
-arithmetic; it asks `accel.pe` for tile costs and adds buffers, DRAM, overlap and energy.
+Stages (each a plain function): map (sim.mapping: every candidate tiling, screened at
+once by the family's vectorized tile cycles where it has them) -> cost tiles (the PE
+family) -> pipeline (sim.pipeline's event model, on its Python or numba engine) ->
+collect (sim.result). The engine knows no family's arithmetic; it asks `accel.pe` for
+tile costs and adds buffers, DRAM, overlap and energy.
 """
 
 from __future__ import annotations
