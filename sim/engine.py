@@ -143,21 +143,23 @@ class Coster:
 
     def _candidate_compute(self, M: int, K: int, N: int, cands, a, b, op: Op) -> np.ndarray:
         tm, tk, tn = cands.tm, cands.tk, cands.tn
-        parts = []  # per dimension: ((size, count) of the full tiles, of the edge tile)
-        for dim, t in ((M, tm), (K, tk), (N, tn)):
-            full, rem = dim // t, dim % t
-            parts.append(((t, full), (np.where(rem > 0, rem, t), (rem > 0).astype(np.int64))))
-        combos = [(pm, pk, pn) for pm in parts[0] for pk in parts[1] for pn in parts[2]]
-        ms = np.concatenate([c[0][0] for c in combos])
-        ks = np.concatenate([c[1][0] for c in combos])
-        ns = np.concatenate([c[2][0] for c in combos])
-        cyc = self._cycles_array(ms, ks, ns, a, b, op)
-        total = np.zeros(tm.size)
-        for j, (pm, pk, pn) in enumerate(combos):  # tile_shapes' order: m, then k, then n
-            count = pm[1] * pk[1] * pn[1]
-            part = cyc[j * tm.size : (j + 1) * tm.size]
-            total = total + np.where(count > 0, part * count, 0)
-        return total
+        C = tm.size
+        # per dimension (m, k, n): size and count of the full tiles [0] and the edge tile [1]
+        size = np.empty((3, 2, C), dtype=np.int64)
+        count = np.empty((3, 2, C), dtype=np.int64)
+        for d, (dim, t) in enumerate(((M, tm), (K, tk), (N, tn))):
+            rem = dim % t
+            size[d, 0], count[d, 0] = t, dim // t
+            size[d, 1], count[d, 1] = np.where(rem > 0, rem, t), rem > 0
+        # the 8 (m, k, n) part combinations in tile_shapes' order, each over every candidate
+        grid = (2, 2, 2, C)
+        ms = np.broadcast_to(size[0][:, None, None, :], grid).reshape(-1)
+        ks = np.broadcast_to(size[1][None, :, None, :], grid).reshape(-1)
+        ns = np.broadcast_to(size[2][None, None, :, :], grid).reshape(-1)
+        n = count[0][:, None, None, :] * count[1][None, :, None, :] * count[2][None, None, :, :]
+        cyc = self._cycles_array(ms, ks, ns, a, b, op).reshape(8, C)
+        # integer-valued cycles x counts: exact sums in any order
+        return np.where(n.reshape(8, C) > 0, cyc * n.reshape(8, C), 0).sum(axis=0)
 
     def _cycles_array(self, ms, ks, ns, a, b, op: Op) -> np.ndarray:
         """Buffer-limited cycles of the fastest view for each tile shape (Coster.tile)."""
