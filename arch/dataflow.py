@@ -84,3 +84,15 @@ def power_of_two_parts(R: int, C: int) -> list[tuple[int, int]]:
         return out
 
     return [(r, c) for r in halvings(R) for c in halvings(C)]
+
+
+def view_columns(owner, views: tuple, *attrs: str):
+    """Each attribute of `views` (sub-array views) as an (V, 1) int64 column, for the
+    vectorized tile costs; cached on `owner` for the last views tuple it was asked for."""
+    import numpy as np
+
+    got = owner.__dict__.get("_view_columns")
+    if got is None or got[0] is not views or got[1] != attrs:
+        cols = tuple(np.array([[getattr(v, x)] for v in views], dtype=np.int64) for x in attrs)
+        got = owner.__dict__["_view_columns"] = (views, attrs, cols)
+    return got[2]

@@ -65,7 +65,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from arch.bitserial import ACC_BITS, os_buffer_bits, os_tile_cycles
-from arch.dataflow import bus_bits_per_cycle, cdiv, fill_cycles, power_of_two_parts, ws_cycles
+from arch.dataflow import (
+    bus_bits_per_cycle,
+    cdiv,
+    fill_cycles,
+    power_of_two_parts,
+    view_columns,
+    ws_cycles,
+)
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -252,8 +259,7 @@ class MixPE(TileModel):
             return None
         import numpy as np
 
-        R = np.array([[v.R] for v in views], dtype=np.int64)
-        C = np.array([[v.C] for v in views], dtype=np.int64)
+        R, C = view_columns(self, views, "R", "C")
         q, s = self.step(a, b)
         kf, nf = cdiv(k, R * q), cdiv(n, C)
         W = R

@@ -79,6 +79,7 @@ from arch.dataflow import (
     cdiv,
     fill_cycles,
     power_of_two_parts,
+    view_columns,
     ws_cycles,
 )
 from arch.pe import Tile, TileCost, TileModel
@@ -219,9 +220,7 @@ class SystolicMAC(TileModel):
         fold_cycles and tile_cost's closed forms, broadcast."""
         import numpy as np
 
-        R = np.array([[v.R] for v in views], dtype=np.int64)
-        C = np.array([[v.C] for v in views], dtype=np.int64)
-        bus = np.array([[v.bus_bits] for v in views], dtype=np.int64)
+        R, C, bus = view_columns(self, views, "R", "C", "bus_bits")
         L = self.L
         a_bits, b_bits, acc = a.element_bits, b.element_bits, 32
         scalesim = self.p.timing_convention == "scalesim"
