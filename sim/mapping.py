@@ -48,8 +48,10 @@ class Mapping:
         return f"{self.tm}x{self.tk}x{self.tn}/{self.order}"
 
 
+@lru_cache(maxsize=4096)
 def tile_choices(dim: int, quantum: int, max_choices: int = 10) -> np.ndarray:
-    """Candidate tile sizes along one dim: multiples of `quantum`, log-spaced, incl. full."""
+    """Candidate tile sizes along one dim: multiples of `quantum`, log-spaced, incl. full.
+    Memoized (a pure function; callers must not modify the array)."""
     full = ceil(dim / quantum) * quantum
     units = full // quantum
     steps = {1, units}
