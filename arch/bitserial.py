@@ -74,6 +74,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from arch.activity import random_code_terms
+from arch.dataflow import cdiv, eceil, emax
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -120,13 +121,14 @@ def os_tile_cycles(
     group: int = 0,
     dequant_cycles: int = 0,
 ) -> int:
-    """Closed form of an output-stationary broadcast array (module docstring)."""
-    mf = ceil(m / rows)
-    folds = mf * ceil(n / cols)
-    per_fold = ceil(k / k_per_step) * step_cycles
+    """Closed form of an output-stationary broadcast array (module docstring); one tile or
+    numpy arrays of tiles (arch/dataflow.py)."""
+    mf = cdiv(m, rows)
+    folds = mf * cdiv(n, cols)
+    per_fold = cdiv(k, k_per_step) * step_cycles
     if group and dequant_cycles:
-        per_fold = max(per_fold, ceil(k / group) * dequant_cycles)
-    return ceil(folds * per_fold) + (m - (mf - 1) * rows)
+        per_fold = emax(per_fold, cdiv(k, group) * dequant_cycles)
+    return eceil(folds * per_fold) + (m - (mf - 1) * rows)
 
 
 def os_buffer_bits(
@@ -136,11 +138,11 @@ def os_buffer_bits(
     the k x n weight block once (broadcast down the columns), each C-column fold reads
     the m x k activations once (broadcast along the rows), outputs are written once."""
     reads = {
-        "weight": k * n * b.bits_per_element * ceil(m / rows),
-        "input": m * k * a.bits_per_element * ceil(n / cols),
+        "weight": k * n * b.bits_per_element * cdiv(m, rows),
+        "input": m * k * a.bits_per_element * cdiv(n, cols),
         "output": 0.0,
     }
-    return reads, {"output": float(m * n * ACC_BITS)}
+    return reads, {"output": 1.0 * (m * n * ACC_BITS)}
 
 
 class BitSerialParams(BaseModel):
@@ -262,24 +264,14 @@ class BitSerial(TileModel):
 
     def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
         """tile_cost's cycles and buffer bits for shapes (1, S) on the one view (the whole
-        array): os_tile_cycles and os_buffer_bits, broadcast."""
-        import numpy as np
-
+        array): os_tile_cycles and os_buffer_bits on arrays."""
         ser, _, _ = self._split(a, b)
         s = self.step_cycles(a, b, stats)
-        R, C, L = self.R, self.C, self.L
-        mf = -(-m // R)
-        nf = -(-n // C)
-        per_fold = -(-k // L) * s
-        g, dq = ser.block_size, self.p.dequant_cycles
-        if g and dq:
-            per_fold = np.maximum(per_fold, -(-k // g) * dq)
-        cycles = np.ceil(mf * nf * per_fold).astype(np.int64) + (m - (mf - 1) * R)
-        bits = {
-            "weight": k * n * b.bits_per_element * mf,
-            "input": m * k * a.bits_per_element * nf,
-            "output": 0.0 + (m * n * ACC_BITS).astype(float),
-        }
+        cycles = os_tile_cycles(
+            m, k, n, self.R, self.C, self.L, s, ser.block_size, self.p.dequant_cycles
+        )
+        reads, writes = os_buffer_bits(m, k, n, self.R, self.C, a, b)
+        bits = {x: reads.get(x, 0.0) + writes.get(x, 0.0) for x in ("weight", "input", "output")}
         return cycles, bits
 
     def op_counts(self, tile: Tile) -> dict[str, float]:

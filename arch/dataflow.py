@@ -42,14 +42,39 @@ from __future__ import annotations
 from math import ceil, sqrt
 
 
+# The closed forms below take Python numbers or numpy arrays alike: a family's tile_cost
+# calls them with one tile's numbers, its tile_cycles_array with arrays of shapes (and of
+# sub-array views), so both give the same values from the same formulas.
 def cdiv(x, y):
     """ceil(x / y) of positive integers (or numpy integer arrays), exactly."""
     return -(-x // y)
 
 
-def fill_cycles(k_rows: int, c_cols: int, b_bits: float, bus_bits_per_cycle: float) -> int:
+def _scalar(*xs) -> bool:
+    return all(getattr(x, "ndim", 0) == 0 for x in xs)
+
+
+def emax(x, y):
+    """max(x, y); elementwise for numpy arrays."""
+    if _scalar(x, y):
+        return max(x, y)
+    import numpy as np
+
+    return np.maximum(x, y)
+
+
+def eceil(x):
+    """ceil(x) as an integer; elementwise (int64) for numpy arrays."""
+    if _scalar(x):
+        return ceil(x)
+    import numpy as np
+
+    return np.ceil(x).astype(np.int64)
+
+
+def fill_cycles(k_rows: int, c_cols: int, b_bits: int, bus_bits_per_cycle: int) -> int:
     """Cycles to load one fold's k_rows x c_cols weights of b_bits over the fill bus."""
-    return max(1, ceil(k_rows * c_cols * b_bits / bus_bits_per_cycle))
+    return emax(1, cdiv(k_rows * c_cols * b_bits, bus_bits_per_cycle))
 
 
 def bus_bits_per_cycle(fill_bits: int, buffer_banks: int, buffer_width_bits: int) -> int:
@@ -60,11 +85,9 @@ def bus_bits_per_cycle(fill_bits: int, buffer_banks: int, buffer_width_bits: int
 def ws_cycles(
     m: int, kf: int, nf: int, R: int, C: int, c_last: int, W: int, double_buffer: bool
 ) -> int:
-    """Cycles of kf x nf weight-stationary folds (n-block outer, k-block inner). Integers
-    or numpy integer arrays (m, kf, nf, c_last) alike."""
+    """Cycles of kf x nf weight-stationary folds (n-block outer, k-block inner)."""
     if double_buffer:
-        longer = m + (W - m) * (W > m)  # max(m, W), elementwise for arrays
-        return W + (kf * nf - 1) * longer + m + R + c_last - 2
+        return W + (kf * nf - 1) * emax(m, W) + m + R + c_last - 2
     return (nf - 1) * kf * (W + R + C + m - 2) + kf * (W + R + c_last + m - 2)
 
 

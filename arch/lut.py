@@ -82,6 +82,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from arch.dataflow import cdiv
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -178,42 +179,43 @@ class LUTTensorCore(TileModel):
     # -- cost -------------------------------------------------------------------------
     def precompute_cycles(self, m: int, k: int) -> int:
         """Cycles of building the tile's tables when not fused (module docstring)."""
-        tables = m * ceil(k / UNIT_K)
+        tables = m * cdiv(k, UNIT_K)
         if self.p.variant == "tmac_cpu":
             return ceil(tables * TMAC_TABLE_ENTRIES / (self.R * self.L))
         if self.p.precompute == "fused":
             return 0
-        return ceil(TABLE_BUILD_ADDS * tables / self.p.precompute_adders)
+        return cdiv(TABLE_BUILD_ADDS * tables, self.p.precompute_adders)
 
     def fold_cycles(self, m: int, k: int, n: int, planes: int) -> int:
-        """Lookup cycles of the whole tile, pipeline fill included (no precompute)."""
-        groups = ceil(k / UNIT_K)
+        """Lookup cycles of the whole tile, pipeline fill included (no precompute). The
+        LUT Tensor Core's forms take arrays of tiles too (tile_cycles_array)."""
+        groups = cdiv(k, UNIT_K)
         if self.p.variant == "tmac_cpu":
             lookups = m * groups * planes * ceil(n / self.L)
             return ceil(lookups / (self.R * self.p.lookups_per_cycle))
-        folds = ceil(m / (UNIT_M * self.R)) * ceil(n / (UNIT_N * self.C))
+        folds = cdiv(m, UNIT_M * self.R) * cdiv(n, UNIT_N * self.C)
         return folds * groups * planes + self.p.pipeline_stages
+
+    def _traffic(self, m, k, n, a: FormatInfo, b: FormatInfo) -> tuple[dict, dict]:
+        """LUT Tensor Core buffer (read bits, write bits) of a tile; one tile or arrays."""
+        table_bits = m * cdiv(k, UNIT_K) * TABLE_ENTRIES * TABLE_ENTRY_BITS
+        reads = {
+            # each bit-plane read once per M fold; tables per N fold + raw activations
+            "weight": cdiv(m, UNIT_M * self.R) * k * n * b.element_bits,
+            "input": cdiv(n, UNIT_N * self.C) * table_bits + m * k * a.element_bits,
+            "output": 0.0,
+        }
+        return reads, {"input": table_bits, "output": m * n * 16}
 
     def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
         """tile_cost's cycles and buffer bits for shapes (1, S) on the one view (LUT Tensor
         Core; T-MAC on a CPU is costed per shape): fold_cycles, precompute_cycles and
-        tile_cost's traffic, broadcast."""
+        _traffic on arrays."""
         if self.p.variant == "tmac_cpu":
             return None
-        planes = b.element_bits
-        groups = -(-k // UNIT_K)
-        tables = m * groups
-        m_folds = -(-m // (UNIT_M * self.R))
-        n_folds = -(-n // (UNIT_N * self.C))
-        cycles = m_folds * n_folds * groups * planes + self.p.pipeline_stages
-        if self.p.precompute != "fused":
-            cycles = cycles + -(-(TABLE_BUILD_ADDS * tables) // self.p.precompute_adders)
-        table_bits = tables * TABLE_ENTRIES * TABLE_ENTRY_BITS
-        bits = {
-            "weight": m_folds * k * n * planes,
-            "input": n_folds * table_bits + m * k * a.element_bits + table_bits,
-            "output": 0.0 + m * n * 16,
-        }
+        cycles = self.fold_cycles(m, k, n, b.element_bits) + self.precompute_cycles(m, k)
+        reads, writes = self._traffic(m, k, n, a, b)
+        bits = {x: reads.get(x, 0.0) + writes.get(x, 0.0) for x in ("weight", "input", "output")}
         return cycles, bits
 
     def tile_cost(self, tile: Tile) -> TileCost:
@@ -246,15 +248,7 @@ class LUTTensorCore(TileModel):
         compute_pj = lookups * (self.mux_pj + self.exp_pj + self.fadd_pj)
         compute_pj += tables * TABLE_BUILD_ADDS * self.fadd_pj  # precompute, fused or not
         compute_pj += m * n * scale_groups * (self.fmul_pj + self.fadd_pj)
-        table_bits = tables * TABLE_ENTRIES * TABLE_ENTRY_BITS
-        n_folds = ceil(n / (UNIT_N * self.C))
-        m_folds = ceil(m / (UNIT_M * self.R))
-        reads = {
-            "weight": m_folds * k * n * planes,  # each bit-plane read once per M fold
-            "input": n_folds * table_bits + m * k * a.element_bits,  # tables + raw acts
-            "output": 0.0,
-        }
-        writes = {"input": table_bits, "output": m * n * 16}
+        reads, writes = self._traffic(m, k, n, a, b)
         cycles = self.fold_cycles(m, k, n, planes) + self.precompute_cycles(m, k)
         return TileCost(cycles, compute_pj, reads, writes, macs)
 

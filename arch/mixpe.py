@@ -238,41 +238,38 @@ class MixPE(TileModel):
 
     # -- cost -------------------------------------------------------------------------
     def tile_cycles(self, tile: Tile) -> int:
-        m, k, n = tile.m, tile.k, tile.n
-        q, s = self.step(tile.a, tile.b)
-        R, C = self.R, self.C
         if self.p.dataflow == "output_stationary":
-            return os_tile_cycles(m, k, n, R, C, q, s)
-        kf, nf = ceil(k / (R * q)), ceil(n / C)
-        c_last = n - (nf - 1) * C
+            q, s = self.step(tile.a, tile.b)
+            return os_tile_cycles(tile.m, tile.k, tile.n, self.R, self.C, q, s)
+        return self._ws(self.R, self.C, tile.m, tile.k, tile.n, tile.a, tile.b)[0]
+
+    def _ws(self, R, C, m, k, n, a: FormatInfo, b: FormatInfo):
+        """Weight-stationary (cycles, buffer read bits, buffer write bits) of a tile on an
+        R x C array: one tile, or arrays of tiles on (V, 1) columns of views alike."""
+        q, s = self.step(a, b)
+        kf, nf = cdiv(k, R * q), cdiv(n, C)
         W = R
         if self.p.weight_fill_bits is not None:
             wb = self.cfg.memory.buffers.weight
             bus = bus_bits_per_cycle(self.p.weight_fill_bits, wb.banks, wb.width_bits)
-            W = fill_cycles(R * q, C, tile.b.element_bits, bus)
-        return ws_cycles(m * s, kf, nf, R, C, c_last, W, double_buffer=True)
+            W = fill_cycles(R * q, C, b.element_bits, bus)
+        cycles = ws_cycles(m * s, kf, nf, R, C, n - (nf - 1) * C, W, double_buffer=True)
+        reads = {
+            "weight": k * n * b.bits_per_element,
+            "input": m * k * nf * a.bits_per_element,
+            "output": 1.0 * (m * n * (kf - 1) * ACC_BITS),
+        }
+        return cycles, reads, {"output": 1.0 * (m * n * kf * ACC_BITS)}
 
     def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
         """tile_cost's cycles and buffer bits for shapes (1, S) on every view (V, 1) at once
-        (weight-stationary; the output-stationary mapping is costed per shape)."""
+        (weight-stationary, _ws on arrays; the output-stationary mapping is costed per
+        shape)."""
         if self.p.dataflow != "weight_stationary":
             return None
-        import numpy as np
-
         R, C = view_columns(self, views, "R", "C")
-        q, s = self.step(a, b)
-        kf, nf = cdiv(k, R * q), cdiv(n, C)
-        W = R
-        if self.p.weight_fill_bits is not None:  # fill_cycles, broadcast
-            wb = self.cfg.memory.buffers.weight
-            bus = bus_bits_per_cycle(self.p.weight_fill_bits, wb.banks, wb.width_bits)
-            W = np.maximum(1, cdiv(R * q * C * b.element_bits, bus))
-        cycles = ws_cycles(m * s, kf, nf, R, C, n - (nf - 1) * C, W, double_buffer=True)
-        bits = {
-            "weight": k * n * b.bits_per_element + 0 * R,
-            "input": m * k * nf * a.bits_per_element,
-            "output": (m * n * (kf - 1) * ACC_BITS).astype(float) + (m * n * kf * ACC_BITS),
-        }
+        cycles, reads, writes = self._ws(R, C, m, k, n, a, b)
+        bits = {x: reads.get(x, 0.0) + writes.get(x, 0.0) for x in ("weight", "input", "output")}
         return cycles, bits
 
     def _entries(self, tile: Tile) -> tuple[int, int]:
@@ -312,17 +309,11 @@ class MixPE(TileModel):
         m, k, n = tile.m, tile.k, tile.n
         if self.p.dataflow == "output_stationary":
             reads, writes = os_buffer_bits(m, k, n, self.R, self.C, tile.a, tile.b)
+            cycles = self.tile_cycles(tile)
         else:
-            q, _ = self.step(tile.a, tile.b)
-            kf, nf = ceil(k / (self.R * q)), ceil(n / self.C)
-            reads = {
-                "weight": k * n * tile.b.bits_per_element,
-                "input": m * k * nf * tile.a.bits_per_element,
-                "output": float(m * n * (kf - 1) * ACC_BITS),
-            }
-            writes = {"output": float(m * n * kf * ACC_BITS)}
+            cycles, reads, writes = self._ws(self.R, self.C, m, k, n, tile.a, tile.b)
         return TileCost(
-            cycles=self.tile_cycles(tile),
+            cycles=cycles,
             compute_pj=compute,
             buffer_read_bits=reads,
             buffer_write_bits=writes,

@@ -67,7 +67,6 @@ operands the tables assume; 1.0 for shape-only runs). Area: R*C*L MAC units.
 from __future__ import annotations
 
 import copy
-from math import ceil
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -190,64 +189,72 @@ class SystolicMAC(TileModel):
 
     # -- cost -------------------------------------------------------------------------
     def fold_cycles(
-        self, m: int, k: int, n: int, b_bits: float | None = None, a_bits: float | None = None
+        self, m: int, k: int, n: int, b_bits: int | None = None, a_bits: int | None = None
     ) -> int:
         """Cycles of the whole tile's folds (closed forms in the module docstring);
         b_bits / a_bits = stored width of the weights / inputs (default: the MAC's native
         width), which sets the WS / IS fill time."""
-        R, C, L = self.R, self.C, self.L
         native = _NATIVE_BITS[self.p.mac]
+        b_bits = native if b_bits is None else b_bits
+        a_bits = native if a_bits is None else a_bits
+        return self._folds(self.R, self.C, self.bus_bits, m, k, n, b_bits, a_bits)
+
+    def _folds(self, R, C, bus, m, k, n, b_bits, a_bits):
+        """fold_cycles on R x C (one view, or (V, 1) columns of views, with their fill-bus
+        widths `bus`) for one tile or arrays of tiles (arch/dataflow.py closed forms)."""
+        L = self.L
         scalesim = self.p.timing_convention == "scalesim"
         if self.p.dataflow == "output_stationary":
-            folds = ceil(m / R) * ceil(n / C)
+            folds = cdiv(m, R) * cdiv(n, C)
             if scalesim:  # drain overlapped with the skew
-                return folds * (ceil(k / L) + R + C - 2)
-            return folds * (ceil(k / L) + 2 * R + C - 2)
+                return folds * (cdiv(k, L) + R + C - 2)
+            return folds * (cdiv(k, L) + 2 * R + C - 2)
         if self.p.dataflow == "weight_stationary":
-            W = fill_cycles(R * L, C, native if b_bits is None else b_bits, self.bus_bits)
+            W = fill_cycles(R * L, C, b_bits, bus)
             streamed, cols = m, n  # rows streamed per fold; extent mapped on the columns
         else:  # input_stationary: WS on (B^T, A^T)
-            W = fill_cycles(R * L, C, native if a_bits is None else a_bits, self.in_bus_bits)
+            W = fill_cycles(R * L, C, a_bits, self.in_bus_bits)
             streamed, cols = n, m
-        kf, cf = ceil(k / (R * L)), ceil(cols / C)
+        kf, cf = cdiv(k, R * L), cdiv(cols, C)
         if scalesim:  # full-width, non-overlapped folds
             return kf * cf * (W + R + C + streamed - 2)
         c_last = cols - (cf - 1) * C
         return ws_cycles(streamed, kf, cf, R, C, c_last, W, self.p.weight_double_buffer)
 
+    def _traffic(self, R, C, m, k, n, a_bits, b_bits) -> tuple[dict, dict]:
+        """(buffer read bits, buffer write bits) of a tile between the buffers and an R x C
+        array; one tile or arrays, like _folds."""
+        acc, L = 32, self.L
+        if self.p.dataflow == "weight_stationary":
+            kf, nf = cdiv(k, R * L), cdiv(n, C)
+            reads = {
+                "weight": k * n * b_bits,
+                "input": m * k * nf * a_bits,
+                "output": m * n * (kf - 1) * acc,
+            }
+            return reads, {"output": m * n * kf * acc}
+        if self.p.dataflow == "input_stationary":
+            # each input loads once into its fold; B streams once per m-fold; partial sums
+            # of every k-fold but the first are read back and accumulated
+            kf, mf = cdiv(k, R * L), cdiv(m, C)
+            reads = {
+                "input": m * k * a_bits,
+                "weight": k * n * mf * b_bits,
+                "output": m * n * (kf - 1) * acc,
+            }
+            return reads, {"output": m * n * kf * acc}
+        mf, nf = cdiv(m, R), cdiv(n, C)
+        reads = {"weight": k * n * mf * b_bits, "input": m * k * nf * a_bits, "output": 0.0}
+        return reads, {"output": m * n * acc}
+
     def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
         """tile_cost's cycles and buffer bits for shapes (1, S) on every view (V, 1) at once:
-        fold_cycles and tile_cost's closed forms, broadcast."""
-        import numpy as np
-
+        the same closed forms (_folds, _traffic) on arrays."""
         R, C, bus = view_columns(self, views, "R", "C", "bus_bits")
-        L = self.L
-        a_bits, b_bits, acc = a.element_bits, b.element_bits, 32
-        scalesim = self.p.timing_convention == "scalesim"
-        if self.p.dataflow == "output_stationary":
-            mf, nf = cdiv(m, R), cdiv(n, C)
-            skew = R + C - 2 if scalesim else 2 * R + C - 2
-            bits = {"weight": k * n * mf * b_bits, "input": m * k * nf * a_bits}
-            return mf * nf * (cdiv(k, L) + skew), bits | {"output": 0.0 + m * n * acc + 0 * R}
-        ws = self.p.dataflow == "weight_stationary"
-        if ws:  # fill_cycles, broadcast
-            W = np.maximum(1, cdiv(R * L * C * b_bits, bus))
-            streamed, cols = m, n
-        else:
-            W = np.maximum(1, cdiv(R * L * C * a_bits, self.in_bus_bits))
-            streamed, cols = n, m
-        kf, cf = cdiv(k, R * L), cdiv(cols, C)
-        if scalesim:
-            cycles = kf * cf * (W + R + C + streamed - 2)
-        else:
-            c_last = cols - (cf - 1) * C
-            cycles = ws_cycles(streamed, kf, cf, R, C, c_last, W, self.p.weight_double_buffer)
-        out = m * n * (kf - 1) * acc + m * n * kf * acc
-        if ws:
-            bits = {"weight": k * n * b_bits + 0 * R, "input": m * k * cf * a_bits}
-        else:
-            bits = {"input": m * k * a_bits + 0 * R, "weight": k * n * cf * b_bits}
-        return cycles, bits | {"output": out}
+        a_bits, b_bits = a.element_bits, b.element_bits
+        reads, writes = self._traffic(R, C, m, k, n, a_bits, b_bits)
+        bits = {x: reads.get(x, 0.0) + writes.get(x, 0.0) for x in ("weight", "input", "output")}
+        return self._folds(R, C, bus, m, k, n, b_bits, a_bits), bits
 
     def mac_energy_pj(self, a: FormatInfo, b: FormatInfo, stats=None) -> float:
         """pJ per MAC: accumulator + multiplier part scaled by the operand widths and by
@@ -259,31 +266,9 @@ class SystolicMAC(TileModel):
 
     def tile_cost(self, tile: Tile) -> TileCost:
         m, k, n = tile.m, tile.k, tile.n
-        R, C, L = self.R, self.C, self.L
         macs = m * k * n
-        a_bits, b_bits, acc = tile.a.element_bits, tile.b.element_bits, 32
-        if self.p.dataflow == "weight_stationary":
-            kf, nf = ceil(k / (R * L)), ceil(n / C)
-            reads = {
-                "weight": k * n * b_bits,
-                "input": m * k * nf * a_bits,
-                "output": m * n * (kf - 1) * acc,
-            }
-            writes = {"output": m * n * kf * acc}
-        elif self.p.dataflow == "input_stationary":
-            # each input loads once into its fold; B streams once per m-fold; partial sums
-            # of every k-fold but the first are read back and accumulated
-            kf, mf = ceil(k / (R * L)), ceil(m / C)
-            reads = {
-                "input": m * k * a_bits,
-                "weight": k * n * mf * b_bits,
-                "output": m * n * (kf - 1) * acc,
-            }
-            writes = {"output": m * n * kf * acc}
-        else:
-            mf, nf = ceil(m / R), ceil(n / C)
-            reads = {"weight": k * n * mf * b_bits, "input": m * k * nf * a_bits, "output": 0.0}
-            writes = {"output": m * n * acc}
+        a_bits, b_bits = tile.a.element_bits, tile.b.element_bits
+        reads, writes = self._traffic(self.R, self.C, m, k, n, a_bits, b_bits)
         fill_pj = 0.0
         if self.p.dataflow == "weight_stationary":  # every weight crosses the fill bus once
             fill_pj = k * n * b_bits * self.span_mm * self.wire_pj

@@ -65,7 +65,8 @@ def test_tile_cycles_array_equals_tile_cost_on_every_view(case, shape, tiles):
             assert int(cycles[row, i]) == tc.cycles, (v.R, v.C, tiles[i])
             for which in ("weight", "input", "output"):
                 want = tc.buffer_read_bits.get(which, 0.0) + tc.buffer_write_bits.get(which, 0.0)
-                assert float(bits[which][row, i]) == want, (which, v.R, v.C, tiles[i])
+                got = np.broadcast_to(bits[which], cycles.shape)[row, i]  # (1, S) or (V, S)
+                assert float(got) == want, (which, v.R, v.C, tiles[i])
 
 
 @pytest.mark.parametrize("preset", preset_names())
