@@ -330,26 +330,6 @@ def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, comput
         np.minimum(t, D - np.arange(trips[c], dtype=np.int64) * t)
         for c, t, D in (("m", mp.tm, M), ("k", mp.tk, K), ("n", mp.tn, N))
     ]
-    sm, sk, sn = (x.tolist() for x in sizes)  # Python ints for the callables
-    cyc: dict[tuple[int, int, int], float] = {}
-
-    def tile_cycles(im: int, ik: int, in_: int) -> float:
-        shape = (sm[im], sk[ik], sn[in_])
-        c = cyc.get(shape)
-        if c is None:
-            c = cyc[shape] = coster.tile(*shape, a, b, op).cycles
-        return c
-
-    def load_bytes(x: str, im: int, ik: int, in_: int) -> float:
-        if x == "A":
-            return sm[im] * sk[ik] * a_dram
-        if x == "B":
-            return sk[ik] * sn[in_] * b_bytes
-        return sm[im] * sn[in_] * acc_bytes
-
-    def store_bytes(im: int, ik: int, in_: int, final: bool) -> float:
-        return sm[im] * sn[in_] * (o_bytes if final else acc_bytes)
-
     table = TileTable(
         *sizes,
         lambda m, k, n: coster.tile(m, k, n, a, b, op).cycles,
@@ -359,13 +339,12 @@ def _pipeline(coster, op, mp, a, b, a_sizes, b_bytes, o_bytes, acc_bytes, comput
         o_bytes,
         acc_bytes,
     )
-
     res = simulate_tiles(
         mp.order,
         trips,
-        tile_cycles,
-        load_bytes,
-        store_bytes,
+        table.tile_cycles,
+        table.load_bytes,
+        table.store_bytes,
         accel.dram_sustained_bytes_per_cycle,
         accel.dram_latency_cycles,
         total_compute_cycles=compute,

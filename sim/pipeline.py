@@ -63,10 +63,11 @@ class PipelineResult:
 
 @dataclass(frozen=True)
 class TileTable:
-    """What the engine knows of a tile loop in closed form, for the array engine: tile
-    sizes per index along m, k, n (only a dimension's last tile is short), the compute
-    cycles of a tile shape, and bytes per element of A, B and partial sums loaded and of
-    the output stored (final, partial)."""
+    """What the engine knows of a tile loop in closed form: tile sizes per index along m,
+    k, n (only a dimension's last tile is short), the compute cycles of a tile shape, and
+    bytes per element of A, B and partial sums loaded and of the output stored (final,
+    partial). Gives the loop as per-iteration arrays (`arrays`, the numba engine) and as
+    the callables simulate_tiles takes (`tile_cycles`, `load_bytes`, `store_bytes`)."""
 
     sm: np.ndarray
     sk: np.ndarray
@@ -77,6 +78,31 @@ class TileTable:
     p_bytes: float
     o_final_bytes: float
     o_partial_bytes: float
+
+    def _lists(self) -> tuple[list[int], list[int], list[int]]:
+        """The sizes as Python ints (the callables' fast path), built once per table."""
+        got = self.__dict__.get("_size_lists")
+        if got is None:
+            got = (self.sm.tolist(), self.sk.tolist(), self.sn.tolist())
+            object.__setattr__(self, "_size_lists", got)  # a cache on a frozen record
+        return got
+
+    # the loop as the callables simulate_tiles takes (the Python and simpy engines)
+    def tile_cycles(self, im: int, ik: int, in_: int) -> float:
+        sm, sk, sn = self._lists()
+        return self.cycles(sm[im], sk[ik], sn[in_])
+
+    def load_bytes(self, x: str, im: int, ik: int, in_: int) -> float:
+        sm, sk, sn = self._lists()
+        if x == "A":
+            return sm[im] * sk[ik] * self.a_bytes
+        if x == "B":
+            return sk[ik] * sn[in_] * self.b_bytes
+        return sm[im] * sn[in_] * self.p_bytes
+
+    def store_bytes(self, im: int, ik: int, in_: int, final: bool) -> float:
+        sm, _, sn = self._lists()
+        return sm[im] * sn[in_] * (self.o_final_bytes if final else self.o_partial_bytes)
 
     def _shape_cycles(self) -> np.ndarray:
         """Cycles of the 8 tile shapes, indexed by (last m, last k, last n) bits; a

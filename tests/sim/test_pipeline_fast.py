@@ -196,20 +196,8 @@ def test_numba_engine_matches_python_and_simpy(case):
         sm, sk, sn, lambda m, k, n: m * k * n / 16 + extra, a_bytes, 1.0, 4.0, 2.0, 4.0
     )
 
-    def tile_cycles(im, ik, in_):
-        return table.cycles(int(sm[im]), int(sk[ik]), int(sn[in_]))
-
-    def load_bytes(x, im, ik, in_):
-        if x == "A":
-            return int(sm[im]) * int(sk[ik]) * a_bytes
-        if x == "B":
-            return int(sk[ik]) * int(sn[in_]) * 1.0
-        return int(sm[im]) * int(sn[in_]) * 4.0
-
-    def store_bytes(im, ik, in_, final):
-        return int(sm[im]) * int(sn[in_]) * (2.0 if final else 4.0)
-
-    args = (order, trips, tile_cycles, load_bytes, store_bytes, bw, lat)
+    # the same loop as callables (TileTable's own), for the Python and simpy engines
+    args = (order, trips, table.tile_cycles, table.load_bytes, table.store_bytes, bw, lat)
     kw = dict(total_compute_cycles=0.0, total_dram_cycles=0.0, max_iters=max_iters, slots=depth)
     fast = simulate_tiles(*args, **kw, table=table)
     python = simulate_tiles(*args, **kw)
