@@ -13,7 +13,7 @@ from arch.families import FAMILIES, family_class
 from arch.pe import PEModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable, tech_table
-from common.errors import InputError
+from common.errors import InputError, close_names, model_fields_at
 
 PRESETS_DIR = Path(__file__).with_name("presets")
 
@@ -90,10 +90,8 @@ def resolve_arch_path(arch: str) -> Path:
         preset = PRESETS_DIR / f"{text}.yaml"
         if preset.is_file():
             return preset
-    import difflib
-
     names = preset_names()
-    near = difflib.get_close_matches(text, names, n=3, cutoff=0.6)
+    near = close_names(text, names, n=3)
     hint = f" (did you mean {', '.join(near)}?)" if near else ""
     raise InputError(
         short(text),
@@ -164,31 +162,13 @@ def _expectation(err: dict) -> str:
 def _first_error(e, model=None) -> dict:
     """The error to report: an unknown key (with close known names from `model`'s fields
     at that place) before any missing field, so a misspelled key is named as itself."""
-    import difflib
-
     errs = e.errors()
     extra = [x for x in errs if x["type"] == "extra_forbidden"]
     if not extra:
         return errs[0]
     err = dict(extra[0])
-    known = _field_names(model, err["loc"][:-1]) if model is not None else []
-    near = difflib.get_close_matches(str(err["loc"][-1]), known, n=2, cutoff=0.6)
+    known = model_fields_at(model, err["loc"][:-1]) if model is not None else []
+    near = close_names(err["loc"][-1], known)
     if near:
         err["ctx"] = {**err.get("ctx", {}), "suggest": near}
     return err
-
-
-def _field_names(model, loc) -> list[str]:
-    """Field names of the pydantic model found at `loc` (a path of keys) under `model`."""
-    import typing
-
-    cur = model
-    for part in loc:
-        fields = getattr(cur, "model_fields", None)
-        if not fields or part not in fields:
-            return []
-        ann = fields[part].annotation
-        args = [a for a in typing.get_args(ann) if hasattr(a, "model_fields")]
-        cur = args[0] if args else ann
-    fields = getattr(cur, "model_fields", None)
-    return list(fields) if fields else []

@@ -15,3 +15,26 @@ class InputError(Exception):
         self.field = field
         self.expected = expected
         super().__init__(f"{source}: {field}: {expected}")
+
+
+def close_names(word: str, names, n: int = 2) -> list[str]:
+    """Up to n of `names` close to `word` (a misspelling's likely intent), best first."""
+    import difflib
+
+    return difflib.get_close_matches(str(word), list(names), n=n, cutoff=0.6)
+
+
+def model_fields_at(model, loc) -> list[str]:
+    """Field names of the pydantic model found at `loc` (a path of keys) under `model`:
+    the names a key at that place may have (for "did you mean" messages)."""
+    import typing
+
+    cur = model
+    for part in loc:
+        fields = getattr(cur, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        ann = fields[part].annotation
+        args = [a for a in typing.get_args(ann) if hasattr(a, "model_fields")]
+        cur = args[0] if args else ann
+    return list(getattr(cur, "model_fields", None) or [])

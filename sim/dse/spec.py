@@ -31,17 +31,15 @@ spec's work finite before anything runs (issue 12):
 
 from __future__ import annotations
 
-import difflib
 import math
 import operator
 import re
-import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from common.errors import InputError
+from common.errors import InputError, close_names, model_fields_at
 from common.inputs import is_file, load_yaml_file, quote, short
 from sim.limits import MAX_BATCH, MAX_TOKENS
 
@@ -239,19 +237,6 @@ def _loc(err: dict) -> str:
     return ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-")) or "spec"
 
 
-def _known_fields(loc: list[str]) -> list[str]:
-    """Field names of the spec model found at `loc` (a path of keys, axis names skipped)."""
-    cur: Any = Spec
-    for part in loc:
-        fields = getattr(cur, "model_fields", None)
-        if not fields or part not in fields:
-            return []
-        ann = fields[part].annotation
-        args = [a for a in typing.get_args(ann) if hasattr(a, "model_fields")]
-        cur = args[0] if args else ann
-    return list(getattr(cur, "model_fields", None) or [])
-
-
 def _pydantic_error(src: str, e: ValidationError) -> InputError:
     def branch(x) -> bool:  # a union branch's name in a location
         return str(x) == "list[any]" or "Range" in str(x)
@@ -265,10 +250,10 @@ def _pydantic_error(src: str, e: ValidationError) -> InputError:
     loc = [str(x) for x in err["loc"] if not branch(x)]
     where = short(".".join(loc) or "spec", MAX_TEXT)
     if err["type"] == "extra_forbidden":
-        known = _known_fields([x for x in loc[:-1] if not x.isdigit()])
+        known = model_fields_at(Spec, [x for x in loc[:-1] if not x.isdigit()])
         if loc[:1] == ["axes"] and len(loc) == 3:  # axes.<name>.<key>: a range's keys
             known = list(Range.model_fields)
-        near = difflib.get_close_matches(loc[-1], known, n=2, cutoff=0.6)
+        near = close_names(loc[-1], known)
         if near:
             return InputError(src, where, f"a known field (did you mean {' or '.join(near)}?)")
         return InputError(src, where, "a known field (see README.md, Sweeps and search)")
