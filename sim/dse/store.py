@@ -23,6 +23,7 @@ import pandas as pd
 from common.errors import InputError
 from common.files import check_output, write_atomic
 from common.inputs import is_dir, quote, short
+from sim.dse.spec import PHASE_METRICS
 
 STRING_COLUMNS = ("error", "perplexity_model")
 
@@ -53,19 +54,7 @@ FLOAT_COLUMNS = (
     "input_buffer_kib",
     "output_buffer_kib",
     "dram_capacity_bytes",
-    "time_s",
-    "cycles",
-    "ttft_s",
-    "tpot_s",
-    "tokens_per_s",
-    "energy_j",
-    "energy_compute_j",
-    "energy_sram_j",
-    "energy_dram_j",
-    "energy_per_token_j",
-    "utilization",
-    "macs",
-    "dram_bytes",
+    *PHASE_METRICS,  # the per-phase metrics (one list, sim/dse/spec.py)
     "area_mm2",
     "weight_bytes",
     "kv_cache_bytes",
