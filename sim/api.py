@@ -8,7 +8,7 @@ res.summary(); res.to_dataframe()
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from arch.accelerator import Accelerator, load_accelerator
@@ -47,12 +47,13 @@ def simulate(
     if isinstance(model, str):
         from workloads.footprint import model_footprint
 
-        ops, name, prefill, decode, batch = _model_ops(model, prefill, decode, batch, fmts)
+        plan, name, prefill, decode, batch = _model_plan(model, prefill, decode, batch, fmts)
         cap = accel.config.memory.dram.capacity_gib  # exits 2 when the run does not fit
         fp = model_footprint(model, prefill, decode, batch, fmts, cap, accel.source)
+        ops = plan.ops
     else:
-        ops, name = list(model), "ops"
-    res = simulate_ops(accel, ops, name, prefill, decode, batch, fmts, coster)
+        ops, name, plan = list(model), "ops", None
+    res = simulate_ops(accel, ops, name, prefill, decode, batch, fmts, coster, plan)
     if isinstance(model, str):  # total / active parameters of the model's shape
         from workloads.llm import param_counts
         from workloads.zoo import load_model_shape
@@ -63,21 +64,85 @@ def simulate(
     return res
 
 
-def _model_ops(model: str, prefill: int, decode: int, batch: int, fmts: dict):
+def _model_plan(model: str, prefill: int, decode: int, batch: int, fmts: dict):
     from workloads.zoo import load_model_shape
 
     shape = load_model_shape(model)
-    ops = list(_built_ops(shape, prefill, decode, batch, fmts["wq"], fmts["aq"], fmts["kvq"]))
-    return ops, shape.name, prefill, decode, batch
+    plan = _built_plan(shape, prefill, decode, batch, fmts["wq"], fmts["aq"], fmts["kvq"])
+    return plan, shape.name, prefill, decode, batch
 
 
 @lru_cache(maxsize=32)
-def _built_ops(shape, prefill: int, decode: int, batch: int, wq: str, aq: str, kvq: str):
-    """workloads.llm.build_ops, memoized: a pure function of the (frozen, hashable) model
-    shape, lengths and formats, and a sweep asks for the same ops on many archs."""
+def _built_plan(shape, prefill: int, decode: int, batch: int, wq: str, aq: str, kvq: str):
+    """workloads.llm.build_ops and its OpPlan, memoized: a pure function of the (frozen,
+    hashable) model shape, lengths and formats, and a sweep asks for the same ops on many
+    archs."""
     from workloads.llm import build_ops
 
-    return tuple(build_ops(shape, prefill, decode, batch, wq, aq, kvq))
+    return op_plan(build_ops(shape, prefill, decode, batch, wq, aq, kvq))
+
+
+@dataclass(frozen=True)
+class OpPlan:
+    """A list of ops reduced to what costing and reporting need, once per list (a model
+    repeats the same op per layer and decode step: Llama-2-7B 2048+256 is 4,883 ops, 803
+    distinct). Entries are the distinct ops (alike in every field a cost or a series looks
+    at; `reps[e]` is the index of entry e's first op); `series` lists the entries costed
+    as one series (_cost_series: the dimension d and the entries in ascending order along
+    it); `groups` are the report rows, one per (phase, name) in order of first
+    appearance: the index of its first op, its entries, each entry's executions (the sum
+    of its ops' counts) and the entry of its last op."""
+
+    ops: tuple[Op, ...]
+    entry_of: tuple[int, ...]
+    reps: tuple[int, ...]
+    series: tuple[tuple[int, tuple[int, ...]], ...]
+    groups: tuple[tuple[tuple[str, str], int, tuple[int, ...], tuple[int, ...], int], ...]
+
+
+def op_plan(ops: Sequence[Op]) -> OpPlan:
+    """The OpPlan of `ops` (see OpPlan)."""
+    ops = tuple(ops)
+    entry_of: list[int] = []
+    reps: list[int] = []
+    alike: dict[tuple, int] = {}
+    for i, op in enumerate(ops):
+        key = (op.phase, op.name, op.kind, op.bq, op.aq, op.weight_density, op.stats, *_dims(op))
+        e = alike.get(key)
+        if e is None:
+            e = alike[key] = len(reps)
+            reps.append(i)
+        entry_of.append(e)
+    by_series: dict[tuple, list[int]] = {}  # entry numbers per candidate series
+    for e, i in enumerate(reps):
+        op = ops[i]
+        dims = _dims(op)
+        head = (op.phase, op.name, op.kind, op.bq, op.aq, op.weight_density, op.stats)
+        for d in range(4):
+            by_series.setdefault((*head, d, dims[:d] + dims[d + 1 :]), []).append(e)
+    series = []
+    done: set[int] = set()
+    for key, es in by_series.items():
+        if len(es) < SERIES_MIN or any(e in done for e in es):
+            continue  # (entries differ in dimension d only: one value each)
+        d = key[7]
+        es = sorted(es, key=lambda e: _dims(ops[reps[e]])[d])
+        series.append((d, tuple(es)))
+        done.update(es)
+    members: dict[tuple[str, str], dict[int, int]] = {}  # executions per entry, per row
+    first: dict[tuple[str, str], int] = {}
+    last: dict[tuple[str, str], int] = {}
+    for i, op in enumerate(ops):
+        g = (op.phase, op.name)
+        runs = members.setdefault(g, {})
+        first.setdefault(g, i)
+        e = entry_of[i]
+        runs[e] = runs.get(e, 0) + op.count
+        last[g] = e
+    groups = tuple(
+        (g, first[g], tuple(runs), tuple(runs.values()), last[g]) for g, runs in members.items()
+    )
+    return OpPlan(ops, tuple(entry_of), tuple(reps), tuple(series), groups)
 
 
 def simulate_ops(
@@ -89,23 +154,22 @@ def simulate_ops(
     batch: int,
     fmts: dict[str, str],
     coster: Coster | None = None,
+    plan: OpPlan | None = None,
 ) -> SimResult:
-    """Cost every op (memoized) and collect per-(phase, name) rows."""
+    """Cost every distinct op (memoized) and collect per-(phase, name) rows. `plan`: the
+    OpPlan of `ops` when the caller has it (a sweep's memoized model)."""
     coster = coster or Coster(accel)
-    ops = with_weight_density(accel, ops)
-    costs = cost_ops(coster, ops)
+    plan = plan or op_plan(ops)
+    reps = with_weight_density(accel, [plan.ops[i] for i in plan.reps])
+    costs = _cost_entries(coster, plan, reps)
     f = accel.frequency_hz
-    groups: dict[tuple[str, str], list[tuple[Op, OpCostRecord]]] = {}
-    for op, c in zip(ops, costs):
-        groups.setdefault((op.phase, op.name), []).append((op, c))
-    peak = _peak(accel, ops)
+    peak = _peak(accel, plan.ops)
     rows = []
-    for (phase, name), items in groups.items():
-        op0 = items[0][0]
-        # one pass, each total summed in op order from 0 (as sum() would)
+    for (phase, name), i0, entries, runs, last in plan.groups:
+        op0 = plan.ops[i0]
         count = cycles = comp = macs = dram = cpj = spj = dpj = 0
-        for o, c in items:
-            n = o.count
+        for e, n in zip(entries, runs):
+            c = costs[e]
             count += n
             cycles += c.cycles * n
             comp += c.compute_cycles * n
@@ -130,11 +194,11 @@ def simulate_ops(
                 dram_bytes=dram,
                 macs=macs,
                 utilization=macs / (peak * cycles) if macs and cycles else 0.0,
-                bound=_bound(items, comp, mem_cycles),
+                bound=_bound([costs[e] for e in entries], comp, mem_cycles),
                 energy_compute_j=cpj * 1e-12,
                 energy_sram_j=spj * 1e-12,
                 energy_dram_j=dpj * 1e-12,
-                mapping=items[-1][1].mapping,
+                mapping=costs[last].mapping,
             )
         )
     area = sum(accel.area_um2().values()) * 1e-6
@@ -163,8 +227,8 @@ def with_weight_density(accel: Accelerator, ops: Sequence[Op]) -> list[Op]:
     ]
 
 
-def _bound(items, comp: float, mem: float) -> str:
-    kinds = {c.bound for _, c in items}
+def _bound(costs: Sequence[OpCostRecord], comp: float, mem: float) -> str:
+    kinds = {c.bound for c in costs}
     if len(kinds) == 1:
         return kinds.pop()
     return "compute" if comp >= mem else "memory"
@@ -182,35 +246,24 @@ def _peak(accel: Accelerator, ops: Sequence[Op]) -> float:
 def cost_ops(coster: Coster, ops: Sequence[Op]) -> list[OpCostRecord]:
     """Cost of one execution of each op, with series interpolation (see _cost_series).
     Ops alike in every field a series looks at are grouped first (a model repeats them per
-    layer and step), so the series search runs over distinct ops."""
-    out: list[OpCostRecord | None] = [None] * len(ops)
-    alike: dict[tuple, list[int]] = {}  # op indices per distinct (phase, name, ..., dims)
-    for i, op in enumerate(ops):
-        key = (op.phase, op.name, op.kind, op.bq, op.aq, op.stats, *_dims(op))
-        alike.setdefault(key, []).append(i)
-    entries = list(alike.values())
-    series: dict[tuple, list[int]] = {}  # entry numbers per series
-    for e, idx in enumerate(entries):
-        op = ops[idx[0]]
-        dims = _dims(op)
-        for d in range(4):
-            key = (op.phase, op.name, op.kind, op.bq, op.aq, op.stats, d, dims[:d] + dims[d + 1 :])
-            series.setdefault(key, []).append(e)
-    done: set[int] = set()
-    for key, es in series.items():
-        d = key[6]
-        if len(es) < SERIES_MIN or any(e in done for e in es):
-            continue  # (entries differ in dimension d only: one value each)
-        by_val = {_dims(ops[entries[e][0]])[d]: e for e in es}
-        xs = sorted(by_val)
-        recs = _cost_series(coster, ops[entries[by_val[xs[0]]][0]], d, xs)
-        for x, e in by_val.items():
-            for i in entries[e]:
-                out[i] = recs[x]
-            done.add(e)
-    for i, op in enumerate(ops):
-        if out[i] is None:
-            out[i] = coster.op(op)
+    layer and step), so the series search runs over distinct ops (OpPlan)."""
+    plan = op_plan(ops)
+    costs = _cost_entries(coster, plan, [plan.ops[i] for i in plan.reps])
+    return [costs[e] for e in plan.entry_of]
+
+
+def _cost_entries(coster: Coster, plan: OpPlan, reps: Sequence[Op]) -> list[OpCostRecord]:
+    """Cost of each entry of `plan`, given its representative ops `reps` (one per entry):
+    series by _cost_series, the rest one by one (memoized by the Coster)."""
+    out: list[OpCostRecord | None] = [None] * len(reps)
+    for d, es in plan.series:
+        xs = [_dims(reps[e])[d] for e in es]
+        recs = _cost_series(coster, reps[es[0]], d, xs)
+        for x, e in zip(xs, es):
+            out[e] = recs[x]
+    for e, rec in enumerate(out):
+        if rec is None:
+            out[e] = coster.op(reps[e])
     return out  # type: ignore[return-value]
 
 

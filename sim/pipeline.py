@@ -66,8 +66,9 @@ class TileTable:
     """What the engine knows of a tile loop in closed form: tile sizes per index along m,
     k, n (only a dimension's last tile is short), the compute cycles of a tile shape, and
     bytes per element of A, B and partial sums loaded and of the output stored (final,
-    partial). Gives the loop as per-iteration arrays (`arrays`, the numba engine) and as
-    the callables simulate_tiles takes (`tile_cycles`, `load_bytes`, `store_bytes`)."""
+    partial). Gives the loop in closed form to the numba engine (`closed_form`: it builds
+    the per-iteration arrays itself) and as the callables simulate_tiles takes
+    (`tile_cycles`, `load_bytes`, `store_bytes`)."""
 
     sm: np.ndarray
     sk: np.ndarray
@@ -123,21 +124,13 @@ class TileTable:
             object.__setattr__(self, "_by_code", got)  # a cache on a frozen record
         return got
 
-    def arrays(self, im: np.ndarray, ik: np.ndarray, inn: np.ndarray):
-        """Per iteration: compute cycles, A / B / partial-sum load bytes, final and
-        partial store bytes (the same float operations as the engine's callables)."""
-        m, k, n = self.sm[im], self.sk[ik], self.sn[inn]
-        code = (im == self.sm.size - 1) * 4 + (ik == self.sk.size - 1) * 2
-        code += inn == self.sn.size - 1
-        mn = m * n
-        return (
-            self._shape_cycles()[code],
-            m * k * self.a_bytes,
-            k * n * self.b_bytes,
-            mn * self.p_bytes,
-            mn * self.o_final_bytes,
-            mn * self.o_partial_bytes,
+    def closed_form(self) -> tuple:
+        """(sm, sk, sn, cycles of the 8 shapes, bytes per element of A, B, partial-sum
+        loads and of final and partial stores): what run_window_nb builds `arrays` from."""
+        per_elem = np.array(
+            [self.a_bytes, self.b_bytes, self.p_bytes, self.o_final_bytes, self.o_partial_bytes]
         )
+        return self.sm, self.sk, self.sn, self._shape_cycles(), per_elem
 
 
 def _index_arrays(order: str, trips: dict[str, int], start: int, stop: int):
@@ -190,17 +183,18 @@ def simulate_tiles(
     nk = trips["k"]
     depth = {"A": 2, "B": 2, "O": 2} | (slots or {})
     run = run_tiles if engine == "fast" else _run_simpy
+    loops = ["mkn".index(c) for c in order]
+    nest = (*loops, trips[order[1]], trips[order[2]])  # run_window_nb's loop nest
+    slots_axb = np.array([depth["A"], depth["B"], depth["O"]], dtype=np.int64)
+    nb_args = (nk, float(dram_bytes_per_cycle), float(dram_latency), slots_axb)
 
     def sim(start: int, stop: int):
         """Iterations start..stop-1 of the loop."""
-        idx = _index_arrays(order, trips, start, stop)
         if engine == "fast" and table is not None and _numba_ready(stop - start):
-            from sim.pipeline_nb import run_tiles_nb
+            from sim.pipeline_nb import run_window_nb
 
-            arrs = table.arrays(*idx)
-            slots_axb = np.array([depth["A"], depth["B"], depth["O"]], dtype=np.int64)
-            args = (nk, float(dram_bytes_per_cycle), float(dram_latency), slots_axb)
-            return run_tiles_nb(*idx, *arrs, *args)
+            return run_window_nb(*nest, start, stop, *table.closed_form(), *nb_args)
+        idx = _index_arrays(order, trips, start, stop)
         its = list(zip(*(a.tolist() for a in idx)))
         return run(
             its,

@@ -225,3 +225,41 @@ def run_tiles_nb(im, ik, inn, cyc, la, lb, lp, store_final, store_partial, nk, b
             ist[_CI] = i + 1
             compute()
     return fst[_FINISH], comp_end, busy
+
+
+@njit(cache=True)
+def run_window_nb(
+    outer, mid, inner, t1, t2, start, stop, sm, sk, sn, shape_cyc, per_elem, nk, bpc, lat, depth
+):
+    """run_tiles_nb on iterations start..stop-1 of a loop nest given in closed form, its
+    arrays built here as sim/pipeline.py (`_index_arrays`, `TileTable.arrays`) builds
+    them, with the same integer and float operations: loops outer, mid, inner (0 m, 1 k,
+    2 n) with trips t1 (mid) and t2 (inner); tile sizes per index sm, sk, sn; cycles of
+    the 8 tile shapes (bits: last m 4, last k 2, last n 1); bytes per element of A, B,
+    partial sums loaded, and of final and partial stores (per_elem)."""
+    n = stop - start
+    idx = np.empty((3, n), dtype=np.int64)
+    for j in range(n):
+        g = start + j
+        idx[inner, j] = g % t2
+        idx[mid, j] = (g // t2) % t1
+        idx[outer, j] = g // (t1 * t2)
+    im, ik, inn = idx[0], idx[1], idx[2]
+    cyc = np.empty(n)
+    la = np.empty(n)
+    lb = np.empty(n)
+    lp = np.empty(n)
+    sf = np.empty(n)
+    sp = np.empty(n)
+    lm, lk, ln = sm.size - 1, sk.size - 1, sn.size - 1
+    for j in range(n):
+        m, k, nn = sm[im[j]], sk[ik[j]], sn[inn[j]]
+        code = (im[j] == lm) * 4 + (ik[j] == lk) * 2 + (inn[j] == ln)
+        cyc[j] = shape_cyc[code]
+        la[j] = m * k * per_elem[0]
+        lb[j] = k * nn * per_elem[1]
+        mn = m * nn
+        lp[j] = mn * per_elem[2]
+        sf[j] = mn * per_elem[3]
+        sp[j] = mn * per_elem[4]
+    return run_tiles_nb(im, ik, inn, cyc, la, lb, lp, sf, sp, nk, bpc, lat, depth)
