@@ -110,17 +110,13 @@ class TileTable:
         dimension of one tile has one shape either way. Computed once per table."""
         got = self.__dict__.get("_by_code")
         if got is None:
-            got = np.array(
-                [
-                    self.cycles(
-                        int(self.sm[-1 if c & 4 else 0]),
-                        int(self.sk[-1 if c & 2 else 0]),
-                        int(self.sn[-1 if c & 1 else 0]),
-                    )
-                    for c in range(8)
-                ],
-                dtype=float,
-            )
+            sm, sk, sn = self._lists()
+            shapes = [
+                (sm[-1 if c & 4 else 0], sk[-1 if c & 2 else 0], sn[-1 if c & 1 else 0])
+                for c in range(8)
+            ]
+            cyc = {s: self.cycles(*s) for s in dict.fromkeys(shapes)}  # each shape once
+            got = np.array([cyc[s] for s in shapes], dtype=float)
             object.__setattr__(self, "_by_code", got)  # a cache on a frozen record
         return got
 
