@@ -121,7 +121,8 @@ def test_sigkill_run_out_dir(tmp_path):
 SWEEP_SPEC = {
     "name": "killed",
     "base": "int8-systolic",
-    "workload": {"model": "smollm2-135m", "prefill": 32, "decode": 2},
+    # ~0.1 s a point (2-core VM): a kill 0-50 ms after a part lands lands mid-sweep
+    "workload": {"model": "llama-2-7b", "prefill": 512, "decode": 32},
     "axes": {"pe_array.rows": [8, 16, 32, 64], "memory.dram.bandwidth_gb_s": [16, 32, 64]},
     "batch_points": 1,  # one part file per point: many commit points to kill between
 }
