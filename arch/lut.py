@@ -158,6 +158,15 @@ class LUTTensorCore(TileModel):
             return (1, UNIT_K, self.L)
         return (UNIT_M * self.R, UNIT_K, UNIT_N * self.C)
 
+    def finest_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
+        """LUT Tensor Core: one unit's tile (UNIT_M x UNIT_K x UNIT_N). A tile's folds
+        (cdiv(m, UNIT_M x rows) x cdiv(n, UNIT_N x cols)), buffer bits and table
+        precompute never grow with rows or cols, so a tile sized for a smaller array
+        costs no more on a bigger one. T-MAC on a CPU: its own quantum."""
+        if self.p.variant == "tmac_cpu":
+            return self.tile_quantum(a, b)
+        return (UNIT_M, UNIT_K, UNIT_N)
+
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
         planes = b.element_bits
         if self.p.variant == "tmac_cpu":

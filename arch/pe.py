@@ -151,6 +151,19 @@ class TileModel(PEModel):
         engine calls tile_cost per shape and view."""
         return None
 
+    def finest_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
+        """Per dimension (m, k, n), the smallest tile quantum a mapping may use: one fold
+        of the smallest part of the array a tile can run on with the rest idle, at no
+        more cycles than on an array of that part's size. The exact mapper's tile
+        choices are multiples of it (sim.mapping.nested_choices), so a bigger array's
+        choices hold a smaller one's. Default: the smallest quantum over sub_arrays()
+        that divides the full array's. A family overrides it where its tile cost never
+        grows with the array for any tile (e.g. lut: folds are cdiv(m, rows) x
+        cdiv(n, cols))."""
+        full = self.tile_quantum(a, b)
+        qs = [v.tile_quantum(a, b) for v in self.sub_arrays()[1:]]
+        return tuple(min([full[d]] + [q[d] for q in qs if full[d] % q[d] == 0]) for d in range(3))
+
     def sub_arrays(self) -> tuple[TileModel, ...]:
         """Views of this array that a mapping may use instead of the whole of it (the rest
         idle), full array first; each view's `tile_cost` is the cost of a tile run on that

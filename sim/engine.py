@@ -73,10 +73,15 @@ class Coster:
     """Costs ops on one accelerator, memoizing ops by signature and tiles by shape.
     Keep one per accelerator for a whole run or sweep; it holds no other state. With a
     TileMemo, tile costs and tilings' compute cycles are shared with the other
-    accelerators of a sweep that differ only in DRAM or clock."""
+    accelerators of a sweep that differ only in DRAM or clock. exact=True: every GEMM's
+    mapping is the exact least-cycles one over nested tile choices (_cost_gemm), at a
+    cost in speed."""
 
-    def __init__(self, accel: Accelerator, shared: TileMemo | None = None) -> None:
+    def __init__(
+        self, accel: Accelerator, shared: TileMemo | None = None, exact: bool = False
+    ) -> None:
         self.accel = accel
+        self.exact = exact  # the exact mapper (_cost_gemm); default: the screened one
         self._ops: dict[tuple, OpCostRecord] = {}
         self._tiles: dict[tuple, TileCost]
         self._tilings: dict[tuple, np.ndarray]
@@ -135,11 +140,21 @@ class Coster:
         fastest view per tile; vectorized when the family has `tile_cycles_array`.
         Memoized per op shape and formats (the candidates are a function of those and of
         the PE array and buffers)."""
-        key = (M, K, N, a.name, b.name, op.kind, op.stats)
-        got = self._tilings.get(key)
+        got = self._tilings.get(self._key(M, K, N, a, b, op))
         if got is None:
-            got = self._tilings[key] = self._candidate_compute(M, K, N, cands, a, b, op)
+            got = self._candidate_compute(M, K, N, cands, a, b, op)
+            self._tilings[self._key(M, K, N, a, b, op)] = got
         return got
+
+    def _key(self, M: int, K: int, N: int, a, b, op: Op, what: str = "sum") -> tuple:
+        """Memo key of a tiling quantity (the exact mapper's candidates differ)."""
+        return (what, self.exact, M, K, N, a.name, b.name, op.kind, op.stats)
+
+    def last_tile_cycles(self, M: int, K: int, N: int, cands, a, b, op: Op) -> np.ndarray:
+        """Cycles of each candidate's last tile (its edge sizes along m, k and n), as
+        Coster.tile gives them; computed with candidate_compute."""
+        self.candidate_compute(M, K, N, cands, a, b, op)
+        return self._tilings[self._key(M, K, N, a, b, op, "last")]
 
     def _candidate_compute(self, M: int, K: int, N: int, cands, a, b, op: Op) -> np.ndarray:
         tm, tk, tn = cands.tm, cands.tk, cands.tn
@@ -158,6 +173,9 @@ class Coster:
         ns = np.broadcast_to(size[2][None, None, :, :], grid).reshape(-1)
         n = count[0][:, None, None, :] * count[1][None, :, None, :] * count[2][None, None, :, :]
         cyc = self._cycles_array(ms, ks, ns, a, b, op).reshape(8, C)
+        # the last tile of the loop (every dimension's edge part; a dimension without a
+        # remainder has its full size there): the exact mapper's floors need its cycles
+        self._tilings[self._key(M, K, N, a, b, op, "last")] = cyc[7]
         # integer-valued cycles x counts: exact sums in any order
         return np.where(n.reshape(8, C) > 0, cyc * n.reshape(8, C), 0).sum(axis=0)
 
@@ -263,6 +281,7 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
         (bufs.input.size_bytes, bufs.weight.size_bytes, bufs.output.size_bytes),
         a_dram,
         o_dram,
+        accel.pe.finest_quantum(a, b) if coster.exact else None,
     )
     if cands is None:
         raise InputError(
@@ -272,6 +291,9 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
             f"({M}x{K}x{N}, {a.name} x {b.name}); a buffer is too small for any tile",
         )
     compute = coster.candidate_compute(M, K, N, cands, a, b, op)
+    if coster.exact:
+        sizes = (a_bytes, a_dram), b_bytes, o_dram, acc_bytes
+        return _exact_gemm(coster, op, a, b, cands, compute, sizes)
     bw = accel.dram_sustained_bytes_per_cycle
     dram = cands.a_bytes + cands.b_bytes + cands.o_bytes
     first_load = (cands.tm * cands.tk * a_dram + cands.tk * cands.tn * b_bytes) / bw
@@ -305,6 +327,74 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
         (r for r in results if r[0] <= quickest * 1.01), key=lambda r: r[1].dram_bytes
     )
     return _gemm_record(coster, op, mp, a, b, cycles, comp)
+
+
+def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes) -> OpCostRecord:
+    """The exact mapper: the least event-model cycles over every candidate, ties to the
+    least DRAM traffic, then to the first in candidate order (a lexicographic minimum, so
+    a superset of candidates, or hardware that makes no mapping slower, can never give a
+    slower result). Branch and bound: candidates run through _pipeline in the order of
+    their floor (_floors, a lower bound of _pipeline's cycles); the search stops at the
+    first whose (floor, traffic, index) cannot beat the best found. Orders that differ
+    only in loops of one trip are the same loop nest and run once.
+    sizes = ((A bytes per element on chip, from DRAM), B bytes, output bytes to DRAM,
+    accumulator bytes)."""
+    (a_bytes, a_dram), b_bytes, o_dram, acc_bytes = sizes
+    M, K, N = op.M, op.K, op.N
+    last = coster.last_tile_cycles(M, K, N, cands, a, b, op)
+    floors = _floors(coster.accel, op, cands, (compute, last), (a_dram, b_bytes, o_dram, acc_bytes))
+    floors = floors.ravel()
+    dram = (cands.a_bytes + cands.b_bytes + cands.o_bytes).ravel()
+    visit = np.lexsort((np.arange(floors.size), dram, floors))
+    C = cands.tm.size
+    best = None  # (cycles, dram bytes, flat index, mapping, compute cycles)
+    seen: set = set()
+    for flat in visit.tolist():
+        if best is not None and (floors[flat], dram[flat], flat) >= best[:3]:
+            break
+        oi, i = divmod(flat, C)
+        mp = cands.mapping(oi, i)
+        trips = mp.trips(M, K, N)
+        loop = (mp.tm, mp.tk, mp.tn, "".join(c for c in mp.order if trips[c] > 1))
+        if loop in seen:  # the same loop nest as one already run: same cycles
+            continue
+        seen.add(loop)
+        cyc = _pipeline(
+            coster, op, mp, a, b, (a_bytes, a_dram), b_bytes, o_dram, acc_bytes, compute[i]
+        )
+        got = (cyc, dram[flat], flat, mp, compute[i])
+        if best is None or got[:3] < best[:3]:
+            best = got
+    cycles, _, _, mp, comp = best
+    return _gemm_record(coster, op, mp, a, b, cycles, comp)
+
+
+def _floors(accel: Accelerator, op: Op, cands, cycles, sizes) -> np.ndarray:
+    """Lower bounds (ORDERS x C) of what _pipeline returns for every candidate, from the
+    event model's rules (one FIFO channel; a transfer pays the latency after leaving it;
+    in-order compute): the first tile's operands cross the channel and arrive before the
+    array computes every tile in turn; every load (the last tile's among them, issued
+    last) crosses the channel and arrives before the last tile computes; the last output
+    tile is stored after that (through the channel, plus the latency); and every DRAM
+    byte crosses the channel. cycles = (total compute, last tile's compute) per
+    candidate; sizes = bytes per element of A and B loaded, of the final output stored
+    and of a partial sum."""
+    compute, last_compute = cycles
+    a_dram, b_bytes, o_dram, acc_bytes = sizes
+    bw = accel.dram_sustained_bytes_per_cycle
+    lat = accel.dram_latency_cycles
+    M, K, N = op.M, op.K, op.N
+    tm, tk, tn = cands.tm, cands.tk, cands.tn
+    m0, k0, n0 = np.minimum(tm, M), np.minimum(tk, K), np.minimum(tn, N)
+    first = (m0 * k0 * a_dram + k0 * n0 * b_bytes) / bw + lat
+    m_last, n_last = M - (-(-M // tm) - 1) * tm, N - (-(-N // tn) - 1) * tn
+    store = m_last * n_last * o_dram / bw + (lat if o_dram > 0 else 0.0)
+    # partial sums spilled: o_bytes holds their writes and reads alike (sim.mapping)
+    loads = cands.a_bytes + cands.b_bytes + (cands.o_bytes - M * N * o_dram) / 2
+    dram = cands.a_bytes + cands.b_bytes + cands.o_bytes
+    fixed = accel.config.kernel_overhead_cycles + accel.pe.op_cycles_offset
+    drained = loads / bw + lat + (last_compute + store)[None, :]
+    return np.maximum(np.maximum((first + compute + store)[None, :], drained), dram / bw) + fixed
 
 
 def _floor(accel: Accelerator, op: Op, mp: Mapping, a_dram: float, b_bytes: float, compute):

@@ -5,9 +5,9 @@ family's tile quantum — and orders the three tile loops (outer -> inner, e.g. 
 Double-buffered tiles must fit their buffers: 2*tm*tk*a_bytes <= input buffer,
 2*tk*tn*b_bytes <= weight buffer, 2*tm*tn*acc_bytes <= output buffer.
 
-DRAM traffic of an operand = its size x the product of the trip counts of the loops it
-does not depend on that run outside its innermost relevant loop (a tile is reused only
-while consecutive iterations keep its indices). The output is written once in its stored
+DRAM traffic of an operand = its size x the trip count of the loop it does not depend
+on when that loop runs outside a relevant loop of more than one trip (a tile is reused
+only while consecutive iterations keep its indices). The output is written once in its stored
 format; when the K loop is not innermost among its loops, partial sums are spilled and
 re-read at accumulator width: (r - 1) extra writes and reads, r = that refetch factor.
 """
@@ -68,27 +68,55 @@ def tile_choices(dim: int, quantum: int, max_choices: int = 10) -> np.ndarray:
     return vals
 
 
-def _refetch_mask(operand: str) -> np.ndarray:
-    """(ORDERS x 3) booleans: does loop m / k / n multiply the operand's reads under each
-    order? Yes for a loop the operand does not depend on that runs outside its innermost
-    relevant loop (a tile is reused only while consecutive iterations keep its indices)."""
+@lru_cache(maxsize=4096)
+def nested_choices(dim: int, fine: int) -> np.ndarray:
+    """Tile sizes along one dim for the exact mapper (Coster(exact=True)): multiples of
+    `fine` (the finest tile quantum the array can run along this dim, sub-arrays
+    included): with u = ceil(dim / fine) units, every power of two below u and
+    ceil(u / 2^j), ceil(u / (3 x 2^j)) for j >= 0 (halves and thirds of the dim, u
+    itself included). Nested by construction: since ceil(ceil(2x) / 2) = ceil(x), the
+    choices of a dim are among those of twice the dim (M doubles with the batch), and
+    they depend on the hardware only through `fine`. Memoized (callers must not modify
+    the array)."""
+    units = ceil(dim / fine)
+    steps = set()
+    p = 1
+    while p < units:
+        steps.add(p)
+        p *= 2
+    for s in (1, 3):
+        d = s
+        while d <= units * 2:
+            steps.add(max(1, ceil(units / d)))
+            d *= 2
+    return np.array(sorted(steps), dtype=np.int64) * fine
+
+
+def _refetch_plan(operand: str) -> tuple[int, np.ndarray]:
+    """(the one loop the operand does not depend on, (ORDERS x 3) int mask of the
+    relevant loops that run inside it under each order), loops indexed m, k, n."""
     rel = _RELEVANT[operand]
-    mask = np.zeros((len(ORDERS), 3), dtype=bool)
+    (other,) = (c for c in "mkn" if c not in rel)
+    inside = np.zeros((len(ORDERS), 3), dtype=np.int64)
     for o, order in enumerate(ORDERS):
-        innermost_rel = max(order.index(c) for c in rel)
-        for pos, c in enumerate(order):
-            if c not in rel and pos < innermost_rel:
-                mask[o, "mkn".index(c)] = True
-    return mask
+        for r in rel:
+            if order.index(r) > order.index(other):
+                inside[o, "mkn".index(r)] = 1
+    return "mkn".index(other), inside
 
 
-_MASKS = {x: _refetch_mask(x) for x in _RELEVANT}
+_PLANS = {x: _refetch_plan(x) for x in _RELEVANT}
 
 
 def refetch_all(trips: np.ndarray, operand: str) -> np.ndarray:
     """How many times an operand is read from DRAM in full under each loop order: an
-    (ORDERS x C) array from the trip counts `trips` (3 x C: m, k, n)."""
-    return np.prod(np.where(_MASKS[operand][:, :, None], trips[None, :, :], 1), axis=1)
+    (ORDERS x C) array from the trip counts `trips` (3 x C: m, k, n). The loop the operand
+    does not depend on multiplies its reads when it runs outside a relevant loop of more
+    than one trip (a tile is reused only while consecutive iterations keep its indices:
+    a relevant loop of one trip never changes them, as the event model sees)."""
+    other, inside = _PLANS[operand]
+    moves = inside @ (trips > 1).astype(np.int64) > 0  # ORDERS x C
+    return np.where(moves, trips[other][None, :], 1)
 
 
 @dataclass(frozen=True)
@@ -127,19 +155,23 @@ def candidates(
     caps_bytes: tuple[float, float, float],
     a_dram: float | None = None,
     o_dram: float | None = None,
+    fine: tuple[int, int, int] | None = None,
 ) -> Candidates | None:
     """Every feasible tile with its DRAM traffic under each order; caps = (input, weight,
     output) buffer bytes. None if no tile fits. a_dram / o_dram: bytes per element that
     the A operand / final output move to or from DRAM (default a_bytes / o_bytes; 0 when
     a fused producer/consumer keeps them on chip, e.g. attention scores). A pure function
     of its arguments, memoized: the same op on another DRAM or clock of a sweep maps over
-    the same tiles (callers must not modify the arrays)."""
+    the same tiles (callers must not modify the arrays). fine: the exact mapper's tile
+    choices (nested_choices with these finest quanta per dim) instead of tile_choices."""
     a_dram = a_bytes if a_dram is None else a_dram
     o_dram = o_bytes if o_dram is None else o_dram
     qm, qk, qn = quantum
-    tm, tk, tn = np.meshgrid(
-        tile_choices(M, qm), tile_choices(K, qk), tile_choices(N, qn), indexing="ij"
-    )
+    if fine is None:
+        dims = tile_choices(M, qm), tile_choices(K, qk), tile_choices(N, qn)
+    else:
+        dims = tuple(nested_choices(D, f) for D, f in zip((M, K, N), fine))
+    tm, tk, tn = np.meshgrid(*dims, indexing="ij")
     tm, tk, tn = tm.ravel(), tk.ravel(), tn.ravel()
     cap_in, cap_w, cap_out = caps_bytes
     ok = (

@@ -23,10 +23,12 @@ SOFTMAX = Op("sm", "softmax", "prefill", elements=2048 * 2048, aq="int8")
 
 def test_fused_attention_keeps_scores_on_chip():
     unfused, fused = Coster(_accel()), Coster(_accel(attention=True))
-    # unfused QK^T writes its 2048 x 2048 int8 scores: 4 MiB of the 4.5 MiB it moves
-    # (Q 2048x128 + K 128x2048 = 512 KiB read once)
-    assert unfused.op(QK).dram_bytes == 2048 * 128 * 2 + 2048 * 2048
-    assert fused.op(QK).dram_bytes == 2048 * 128 * 2
+    # unfused QK^T writes its 2048 x 2048 int8 scores (4 MiB); both map 256x128x256/mkn:
+    # Q 2048x128 read once, K 128x2048 once per 256-row tile of Q (8 x 256 KiB)
+    q_k = 2048 * 128 + 128 * 2048 * 8
+    assert unfused.op(QK).mapping == fused.op(QK).mapping == "256x128x256/mkn"
+    assert unfused.op(QK).dram_bytes == q_k + 2048 * 2048
+    assert fused.op(QK).dram_bytes == q_k
     # unfused softmax reads and writes the scores (2 passes); fused, they never leave
     assert unfused.op(SOFTMAX).dram_bytes == 2 * 2048 * 2048
     assert fused.op(SOFTMAX).dram_bytes == 0

@@ -219,16 +219,19 @@ def test_pragmatic_cycles_follow_activation_terms(smol_trace) -> None:
     assert real.summary()["ttft_s"] < shape.summary()["ttft_s"]
     assert real.summary()["tpot_s"] < shape.summary()["tpot_s"]
     # with on-chip-class bandwidth (DaDianNao keeps layers in eDRAM) the array is
-    # compute-bound and time follows the terms: prefill q_proj maps to 32x576x256 tiles,
-    # 3 per execution, each 2 folds x 36 steps x s + 16 drain rows
+    # compute-bound and time follows the terms: prefill q_proj (32x576x576) maps, with
+    # random codes (s = 3), to 32x144x576 tiles (K in 4 parts; the output tile stays on
+    # chip across them), 4 per execution, each 2 x 3 folds x 9 steps x s + 16 drain rows;
+    # with the measured terms to 32x576x256 tiles, 3 per execution, each 2 folds x 36
+    # steps x s + 16 drain rows
     from sim import Arch
 
     fast = Arch.load("pragmatic").replace({"memory.dram.bandwidth_gb_s": 4096}).accelerator
     real, shape = _runs(fast, smol_trace)
     r, s = _rows(real), _rows(shape)
     q_r, q_s = r[("prefill", "q_proj")], s[("prefill", "q_proj")]
-    assert q_r.mapping == q_s.mapping == "32x576x256/mkn"
-    assert q_s.compute_cycles / q_s.count == 3 * (2 * 36 * 3 + 16)
+    assert (q_s.mapping, q_r.mapping) == ("32x144x768/mkn", "32x576x256/mkn")
+    assert q_s.compute_cycles / q_s.count == 4 * (6 * 9 * 3 + 16)
     assert q_r.compute_cycles / q_r.count == 3 * (int(np.ceil(2 * 36 * terms)) + 16)
     assert real.summary()["ttft_s"] / shape.summary()["ttft_s"] < 0.95
     assert real.summary()["tpot_s"] / shape.summary()["tpot_s"] < 0.75
