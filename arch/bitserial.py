@@ -233,6 +233,17 @@ class BitSerial(TileModel):
             kq = kq * g // gcd(kq, g)
         return (self.R, kq, self.C)
 
+    def finest_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
+        """A tile's folds (cdiv(n, cols)), K steps (cdiv(k, lanes)) and buffer bits never
+        grow with cols or lanes (os_tile_cycles, os_buffer_bits), and a tile of at most
+        `rows` rows costs the same on more rows (one fold, its own rows drained), so tiles
+        of any M and N and K tiles of whole groups of the serial operand cost no more on
+        a bigger array. (A tile of more rows than the smaller array's, in as few K steps
+        per fold as its rows, drains more on the bigger one: rows are monotone only
+        where per-fold steps x N folds >= the smaller array's rows.)"""
+        ser, _, _ = self._split(a, b)
+        return (1, ser.block_size or 1, 1)
+
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
         return self.R * self.C * self.L / self.step_cycles(a, b)
 

@@ -222,6 +222,14 @@ class MixPE(TileModel):
             return (1, self.R * q, self.C)
         return (self.R, q, self.C)
 
+    def finest_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
+        """Weight-stationary: the finest of its sub-arrays (TileModel). Output-stationary
+        (os_tile_cycles, as bitserial.finest_quantum): tiles of any M and N, K in steps."""
+        if self.p.dataflow == "weight_stationary":
+            return super().finest_quantum(a, b)
+        q, _ = self.step(a, b)
+        return (1, q, 1)
+
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
         q, s = self.step(a, b)
         return self.R * self.C * q / s

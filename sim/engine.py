@@ -181,16 +181,26 @@ class Coster:
 
     def _cycles_array(self, ms, ks, ns, a, b, op: Op) -> np.ndarray:
         """Buffer-limited cycles of the fastest view for each tile shape (Coster.tile)."""
-        need = None
         if self._vectorized():
-            shapes = ms[None, :], ks[None, :], ns[None, :]
-            got = self.accel.pe.tile_cycles_array(*shapes, a, b, dict(op.stats), self.views())
+            views = self.views()
+            shapes, back = (ms, ks, ns), None
+            if len(views) > 1 and max(ms.max(), ks.max(), ns.max()) < 1 << 21:
+                # several views cost each shape V times: each distinct shape once
+                # (candidates share their edge tiles); shapes packed in one int64 key
+                key, back = np.unique((ms << 42) | (ks << 21) | ns, return_inverse=True)
+                low = (1 << 21) - 1
+                shapes = key >> 42, (key >> 21) & low, key & low
+            got = self.accel.pe.tile_cycles_array(
+                *(x[None, :] for x in shapes), a, b, dict(op.stats), views
+            )
             need = self._limited(got)
-        if need is None:  # per distinct shape
-            keys = list(zip(ms.tolist(), ks.tolist(), ns.tolist()))
-            cyc = {t: self.tile(*t, a, b, op).cycles for t in set(keys)}
-            return np.array([cyc[t] for t in keys], dtype=float)
-        return need.min(axis=0).astype(float)
+            if need is not None:
+                need = need.min(axis=0).astype(float)
+                return need if back is None else need[back.reshape(-1)]
+        # per distinct shape
+        keys = list(zip(ms.tolist(), ks.tolist(), ns.tolist()))
+        cyc = {t: self.tile(*t, a, b, op).cycles for t in set(keys)}
+        return np.array([cyc[t] for t in keys], dtype=float)
 
     def _limited(self, got) -> np.ndarray | None:
         """tile_cycles_array's (cycles, buffer bits) -> cycles limited by what each buffer
@@ -293,7 +303,11 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
     compute = coster.candidate_compute(M, K, N, cands, a, b, op)
     if coster.exact:
         sizes = (a_bytes, a_dram), b_bytes, o_dram, acc_bytes
-        return _exact_gemm(coster, op, a, b, cands, compute, sizes)
+        # a schedule of two halves along M, one after the other (even M; the half op is
+        # costed the same way, memoized), so that twice the rows never take more than
+        # twice the time (issue 9, batching)
+        half = coster.op(replace(op, M=M // 2)) if M % 2 == 0 else None
+        return _exact_gemm(coster, op, a, b, cands, compute, sizes, half)
     bw = accel.dram_sustained_bytes_per_cycle
     dram = cands.a_bytes + cands.b_bytes + cands.o_bytes
     first_load = (cands.tm * cands.tk * a_dram + cands.tk * cands.tn * b_bytes) / bw
@@ -329,14 +343,17 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
     return _gemm_record(coster, op, mp, a, b, cycles, comp)
 
 
-def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes) -> OpCostRecord:
+def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes, half) -> OpCostRecord:
     """The exact mapper: the least event-model cycles over every candidate, ties to the
     least DRAM traffic, then to the first in candidate order (a lexicographic minimum, so
     a superset of candidates, or hardware that makes no mapping slower, can never give a
     slower result). Branch and bound: candidates run through _pipeline in the order of
     their floor (_floors, a lower bound of _pipeline's cycles); the search stops at the
     first whose (floor, traffic, index) cannot beat the best found. Orders that differ
-    only in loops of one trip are the same loop nest and run once.
+    only in loops of one trip are the same loop nest and run once. `half`: the cost of
+    the op with half the rows (or None), a candidate too: the two halves run one after
+    the other (twice its cycles, traffic and energy; mapping "2*..."), after every tiling
+    on ties.
     sizes = ((A bytes per element on chip, from DRAM), B bytes, output bytes to DRAM,
     accumulator bytes)."""
     (a_bytes, a_dram), b_bytes, o_dram, acc_bytes = sizes
@@ -348,6 +365,8 @@ def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes) -> OpCostRe
     visit = np.lexsort((np.arange(floors.size), dram, floors))
     C = cands.tm.size
     best = None  # (cycles, dram bytes, flat index, mapping, compute cycles)
+    if half is not None:
+        best = (2 * half.cycles, 2 * half.dram_bytes, floors.size, None, None)
     seen: set = set()
     for flat in visit.tolist():
         if best is not None and (floors[flat], dram[flat], flat) >= best[:3]:
@@ -366,6 +385,18 @@ def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes) -> OpCostRe
         if best is None or got[:3] < best[:3]:
             best = got
     cycles, _, _, mp, comp = best
+    if mp is None:  # the two halves
+        return replace(
+            half,
+            cycles=2 * half.cycles,
+            compute_cycles=2 * half.compute_cycles,
+            dram_bytes=2 * half.dram_bytes,
+            compute_pj=2 * half.compute_pj,
+            sram_pj=2 * half.sram_pj,
+            dram_pj=2 * half.dram_pj,
+            macs=op.macs,
+            mapping=f"2*{half.mapping}",
+        )
     return _gemm_record(coster, op, mp, a, b, cycles, comp)
 
 

@@ -74,10 +74,10 @@ def nested_choices(dim: int, fine: int) -> np.ndarray:
     `fine` (the finest tile quantum the array can run along this dim, sub-arrays
     included): with u = ceil(dim / fine) units, every power of two below u and
     ceil(u / 2^j), ceil(u / (3 x 2^j)) for j >= 0 (halves and thirds of the dim, u
-    itself included). Nested by construction: since ceil(ceil(2x) / 2) = ceil(x), the
-    choices of a dim are among those of twice the dim (M doubles with the batch), and
-    they depend on the hardware only through `fine`. Memoized (callers must not modify
-    the array)."""
+    itself included), at most the dim. They depend on the hardware only through `fine`
+    (so, where the finest quantum does not change, a bigger array has the same choices),
+    and those of a dim below it are among those of twice the dim, since
+    ceil(ceil(2x) / 2) = ceil(x). Memoized (callers must not modify the array)."""
     units = ceil(dim / fine)
     steps = set()
     p = 1
@@ -89,7 +89,8 @@ def nested_choices(dim: int, fine: int) -> np.ndarray:
         while d <= units * 2:
             steps.add(max(1, ceil(units / d)))
             d *= 2
-    return np.array(sorted(steps), dtype=np.int64) * fine
+    # a tile never holds more than the dim (its buffer space and slots count what it holds)
+    return np.unique(np.minimum(np.array(sorted(steps), dtype=np.int64) * fine, dim))
 
 
 def _refetch_plan(operand: str) -> tuple[int, np.ndarray]:

@@ -479,3 +479,30 @@ def test_exact_mapper_on_the_counterexamples():
     # the exact search finds the 64-row tiling the default one misses (16,664 cycles,
     # test_twice_the_rows_of_a_mapping_cost_at_most_twice) or better
     assert one.cycles <= _run_mapping(cfg, _op(256, 128, 64, "int8", "int8"), 64, 128, 64, "knm")[0]
+
+
+def test_exact_mapper_runs_twice_the_rows_as_two_halves():
+    """Long-profile counterexample (exact mapper, batching, before the halves): mixpe WS
+    8x64 at 32 GB/s, 256 vs 512 x 128 x 4096 (int4-g128 x int8). The best tiling of 256
+    rows takes 22-row tiles (11 of 22 + one of 14); on 512 rows the same tiles fall as 23
+    of 22 + one of 6, not twice the 256-row loop, and cost 292,005.5 > 2 x 145,824.0.
+    Nested tile sizes are not enough: the mapper also runs an even op as its two halves
+    one after the other (twice the half's cost), so twice the rows never cost more than
+    twice the time."""
+    cfg = copy.deepcopy(_RAW["mixpe_ws"])
+    cfg["frequency_mhz"] = 500
+    cfg["pe_array"].update(rows=8, cols=64, lanes=1)
+    cfg["memory"]["dram"].update(bandwidth_gb_s=32, latency_ns=0)
+    for which in ("weight", "input", "output"):
+        cfg["memory"]["buffers"][which].update(size_kib=256, width_bits=128)
+    cfg["memory"]["buffers"]["output"]["width_bits"] = 256
+    wq, aq = _formats("mixpe_ws")
+    one = _cost(cfg, _op(256, 128, 4096, wq, aq), exact=True)[1]
+    two = _cost(cfg, _op(512, 128, 4096, wq, aq), exact=True)[1]
+    assert one.mapping == "22x16x1366/mnk"
+    assert two.mapping == "2*22x16x1366/mnk"
+    assert (two.cycles, two.dram_bytes, two.macs) == (
+        2 * one.cycles,
+        2 * one.dram_bytes,
+        2 * one.macs,
+    )
