@@ -36,12 +36,17 @@ def simulate(
     aq: str | None = None,
     kvq: str | None = None,
     coster: Coster | None = None,
+    mapper: str = "default",
 ) -> SimResult:
     """Simulate a model (zoo name, HF config path, trace dir, or a list of Ops) on `arch`:
-    a preset name, a YAML path, an `Arch` (arch.arch) or an `Accelerator`."""
+    a preset name, a YAML path, an `Arch` (arch.arch) or an `Accelerator`. `mapper`:
+    "default" (fast, screened) or "exact" (the least event-model time over nested tile
+    choices: the physics invariants hold by construction; README "Two mappers"); a given
+    `coster` brings its own."""
     from arch.arch import as_accelerator
 
     accel = as_accelerator(arch)
+    coster = coster or Coster(accel, exact=_exact(mapper))
     d = accel.config.defaults
     fmts = {"wq": wq or d.wq, "aq": aq or d.aq, "kvq": kvq or d.kvq}
     if isinstance(model, str):
@@ -62,6 +67,15 @@ def simulate(
         res = replace(res, params_total=pc.total, params_active=pc.active)
         res = replace(res, footprint_bytes=fp.as_dict())
     return res
+
+
+MAPPERS = ("default", "exact")
+
+
+def _exact(mapper: str) -> bool:
+    if mapper not in MAPPERS:
+        raise ValueError(f"mapper must be one of {MAPPERS}, got {mapper!r}")
+    return mapper == "exact"
 
 
 def _model_plan(model: str, prefill: int, decode: int, batch: int, fmts: dict):
@@ -448,9 +462,11 @@ def simulate_trace(
     wq: str | None = None,
     aq: str | None = None,
     kvq: str | None = None,
+    mapper: str = "default",
 ) -> SimResult:
     """Simulate the ops of an exported trace directory (see workloads/README.md). Formats
-    given here replace the trace's (wq on linears, kvq on attention, aq everywhere)."""
+    given here replace the trace's (wq on linears, kvq on attention, aq everywhere);
+    `mapper` as in simulate()."""
     from workloads.trace import load_trace
 
     accel = arch if isinstance(arch, Accelerator) else load_accelerator(arch)
@@ -471,9 +487,9 @@ def simulate_trace(
         "kvq": kvq or _first(ops, "attn_qk", "bq"),
     }
     m = tr.meta
-    return simulate_ops(
-        accel, ops, m.model.name, m.run.prompt_tokens, m.run.decode_steps, m.run.batch, fmts
-    )
+    coster = Coster(accel, exact=_exact(mapper))
+    run = (m.run.prompt_tokens, m.run.decode_steps, m.run.batch)
+    return simulate_ops(accel, ops, m.model.name, *run, fmts, coster)
 
 
 def _check_trace_formats(accel: Accelerator, ops: Sequence[Op], jf, given: dict) -> None:

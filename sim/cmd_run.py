@@ -65,6 +65,14 @@ def _is_trace(model: str) -> bool:
     help="Also write result.json, ops.csv and summary.txt into this directory (replaced as a set).",
 )
 @click.option(
+    "--mapper",
+    type=click.Choice(["default", "exact"]),
+    default="default",
+    show_default=True,
+    help="Tile mapper: default (fast, screened) or exact (least event-model time over "
+    "nested tile choices; the physics invariants hold by construction; slower).",
+)
+@click.option(
     "--fit",
     is_flag=True,
     help="Report the footprint (weights, KV cache, activations) against the arch's "
@@ -72,7 +80,7 @@ def _is_trace(model: str) -> bool:
 )
 @click.pass_context
 def command(
-    ctx, arch, model, prefill, decode, batch, wq, aq, kvq, fmt, totals, out_dir, fit
+    ctx, arch, model, prefill, decode, batch, wq, aq, kvq, fmt, totals, out_dir, mapper, fit
 ) -> None:
     """Simulate MODEL on ARCH and print totals and per-op rows.
 
@@ -107,11 +115,10 @@ def command(
 
         if not load_trace(model, verify_hash=False).meta.ops:
             raise InputError(f"{model}/trace.json", "ops", "at least one op (the list is empty)")
-        res = simulate_trace(arch, model, wq=wq, aq=aq, kvq=kvq)
+        res = simulate_trace(arch, model, wq=wq, aq=aq, kvq=kvq, mapper=mapper)
     else:
-        res = simulate(
-            arch, model, prefill=prefill, decode=decode, batch=batch, wq=wq, aq=aq, kvq=kvq
-        )
+        run = dict(prefill=prefill, decode=decode, batch=batch, wq=wq, aq=aq, kvq=kvq)
+        res = simulate(arch, model, **run, mapper=mapper)
     text = render(res, fmt, totals)
     paths = write_outputs(res, out_dir) if out_dir is not None else []
     click.echo(text)

@@ -103,6 +103,7 @@ def base_row(point: Point, phase: str) -> dict:
         "wq": point.wq,
         "aq": point.aq,
         "kvq": point.kvq,
+        "mapper": point.mapper,
     }
     for k, v in point.values.items():
         row[f"axis.{k}"] = v
@@ -131,10 +132,11 @@ def evaluate_points(points: Sequence[Point]) -> list[dict]:
         area = NAN
         fp = {"weight_bytes": NAN, "kv_cache_bytes": NAN, "footprint_bytes": NAN}
         try:
-            if p.arch_digest not in costers:
+            if (p.arch_digest, p.mapper) not in costers:
                 accel = build_accelerator(p.arch_raw, f"point {p.key}")
-                costers = {p.arch_digest: (accel, Coster(accel, memo))}  # one arch's memo
-            accel, coster = costers[p.arch_digest]
+                coster = Coster(accel, memo, exact=p.mapper == "exact")
+                costers = {(p.arch_digest, p.mapper): (accel, coster)}  # one arch's memo
+            accel, coster = costers[p.arch_digest, p.mapper]
             res = simulate(
                 accel,
                 p.model,

@@ -19,7 +19,7 @@ from sim.dse.spec import FORMAT_AXES, RUN_AXES, Range, Spec
 from sim.limits import MAX_BATCH, MAX_TOKENS
 
 # Bump when the row layout or the meaning of a column changes (part of every key).
-STORE_VERSION = 2
+STORE_VERSION = 3  # 3: the `mapper` column
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Point:
     aq: str
     kvq: str
     phases: tuple[str, ...]
+    mapper: str = "default"  # the tile mapper (spec `mapper`)
 
     def row_key(self, phase: str) -> str:
         return _hash({"point": self.key, "phase": phase})
@@ -224,13 +225,15 @@ class PointBuilder:
         for name, v in run.items():
             self._check_run(name, v)
         phases = tuple(self.spec.phases)
-        key = point_key(arch.digest, run)
+        mapper = self.spec.mapper
+        key = point_key(arch.digest, run | {"mapper": mapper})
         return Point(
             key=key,
             values=dict(values),
             arch_raw=arch.to_dict(),
             arch_digest=arch.digest,
             phases=phases,
+            mapper=mapper,
             **run,
         )
 

@@ -197,6 +197,11 @@ class Spec(_Strict):
     accuracy: Accuracy = Field(default_factory=Accuracy)
     search: Search = Field(default_factory=Search)
     batch_points: Count = Field(8, description="points per Dask task / part file")
+    mapper: Literal["default", "exact"] = Field(
+        "default",
+        description="tile mapper: default (fast) or exact (physics invariants by "
+        "construction, slower; README 'Two mappers')",
+    )
 
     @property
     def formats_vary(self) -> bool:

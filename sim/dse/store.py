@@ -43,6 +43,7 @@ TEXT_COLUMNS = (
     "wq",
     "aq",
     "kvq",
+    "mapper",
     "error",
     "perplexity_model",
 )

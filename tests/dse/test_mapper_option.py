@@ -1,0 +1,59 @@
+"""The exact mapper as a user reaches it (README "Two mappers"): `simulate(mapper=)`,
+`sim run --mapper`, and a sweep spec's `mapper` (a store column and part of every key)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from arch.arch import as_accelerator
+from sim import Arch, simulate, sweep
+from sim.engine import Coster
+
+from .conftest import TINY, run_sim
+
+RUN = dict(prefill=16, decode=2)
+
+
+def test_simulate_mapper_exact_is_the_exact_coster():
+    """mapper="exact" is Coster(exact=True): the same totals and per-op rows."""
+    accel = as_accelerator(Arch.load("int8-systolic"))
+    got = simulate(accel, "smollm2-135m", **RUN, mapper="exact")
+    want = simulate(accel, "smollm2-135m", **RUN, coster=Coster(accel, exact=True))
+    assert got.rows == want.rows
+    default = simulate(accel, "smollm2-135m", **RUN)
+    assert default.rows != got.rows  # the two mappers pick other tilings on this model
+    # the exact mapper is never slower on any op (the least event-model time over a
+    # superset of what matters): per row, within float rounding of a sum
+    for e, d in zip(got.rows, default.rows):
+        assert (e.phase, e.name) == (d.phase, d.name)
+        assert e.cycles <= d.cycles * (1 + 1e-12), (e.phase, e.name)
+    with pytest.raises(ValueError, match="mapper must be one of"):
+        simulate(accel, "smollm2-135m", **RUN, mapper="fastest")
+
+
+def test_sim_run_mapper_flag():
+    r = run_sim("run", "int8-systolic", "smollm2-135m", "--prefill", "16", "--decode", "2",
+                "--mapper", "exact", "--format", "json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    want = simulate("int8-systolic", "smollm2-135m", **RUN, mapper="exact")
+    assert json.loads(r.stdout)["ttft_s"] == pytest.approx(want.ttft_s, rel=1e-12)
+    bad = run_sim("run", "int8-systolic", "smollm2-135m", "--mapper", "fastest")
+    assert bad.returncode == 2 and "--mapper" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_sweep_mapper_exact_rows_and_keys(tmp_path):
+    """A spec with `mapper: exact`: every row says so, its keys differ from the default
+    sweep's, and its times are the exact mapper's (simulate(mapper="exact"))."""
+    spec = {**TINY, "axes": {"memory.dram.bandwidth_gb_s": [16, 64]}, "linked": []}
+    exact = sweep({**spec, "mapper": "exact"}, tmp_path / "exact")
+    default = sweep(spec, tmp_path / "default")
+    assert set(exact.mapper) == {"exact"} and set(default.mapper) == {"default"}
+    assert not set(exact.key) & set(default.key)
+    row = exact[(exact.phase == "total") & (exact["axis.memory.dram.bandwidth_gb_s"] == 64)]
+    arch = Arch.load("bitmod").replace({"memory.dram.bandwidth_gb_s": 64})
+    w = TINY["workload"]
+    want = simulate(arch, w["model"], prefill=w["prefill"], decode=w["decode"], mapper="exact")
+    assert row.ttft_s.iloc[0] == pytest.approx(want.ttft_s, rel=1e-12)
