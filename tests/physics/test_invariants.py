@@ -10,8 +10,12 @@ requests in flight) and GEMMs, and assert what hardware must obey:
 - energy is the sum of finite, non-negative parts; area grows with the PE count;
 - batching: time(2M rows) <= 2 x time(M rows).
 
-Examples per test: 12 in CI; `pytest -m physics_long` runs the long profile (300 examples
-per property; deselected by default).
+Two mappers (README "Physics invariants"): the default one ranks tilings by a closed-form
+estimate (fast, not monotone by construction: the counterexamples below), the exact one
+(Coster(exact=True)) takes the least event-model cycles over tile choices nested by
+construction, and may run an even op as its two halves. CI checks both, 10 derandomized
+examples per test; `pytest -m physics_long` (deselected by default, about 1 minute) runs
+300 examples per property with the exact mapper on the tile families.
 """
 
 from __future__ import annotations
