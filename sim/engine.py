@@ -19,7 +19,7 @@ from arch.pe import OpCost, OpModel, Tile, TileCost, TileModel
 from arch.vector import VectorModel, cost_vector
 from common.errors import InputError
 from quant.info import FormatInfo, format_info
-from sim.mapping import Mapping, candidates, tile_shapes
+from sim.mapping import Mapping, candidates, exact_quanta, tile_shapes
 from sim.pipeline import TileTable, simulate_tiles
 from workloads.ops import Op
 
@@ -291,7 +291,7 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
         (bufs.input.size_bytes, bufs.weight.size_bytes, bufs.output.size_bytes),
         a_dram,
         o_dram,
-        accel.pe.finest_quantum(a, b) if coster.exact else None,
+        exact_quanta(quantum, accel.pe.finest_quantum(a, b)) if coster.exact else None,
     )
     if cands is None:
         raise InputError(

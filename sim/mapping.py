@@ -93,6 +93,22 @@ def nested_choices(dim: int, fine: int) -> np.ndarray:
     return np.unique(np.minimum(np.array(sorted(steps), dtype=np.int64) * fine, dim))
 
 
+def exact_quanta(quantum: tuple[int, int, int], finest: tuple[int, int, int]) -> tuple:
+    """Per dim, the quanta the exact mapper's tile choices are multiples of: the array's
+    quantum halved while even (one fold of each power-of-two part: an array of twice the
+    rows, columns or lanes has all of these and its own) and the finest one a part runs
+    (TileModel.finest_quantum). On an array whose size is not a power of two (80
+    columns), tiles of whole folds (80, 160, ...) stay choices."""
+    out = []
+    for q, f in zip(quantum, finest):
+        qs = {q, f}
+        while q % 2 == 0:
+            q //= 2
+            qs.add(q)
+        out.append(tuple(sorted(qs)))
+    return tuple(out)
+
+
 def _refetch_plan(operand: str) -> tuple[int, np.ndarray]:
     """(the one loop the operand does not depend on, (ORDERS x 3) int mask of the
     relevant loops that run inside it under each order), loops indexed m, k, n."""
@@ -156,7 +172,7 @@ def candidates(
     caps_bytes: tuple[float, float, float],
     a_dram: float | None = None,
     o_dram: float | None = None,
-    fine: tuple[int, int, int] | None = None,
+    fine: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None,
 ) -> Candidates | None:
     """Every feasible tile with its DRAM traffic under each order; caps = (input, weight,
     output) buffer bytes. None if no tile fits. a_dram / o_dram: bytes per element that
@@ -164,14 +180,18 @@ def candidates(
     a fused producer/consumer keeps them on chip, e.g. attention scores). A pure function
     of its arguments, memoized: the same op on another DRAM or clock of a sweep maps over
     the same tiles (callers must not modify the arrays). fine: the exact mapper's tile
-    choices (nested_choices with these finest quanta per dim) instead of tile_choices."""
+    choices instead of tile_choices: per dim, the union of nested_choices over these
+    quanta (exact_quanta)."""
     a_dram = a_bytes if a_dram is None else a_dram
     o_dram = o_bytes if o_dram is None else o_dram
     qm, qk, qn = quantum
     if fine is None:
         dims = tile_choices(M, qm), tile_choices(K, qk), tile_choices(N, qn)
     else:
-        dims = tuple(nested_choices(D, f) for D, f in zip((M, K, N), fine))
+        dims = tuple(
+            np.unique(np.concatenate([nested_choices(D, f) for f in fs]))
+            for D, fs in zip((M, K, N), fine)
+        )
     tm, tk, tn = np.meshgrid(*dims, indexing="ij")
     tm, tk, tn = tm.ravel(), tk.ravel(), tn.ravel()
     cap_in, cap_w, cap_out = caps_bytes

@@ -12,7 +12,7 @@ from arch.arch import as_accelerator
 from quant.info import format_info
 from sim import Arch
 from sim.engine import Coster, _floors, _pipeline, attention_fused
-from sim.mapping import ORDERS, candidates, nested_choices, refetch_all
+from sim.mapping import ORDERS, candidates, exact_quanta, nested_choices, refetch_all
 from workloads.ops import Op
 
 
@@ -52,7 +52,7 @@ def _all_candidates(coster: Coster, op: Op):
     a_dram = 0.0 if fused and op.kind == "attn_pv" else ab
     o_dram = 0.0 if fused and op.kind == "attn_qk" else ab
     caps = (bufs.input.size_bytes, bufs.weight.size_bytes, bufs.output.size_bytes)
-    fine = accel.pe.finest_quantum(a, b)
+    fine = exact_quanta(q, accel.pe.finest_quantum(a, b))
     cands = candidates(op.M, op.K, op.N, q, ab, bb, ab, acc, caps, a_dram, o_dram, fine)
     comp = coster.candidate_compute(op.M, op.K, op.N, cands, a, b, op)
     last = coster.last_tile_cycles(op.M, op.K, op.N, cands, a, b, op)
