@@ -14,7 +14,7 @@ Two mappers (README "Physics invariants"): the default one ranks tilings by a cl
 estimate (fast, not monotone by construction: the counterexamples below), the exact one
 (Coster(exact=True)) takes the least event-model cycles over tile choices nested by
 construction, and may run an even op as its two halves. CI checks both, 10 derandomized
-examples per test; `pytest -m physics_long` (deselected by default, about 1 minute) runs
+examples per test; `pytest -m physics_long` (deselected by default, about 2 minutes) runs
 300 examples per property with the exact mapper on the tile families.
 """
 
