@@ -64,6 +64,10 @@ FLOAT_COLUMNS = (
     "seconds",
     "perplexity",
 )
+# Columns added after the first stores, with the value they had there (a part file of an
+# older store is still read: `mapper` came with STORE_VERSION 3, before it every point
+# ran the default mapper).
+ADDED_COLUMNS = {"mapper": "default"}
 NULLABLE = ("error", "perplexity_model")  # null in every row of a part is typed `null`
 
 
@@ -96,7 +100,8 @@ def check_schema(path: Path, source: str):
     names = schema.names
     if len(set(names)) != len(names):
         raise InputError(src, "columns", "each column once")
-    missing = [c for c in (*TEXT_COLUMNS, *INT_COLUMNS, *FLOAT_COLUMNS) if c not in names]
+    required = (*TEXT_COLUMNS, *INT_COLUMNS, *FLOAT_COLUMNS)
+    missing = [c for c in required if c not in names and c not in ADDED_COLUMNS]
     if missing:
         raise InputError(src, short(missing[0], 80), "a column of a sim store (missing)")
     for name in names:
@@ -212,6 +217,10 @@ def read_results(out: str | Path, source: str = "RESULTS") -> pd.DataFrame:
             source, short(str(out)), "a sweep/search output directory (no part-*.parquet)"
         )
     frames = [_read_table(p, source).to_pandas() for p in parts]
+    for f in frames:
+        for col, value in ADDED_COLUMNS.items():
+            if col not in f:
+                f[col] = value
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     src = short(str(out))
     bad = ~df["phase"].isin(PHASES)

@@ -57,3 +57,24 @@ def test_sweep_mapper_exact_rows_and_keys(tmp_path):
     w = TINY["workload"]
     want = simulate(arch, w["model"], prefill=w["prefill"], decode=w["decode"], mapper="exact")
     assert row.ttft_s.iloc[0] == pytest.approx(want.ttft_s, rel=1e-12)
+
+
+def test_store_of_before_the_mapper_column_still_reads(tmp_path):
+    """Part files written before STORE_VERSION 3 have no `mapper` column: they are read,
+    as what they were (every point then ran the default mapper), beside newer parts."""
+    import pyarrow.parquet as pq
+
+    from sim.dse.store import read_results
+
+    spec = {**TINY, "axes": {"memory.dram.bandwidth_gb_s": [16, 64]}, "linked": []}
+    out = tmp_path / "old"
+    new = sweep(spec, out)
+    for part in out.glob("part-*.parquet"):  # as an older sim wrote them
+        t = pq.read_table(part)
+        pq.write_table(t.drop(["mapper"]), part)
+        assert "mapper" not in pq.read_schema(part).names
+    old = read_results(out)
+    assert set(old.mapper) == {"default"}
+    cols = ["key", "phase", "time_s", "energy_j"]
+    pd_equal = old.sort_values("key")[cols].reset_index(drop=True)
+    assert pd_equal.equals(new.sort_values("key")[cols].reset_index(drop=True))
