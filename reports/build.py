@@ -76,9 +76,9 @@ class _Figure:
 
 
 def _fit(title: str, fig) -> str:  # noqa: ANN001 - a matplotlib Figure
-    """The title wrapped to the figure's width (about 13 characters per inch at 9 pt), so
-    narrow bar charts do not clip it."""
-    per_line = max(24, int(fig.get_figwidth() * 13))
+    """The title wrapped to the width of the figure's axes (about 12 characters per inch
+    at 9 pt; the y label and ticks take about an inch), so bar charts do not clip it."""
+    per_line = max(24, int((fig.get_figwidth() - 1.0) * 12))
     return "\n".join("\n".join(textwrap.wrap(line, per_line)) or line for line in title.split("\n"))
 
 
@@ -87,7 +87,7 @@ def _render(fig, name: str, caption: str) -> _Figure:
     bufs = {}
     for fmt in ("png", "svg"):
         b = io.BytesIO()
-        fig.savefig(b, format=fmt, dpi=110)
+        fig.savefig(b, format=fmt, dpi=110, bbox_inches="tight")  # rotated labels included
         bufs[fmt] = b.getvalue()
     plt.close(fig)
     return _Figure(name, caption, bufs["png"], bufs["svg"])
