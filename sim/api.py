@@ -120,20 +120,21 @@ def op_plan(ops: Sequence[Op]) -> OpPlan:
     entry_of: list[int] = []
     reps: list[int] = []
     alike: dict[tuple, int] = {}
+    heads: list[tuple] = []  # per entry: every field but the dimensions
     for i, op in enumerate(ops):
-        key = (op.phase, op.name, op.kind, op.bq, op.aq, op.weight_density, op.stats, *_dims(op))
+        head = (op.phase, op.name, op.kind, op.bq, op.aq, op.weight_density, op.stats)
+        key = (*head, *_dims(op))
         e = alike.get(key)
         if e is None:
             e = alike[key] = len(reps)
             reps.append(i)
+            heads.append(head)
         entry_of.append(e)
     by_series: dict[tuple, list[int]] = {}  # entry numbers per candidate series
     for e, i in enumerate(reps):
-        op = ops[i]
-        dims = _dims(op)
-        head = (op.phase, op.name, op.kind, op.bq, op.aq, op.weight_density, op.stats)
+        dims = _dims(ops[i])
         for d in range(4):
-            by_series.setdefault((*head, d, dims[:d] + dims[d + 1 :]), []).append(e)
+            by_series.setdefault((*heads[e], d, dims[:d] + dims[d + 1 :]), []).append(e)
     series = []
     done: set[int] = set()
     for key, es in by_series.items():

@@ -44,6 +44,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -99,21 +100,19 @@ class TileTable:
     o_final_bytes: float
     o_partial_bytes: float
 
+    # caches on the frozen record (cached_property writes the instance's __dict__)
+    @cached_property
     def _lists(self) -> tuple[list[int], list[int], list[int]]:
-        """The sizes as Python ints (the callables' fast path), built once per table."""
-        got = self.__dict__.get("_size_lists")
-        if got is None:
-            got = (self.sm.tolist(), self.sk.tolist(), self.sn.tolist())
-            object.__setattr__(self, "_size_lists", got)  # a cache on a frozen record
-        return got
+        """The sizes as Python ints (the callables' fast path)."""
+        return self.sm.tolist(), self.sk.tolist(), self.sn.tolist()
 
     # the loop as the callables simulate_tiles takes (the Python and simpy engines)
     def tile_cycles(self, im: int, ik: int, in_: int) -> float:
-        sm, sk, sn = self._lists()
+        sm, sk, sn = self._lists
         return self.cycles(sm[im], sk[ik], sn[in_])
 
     def load_bytes(self, x: str, im: int, ik: int, in_: int) -> float:
-        sm, sk, sn = self._lists()
+        sm, sk, sn = self._lists
         if x == "A":
             return sm[im] * sk[ik] * self.a_bytes
         if x == "B":
@@ -121,31 +120,26 @@ class TileTable:
         return sm[im] * sn[in_] * self.p_bytes
 
     def store_bytes(self, im: int, ik: int, in_: int, final: bool) -> float:
-        sm, _, sn = self._lists()
+        sm, _, sn = self._lists
         return sm[im] * sn[in_] * (self.o_final_bytes if final else self.o_partial_bytes)
 
-    def _shape_cycles(self) -> np.ndarray:
-        """Cycles of the 8 tile shapes, indexed by (last m, last k, last n) bits; a
-        dimension of one tile has one shape either way. Computed once per table."""
-        got = self.__dict__.get("_by_code")
-        if got is None:
-            sm, sk, sn = self._lists()
-            shapes = [
-                (sm[-1 if c & 4 else 0], sk[-1 if c & 2 else 0], sn[-1 if c & 1 else 0])
-                for c in range(8)
-            ]
-            cyc = {s: self.cycles(*s) for s in dict.fromkeys(shapes)}  # each shape once
-            got = np.array([cyc[s] for s in shapes], dtype=float)
-            object.__setattr__(self, "_by_code", got)  # a cache on a frozen record
-        return got
-
+    @cached_property
     def closed_form(self) -> tuple:
-        """(sm, sk, sn, cycles of the 8 shapes, bytes per element of A, B, partial-sum
-        loads and of final and partial stores): what run_window_nb builds `arrays` from."""
+        """What run_window_nb builds the per-iteration arrays from: (sm, sk, sn, cycles of
+        the 8 tile shapes indexed by (last m, last k, last n) bits, bytes per element of
+        A, B, partial-sum loads and of final and partial stores). A dimension of one tile
+        has one shape either way; each distinct shape is costed once."""
+        sm, sk, sn = self._lists
+        shapes = [
+            (sm[-1 if c & 4 else 0], sk[-1 if c & 2 else 0], sn[-1 if c & 1 else 0])
+            for c in range(8)
+        ]
+        cyc = {s: self.cycles(*s) for s in dict.fromkeys(shapes)}
         per_elem = np.array(
             [self.a_bytes, self.b_bytes, self.p_bytes, self.o_final_bytes, self.o_partial_bytes]
         )
-        return self.sm, self.sk, self.sn, self._shape_cycles(), per_elem
+        by_code = np.array([cyc[s] for s in shapes], dtype=float)
+        return self.sm, self.sk, self.sn, by_code, per_elem
 
 
 def _index_arrays(order: str, trips: dict[str, int], start: int, stop: int):
@@ -212,7 +206,7 @@ def simulate_tiles(
         if engine == "fast" and table is not None and _numba_ready(stop - start):
             from sim.pipeline_nb import run_window_nb
 
-            return run_window_nb(*nest, start, stop, *table.closed_form(), *nb_args)
+            return run_window_nb(*nest, start, stop, *table.closed_form, *nb_args)
         idx = _index_arrays(order, trips, start, stop)
         its = list(zip(*(a.tolist() for a in idx)))
         return run(

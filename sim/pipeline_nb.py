@@ -232,8 +232,8 @@ def run_window_nb(
     outer, mid, inner, t1, t2, start, stop, sm, sk, sn, shape_cyc, per_elem, nk, bpc, lat, depth
 ):
     """run_tiles_nb on iterations start..stop-1 of a loop nest given in closed form, its
-    arrays built here as sim/pipeline.py (`_index_arrays`, `TileTable.arrays`) builds
-    them, with the same integer and float operations: loops outer, mid, inner (0 m, 1 k,
+    arrays built here with the integer and float operations of sim/pipeline.py
+    (`_index_arrays` and TileTable's callables): loops outer, mid, inner (0 m, 1 k,
     2 n) with trips t1 (mid) and t2 (inner); tile sizes per index sm, sk, sn; cycles of
     the 8 tile shapes (bits: last m 4, last k 2, last n 1); bytes per element of A, B,
     partial sums loaded, and of final and partial stores (per_elem)."""
