@@ -212,31 +212,23 @@ def test_numba_engine_matches_python_and_simpy(case):
     assert NUMBA_MIN_ITERS <= 8  # so these loops exercise it
 
 
-def _closed_form(case):
-    """A synthetic loop (full tiles of 64, a last tile of `edge` per dim) as a TileTable,
-    the engine's closed form: tile cycles cyc x m x n / 64 + 20; A, B loads 1 byte per
-    element, partial sums 4; final stores 1, partial 4 (as _check_regimes)."""
-    import numpy as np
-
-    from sim.pipeline import TileTable
-
-    order, trips, edge, cyc, bw, lat, depth = case
-    sm, sk, sn = (np.array([64] * (trips[c] - 1) + [edge[c]], dtype=np.int64) for c in "mkn")
-    return TileTable(sm, sk, sn, lambda m, k, n: cyc * m * n / 64 + 20, 1.0, 1.0, 4.0, 1.0, 4.0)
-
-
 def _engine_vs_every_tile(case):
-    """(estimate at the engine's defaults, every tile simulated): both on the numba engine
-    (cycle-equal to the Python and simpy ones, test_numba_engine_matches_python_and_simpy).
-    The estimate gets no DRAM floor (the engine passes the exact DRAM busy time, which
-    can only raise a low estimate): stricter than the engine's use."""
-    import sim.pipeline_nb  # noqa: F401  (loaded, as in a sweep)
+    """(estimate at the engine's defaults, every tile simulated) of a synthetic loop (full
+    tiles of 64, a last tile of `edge` per dim; the loop of _check_regimes as a TileTable),
+    as benchmarks/pipeline_estimate.py runs it: both on the numba engine (cycle-equal to
+    the Python and simpy ones, test_numba_engine_matches_python_and_simpy), the estimate
+    with no DRAM floor (the engine passes the exact DRAM busy time, which can only raise
+    a low estimate): stricter than the engine's use."""
+    import importlib.util
+    from pathlib import Path
 
-    order, trips, edge, cyc, bw, lat, depth = case
-    t = _closed_form(case)
-    args = (order, trips, t.tile_cycles, t.load_bytes, t.store_bytes, bw, lat)
-    kw = dict(total_compute_cycles=0.0, total_dram_cycles=0.0, slots=depth, table=t)
-    return simulate_tiles(*args, **kw), simulate_tiles(*args, **kw, max_iters=10**12)
+    from sim.pipeline import FULL_SIM_ITERS, MAX_ITERS
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "pipeline_estimate.py"
+    spec = importlib.util.spec_from_file_location("pipeline_estimate", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.estimate_vs_every_tile(case, MAX_ITERS, FULL_SIM_ITERS)
 
 
 @st.composite
