@@ -155,7 +155,7 @@ class TileModel(PEModel):
         """Per dimension (m, k, n), the smallest tile quantum a mapping may use: one fold
         of the smallest part of the array a tile can run on with the rest idle, at no
         more cycles than on an array of that part's size. The exact mapper's tile
-        choices are multiples of it (sim.mapping.nested_choices), so a bigger array's
+        choices are multiples of it (sim.mapping.exact_choices), so a bigger array's
         choices hold a smaller one's. Default: the smallest quantum over sub_arrays()
         that divides the full array's. A family overrides it where its tile cost never
         grows with the array for any tile (e.g. lut: folds are cdiv(m, rows) x

@@ -36,12 +36,13 @@ def simulate(
     aq: str | None = None,
     kvq: str | None = None,
     coster: Coster | None = None,
-    mapper: str = "default",
+    mapper: str = "fast",
 ) -> SimResult:
     """Simulate a model (zoo name, HF config path, trace dir, or a list of Ops) on `arch`:
     a preset name, a YAML path, an `Arch` (arch.arch) or an `Accelerator`. `mapper`:
-    "default" (fast, screened) or "exact" (the least event-model time over nested tile
-    choices: the physics invariants hold by construction; README "Two mappers"); a given
+    "fast" (screened by a closed-form estimate) or "exact" (the least event-model time
+    over tile choices nested across designs: the physics invariants hold by
+    construction, as sweeps need them; 5-20x slower; README "Two mappers"); a given
     `coster` brings its own."""
     from arch.arch import as_accelerator
 
@@ -69,7 +70,7 @@ def simulate(
     return res
 
 
-MAPPERS = ("default", "exact")
+MAPPERS = ("fast", "exact")
 
 
 def _exact(mapper: str) -> bool:
@@ -463,7 +464,7 @@ def simulate_trace(
     wq: str | None = None,
     aq: str | None = None,
     kvq: str | None = None,
-    mapper: str = "default",
+    mapper: str = "fast",
 ) -> SimResult:
     """Simulate the ops of an exported trace directory (see workloads/README.md). Formats
     given here replace the trace's (wq on linears, kvq on attention, aq everywhere);

@@ -66,11 +66,12 @@ def _is_trace(model: str) -> bool:
 )
 @click.option(
     "--mapper",
-    type=click.Choice(["default", "exact"]),
-    default="default",
+    type=click.Choice(["fast", "exact"]),
+    default="fast",
     show_default=True,
-    help="Tile mapper: default (fast, screened) or exact (least event-model time over "
-    "nested tile choices; the physics invariants hold by construction; slower).",
+    help="Tile mapper: fast (screened by a closed-form estimate) or exact (least "
+    "event-model time over tile choices nested across designs: the physics invariants "
+    "hold by construction; what sweeps use; slower).",
 )
 @click.option(
     "--fit",

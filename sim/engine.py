@@ -19,7 +19,7 @@ from arch.pe import OpCost, OpModel, Tile, TileCost, TileModel
 from arch.vector import VectorModel, cost_vector
 from common.errors import InputError
 from quant.info import FormatInfo, format_info
-from sim.mapping import Mapping, candidates, exact_quanta, tile_shapes
+from sim.mapping import ORDERS, Mapping, candidates, exact_quanta, tile_shapes
 from sim.pipeline import TileTable, simulate_tiles
 from workloads.ops import Op
 
@@ -88,6 +88,7 @@ class Coster:
         self._tiles, self._tilings = shared.for_accel(accel) if shared else ({}, {})
         self._vector: VectorModel | None = None
         self._views: tuple | None = None  # the PE array's usable parts (TileModel)
+        self._quanta: dict[tuple, tuple] = {}
 
     def op(self, op: Op) -> OpCostRecord:
         """Cost of one execution of `op`."""
@@ -126,6 +127,15 @@ class Coster:
     def _vectorized(self) -> bool:
         """Does the family provide TileModel.tile_cycles_array?"""
         return type(self.accel.pe).tile_cycles_array is not TileModel.tile_cycles_array
+
+    def exact_quanta(self, a: FormatInfo, b: FormatInfo) -> tuple:
+        """The exact mapper's quanta per dim (sim.mapping.exact_quanta), once per formats."""
+        key = ("quanta", a.name, b.name)
+        got = self._quanta.get(key)
+        if got is None:
+            pe = self.accel.pe
+            got = self._quanta[key] = exact_quanta(pe.tile_quantum(a, b), pe.finest_quantum(a, b))
+        return got
 
     def views(self) -> tuple:
         """The PE array's usable parts (TileModel.sub_arrays), built once."""
@@ -291,7 +301,7 @@ def _cost_gemm(coster: Coster, op: Op, a: FormatInfo, b: FormatInfo) -> OpCostRe
         (bufs.input.size_bytes, bufs.weight.size_bytes, bufs.output.size_bytes),
         a_dram,
         o_dram,
-        exact_quanta(quantum, accel.pe.finest_quantum(a, b)) if coster.exact else None,
+        coster.exact_quanta(a, b) if coster.exact else None,
     )
     if cands is None:
         raise InputError(
@@ -362,22 +372,20 @@ def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes, half) -> Op
     floors = _floors(coster.accel, op, cands, (compute, last), (a_dram, b_bytes, o_dram, acc_bytes))
     floors = floors.ravel()
     dram = (cands.a_bytes + cands.b_bytes + cands.o_bytes).ravel()
-    visit = np.lexsort((np.arange(floors.size), dram, floors))
     C = cands.tm.size
+    # one entry per loop nest: orders that differ only in loops of one trip run the same
+    # nest (same cycles, traffic and floor); keep the first in candidate order
+    nest = _nest_ids(cands, M, K, N).ravel() * C + np.tile(np.arange(C), len(ORDERS))
+    first = np.unique(nest, return_index=True)[1]
+    visit = first[np.lexsort((first, dram[first], floors[first]))]
     best = None  # (cycles, dram bytes, flat index, mapping, compute cycles)
     if half is not None:
         best = (2 * half.cycles, 2 * half.dram_bytes, floors.size, None, None)
-    seen: set = set()
     for flat in visit.tolist():
         if best is not None and (floors[flat], dram[flat], flat) >= best[:3]:
             break
         oi, i = divmod(flat, C)
         mp = cands.mapping(oi, i)
-        trips = mp.trips(M, K, N)
-        loop = (mp.tm, mp.tk, mp.tn, "".join(c for c in mp.order if trips[c] > 1))
-        if loop in seen:  # the same loop nest as one already run: same cycles
-            continue
-        seen.add(loop)
         cyc = _pipeline(
             coster, op, mp, a, b, (a_bytes, a_dram), b_bytes, o_dram, acc_bytes, compute[i]
         )
@@ -398,6 +406,30 @@ def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes, half) -> Op
             mapping=f"2*{half.mapping}",
         )
     return _gemm_record(coster, op, mp, a, b, cycles, comp)
+
+
+def _nest_ids(cands, M: int, K: int, N: int) -> np.ndarray:
+    """(ORDERS x C) id of each candidate's loop nest order: its order with the loops of
+    one trip left out (they never change an index, so the event model runs the same
+    nest), the same id for the same remaining order."""
+    many = np.stack([-(-M // cands.tm) > 1, -(-K // cands.tk) > 1, -(-N // cands.tn) > 1])
+    code = many[0].astype(np.int64) + 2 * many[1] + 4 * many[2]  # which loops run (C,)
+    return _NEST_TABLE[:, code]
+
+
+def _nest_table() -> np.ndarray:
+    """(ORDERS x 8) nest id of each order under each set of running loops (bit d of the
+    column: loop d of m, k, n has more than one trip)."""
+    names: dict[str, int] = {}
+    out = np.empty((len(ORDERS), 8), dtype=np.int64)
+    for o, order in enumerate(ORDERS):
+        for code in range(8):
+            kept = "".join(c for c in order if code >> "mkn".index(c) & 1)
+            out[o, code] = names.setdefault(kept, len(names))
+    return out
+
+
+_NEST_TABLE = _nest_table()
 
 
 def _floors(accel: Accelerator, op: Op, cands, cycles, sizes) -> np.ndarray:

@@ -69,28 +69,15 @@ def tile_choices(dim: int, quantum: int, max_choices: int = 10) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def nested_choices(dim: int, fine: int) -> np.ndarray:
-    """Tile sizes along one dim for the exact mapper (Coster(exact=True)): multiples of
-    `fine` (the finest tile quantum the array can run along this dim, sub-arrays
-    included): with u = ceil(dim / fine) units, every power of two below u and
-    ceil(u / 2^j), ceil(u / (3 x 2^j)) for j >= 0 (halves and thirds of the dim, u
-    itself included), at most the dim. They depend on the hardware only through `fine`
-    (so, where the finest quantum does not change, a bigger array has the same choices),
-    and those of a dim below it are among those of twice the dim, since
-    ceil(ceil(2x) / 2) = ceil(x). Memoized (callers must not modify the array)."""
-    units = ceil(dim / fine)
-    steps = set()
-    p = 1
-    while p < units:
-        steps.add(p)
-        p *= 2
-    for s in (1, 3):
-        d = s
-        while d <= units * 2:
-            steps.add(max(1, ceil(units / d)))
-            d *= 2
-    # a tile never holds more than the dim (its buffer space and slots count what it holds)
-    return np.unique(np.minimum(np.array(sorted(steps), dtype=np.int64) * fine, dim))
+def exact_choices(dim: int, quanta: tuple[int, ...]) -> np.ndarray:
+    """Tile sizes along one dim for the exact mapper (Coster(exact=True)): the union over
+    `quanta` (exact_quanta: every quantum a part of the array runs) of tile_choices, each
+    clamped to the dim (a tile never holds more than the dim: its buffer space and slots
+    count what it holds). A function of the dim and of the set of quanta only, so an
+    array whose quanta hold a smaller one's (twice the rows, columns or lanes) has all
+    of its tile choices. Memoized (callers must not modify the array)."""
+    got = np.concatenate([tile_choices(dim, q) for q in quanta])
+    return np.unique(np.minimum(got, dim))
 
 
 def exact_quanta(quantum: tuple[int, int, int], finest: tuple[int, int, int]) -> tuple:
@@ -180,18 +167,15 @@ def candidates(
     a fused producer/consumer keeps them on chip, e.g. attention scores). A pure function
     of its arguments, memoized: the same op on another DRAM or clock of a sweep maps over
     the same tiles (callers must not modify the arrays). fine: the exact mapper's tile
-    choices instead of tile_choices: per dim, the union of nested_choices over these
-    quanta (exact_quanta)."""
+    choices instead of tile_choices: per dim, exact_choices over these quanta
+    (exact_quanta)."""
     a_dram = a_bytes if a_dram is None else a_dram
     o_dram = o_bytes if o_dram is None else o_dram
     qm, qk, qn = quantum
     if fine is None:
         dims = tile_choices(M, qm), tile_choices(K, qk), tile_choices(N, qn)
     else:
-        dims = tuple(
-            np.unique(np.concatenate([nested_choices(D, f) for f in fs]))
-            for D, fs in zip((M, K, N), fine)
-        )
+        dims = tuple(exact_choices(D, fs) for D, fs in zip((M, K, N), fine))
     tm, tk, tn = np.meshgrid(*dims, indexing="ij")
     tm, tk, tn = tm.ravel(), tk.ravel(), tn.ravel()
     cap_in, cap_w, cap_out = caps_bytes

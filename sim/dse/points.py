@@ -39,7 +39,7 @@ class Point:
     aq: str
     kvq: str
     phases: tuple[str, ...]
-    mapper: str = "default"  # the tile mapper (spec `mapper`)
+    mapper: str = "exact"  # the tile mapper (spec `mapper`)
 
     def row_key(self, phase: str) -> str:
         return _hash({"point": self.key, "phase": phase})

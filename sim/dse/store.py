@@ -66,8 +66,8 @@ FLOAT_COLUMNS = (
 )
 # Columns added after the first stores, with the value they had there (a part file of an
 # older store is still read: `mapper` came with STORE_VERSION 3, before it every point
-# ran the default mapper).
-ADDED_COLUMNS = {"mapper": "default"}
+# ran the screened mapper, now called "fast").
+ADDED_COLUMNS = {"mapper": "fast"}
 NULLABLE = ("error", "perplexity_model")  # null in every row of a part is typed `null`
 
 

@@ -45,13 +45,18 @@ def test_sim_run_mapper_flag():
 
 
 def test_sweep_mapper_exact_rows_and_keys(tmp_path):
-    """A spec with `mapper: exact`: every row says so, its keys differ from the default
-    sweep's, and its times are the exact mapper's (simulate(mapper="exact"))."""
+    """A sweep maps with the exact mapper unless its spec says `mapper: fast`: every row
+    says which, the keys differ, and the times are that mapper's (simulate(mapper=))."""
     spec = {**TINY, "axes": {"memory.dram.bandwidth_gb_s": [16, 64]}, "linked": []}
-    exact = sweep({**spec, "mapper": "exact"}, tmp_path / "exact")
-    default = sweep(spec, tmp_path / "default")
-    assert set(exact.mapper) == {"exact"} and set(default.mapper) == {"default"}
-    assert not set(exact.key) & set(default.key)
+    exact = sweep(spec, tmp_path / "exact")
+    fast = sweep({**spec, "mapper": "fast"}, tmp_path / "fast")
+    assert set(exact.mapper) == {"exact"} and set(fast.mapper) == {"fast"}
+    assert not set(exact.key) & set(fast.key)
+    row = fast[(fast.phase == "total") & (fast["axis.memory.dram.bandwidth_gb_s"] == 64)]
+    arch = Arch.load("bitmod").replace({"memory.dram.bandwidth_gb_s": 64})
+    w = TINY["workload"]
+    want = simulate(arch, w["model"], prefill=w["prefill"], decode=w["decode"], mapper="fast")
+    assert row.ttft_s.iloc[0] == pytest.approx(want.ttft_s, rel=1e-12)
     row = exact[(exact.phase == "total") & (exact["axis.memory.dram.bandwidth_gb_s"] == 64)]
     arch = Arch.load("bitmod").replace({"memory.dram.bandwidth_gb_s": 64})
     w = TINY["workload"]
@@ -61,20 +66,21 @@ def test_sweep_mapper_exact_rows_and_keys(tmp_path):
 
 def test_store_of_before_the_mapper_column_still_reads(tmp_path):
     """Part files written before STORE_VERSION 3 have no `mapper` column: they are read,
-    as what they were (every point then ran the default mapper), beside newer parts."""
+    as what they were (every point then ran the screened mapper, now "fast"), beside
+    newer parts."""
     import pyarrow.parquet as pq
 
     from sim.dse.store import read_results
 
     spec = {**TINY, "axes": {"memory.dram.bandwidth_gb_s": [16, 64]}, "linked": []}
     out = tmp_path / "old"
-    new = sweep(spec, out)
+    new = sweep({**spec, "mapper": "fast"}, out)  # the mapper every point ran then
     for part in out.glob("part-*.parquet"):  # as an older sim wrote them
         t = pq.read_table(part)
         pq.write_table(t.drop(["mapper"]), part)
         assert "mapper" not in pq.read_schema(part).names
     old = read_results(out)
-    assert set(old.mapper) == {"default"}
+    assert set(old.mapper) == {"fast"}
     cols = ["key", "phase", "time_s", "energy_j"]
     pd_equal = old.sort_values("key")[cols].reset_index(drop=True)
     assert pd_equal.equals(new.sort_values("key")[cols].reset_index(drop=True))

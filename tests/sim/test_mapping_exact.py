@@ -1,5 +1,6 @@
-"""The exact mapper (Coster(exact=True), issue 9): nested tile choices, floors that bound
-the event model from below, and a branch and bound that returns the brute-force minimum."""
+"""The exact mapper (Coster(exact=True), issue 9): tile choices nested across arrays,
+floors that bound the event model from below, and a branch and bound that returns the
+brute-force minimum."""
 
 from __future__ import annotations
 
@@ -12,28 +13,36 @@ from arch.arch import as_accelerator
 from quant.info import format_info
 from sim import Arch
 from sim.engine import Coster, _floors, _pipeline, attention_fused
-from sim.mapping import ORDERS, candidates, exact_quanta, nested_choices, refetch_all
+from sim.mapping import ORDERS, candidates, exact_choices, exact_quanta, refetch_all, tile_choices
 from workloads.ops import Op
 
 
-def test_nested_choices_hand_worked():
-    # u = 14: powers 1, 2, 4, 8; halves 14, 7, 4, 2, 1; thirds 5, 3, 2, 1
-    assert nested_choices(14, 1).tolist() == [1, 2, 3, 4, 5, 7, 8, 14]
-    assert nested_choices(7, 1).tolist() == [1, 2, 3, 4, 7]
-    # multiples of the finest quantum: 4096 / 32 = 128 units, thirds 43, 22, 11, 6, 3
-    assert nested_choices(4096, 32).tolist() == [
-        32, 64, 96, 128, 192, 256, 352, 512, 704, 1024, 1376, 2048, 4096
+def test_exact_choices_hand_worked():
+    # u = 14 units of 1: tile_choices' steps 1, 14, powers 2, 4, 8, even splits
+    # ceil(14 / 2..8) = 7, 5, 4, 3, 3, 2, 2: eight, under its cap of ten
+    assert exact_choices(14, (1,)).tolist() == [1, 2, 3, 4, 5, 7, 8, 14]
+    assert exact_choices(7, (8,)).tolist() == [7]  # one 8-wide quantum, clamped to the dim
+    # 4096 in units of 32 (128 units): steps 1, 2, 4, ..., 128 and splits 64, 43, 32, 26,
+    # 22, 19, 16, twelve, capped at ten log-spaced picks: units 1, 2, 4, 8, 16, 22, 32,
+    # 128 (x 32 below); in units of 64 (64 units; splits 32, 22, 16, 13, 11, 10, 8)
+    # the ten picks are 1, 2, 4, 8, 10, 11, 16, 64: the union adds 640 (10 x 64)
+    assert tile_choices(4096, 32).tolist() == [32, 64, 128, 256, 512, 704, 1024, 4096]
+    assert exact_choices(4096, (32, 64)).tolist() == [
+        32, 64, 128, 256, 512, 640, 704, 1024, 4096
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("fine", [1, 2, 8, 32])
-def test_nested_choices_of_a_dim_are_among_those_of_twice_the_dim(fine):
-    """Every dim up to 3000: the choices below the dim are among those of twice the dim
-    (the dim itself, clamped from ceil(dim / fine) x fine, may not be)."""
+@pytest.mark.parametrize("q,finest", [(8, 1), (16, 8), (80, 5), (64, 64)])
+def test_exact_choices_of_an_array_are_among_those_of_twice_the_array(q, finest):
+    """Twice the rows, columns or lanes: the doubled quantum's exact_quanta hold the
+    array's (halvings down to odd, and the finest part), so for every dim up to 3000 its
+    tile choices hold the smaller array's: the bigger array can run every tiling the
+    smaller one can (issue 9, more hardware)."""
+    small = exact_quanta((q, q, q), (finest, finest, finest))[0]
+    big = exact_quanta((2 * q, 2 * q, 2 * q), (finest, finest, finest))[0]
+    assert set(small) <= set(big)
     for dim in range(1, 3001):
-        small = {v for v in nested_choices(dim, fine).tolist() if v < dim}
-        assert small <= set(nested_choices(2 * dim, fine).tolist()), dim
-    assert nested_choices(5, 8).tolist() == [5]  # one 8-wide quantum, clamped to the dim
+        assert set(exact_choices(dim, small).tolist()) <= set(exact_choices(dim, big).tolist())
 
 
 def _op(kind, M, K, N, wq="int8"):
