@@ -1,9 +1,11 @@
-"""Speed of the engine as a sweep sees it (issue 14), printed as JSON:
+"""Speed of the engine as a sweep sees it (issues 14 and 9), printed as JSON:
 
 - `configs_per_s`: whole-model configurations per second, per tile family (one preset
-  each: int8-systolic, bitmod, lut-tensor-core, mixpe-w4a8), in this one process (= per
-  core): Llama-2-7B, prefill 2048 + decode 256, batch 1, each configuration a different
-  arch (DRAM bandwidth x {0.5, 0.75, 1, 1.5, 2} and PE columns x {1, 2} of the preset, via
+  each: int8-systolic, bitmod, lut-tensor-core, mixpe-w4a8) and per mapper (`fast`, the
+  default of `simulate` and `sim run`; `exact`, the default of `sim sweep` and
+  `sim search`: README "Two mappers"), in this one process (= per core): Llama-2-7B,
+  prefill 2048 + decode 256, batch 1, each configuration a different arch (DRAM
+  bandwidth x {0.5, 0.75, 1, 1.5, 2} and PE columns x {1, 2} of the preset, via
   `Arch.replace`), each with a fresh Coster, so no op or tile cost is shared between them
   (`configs_per_s`), and as `sim sweep` runs them (`configs_per_s_sweep`): tile costs and
   tilings' compute cycles shared through a TileMemo by the configurations that differ
@@ -11,7 +13,7 @@
   second of this process (`configs_per_cpu_s*`: the machine may be shared). As a sweep
   worker runs: numba's tile pipeline (sim/pipeline_nb.py) loaded once per process, and
   one untimed warm-up configuration (its JIT cache load), reported as `warmup_s`.
-  Goal: >= 20 per family.
+  Goal (issue 14): >= 20 per family with the fast mapper.
 - `import_s`: wall time of `from sim import simulate` in a fresh interpreter (best of 3;
   goal < 0.15 s).
 - `sim_run_cold_s`: wall time of a fresh `sim run` process (best of 3), for a tiny run
@@ -19,6 +21,7 @@
   above (goal < 0.5 s).
 
     .venv/bin/python benchmarks/speed.py [--n 10] [--families bitmod,int8-systolic]
+        [--mappers fast,exact]
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ COL_SCALES = (1, 2)
 SIM = str(Path(sys.executable).parent / "sim")
 
 
-def configs_per_s(preset: str, n: int) -> dict:
+def configs_per_s(preset: str, n: int, mapper: str = "fast") -> dict:
     from arch.arch import as_accelerator
     from sim import Arch, simulate
     from sim.engine import Coster, TileMemo
@@ -52,7 +55,8 @@ def configs_per_s(preset: str, n: int) -> dict:
     t = time.perf_counter()
     import sim.pipeline_nb  # noqa: F401  (as sim.dse's workers do)
 
-    simulate(base, MODEL, prefill=PREFILL, decode=DECODE, batch=1)  # warm-up, untimed
+    exact = mapper == "exact"
+    simulate(base, MODEL, prefill=PREFILL, decode=DECODE, mapper=mapper)  # warm-up, untimed
     warmup_s = time.perf_counter() - t
     bw = base.get("memory.dram.bandwidth_gb_s")
     cols = base.get("pe_array.cols")
@@ -61,13 +65,13 @@ def configs_per_s(preset: str, n: int) -> dict:
         for c in COL_SCALES
         for s in BW_SCALES
     ][:n]
-    out: dict = {"preset": preset, "configs": len(variants), "warmup_s": round(warmup_s, 3)}
+    out: dict = {"mapper": mapper, "configs": len(variants), "warmup_s": round(warmup_s, 3)}
     for mode in ("fresh", "sweep"):
         memo = TileMemo()
         walls, cpus = [], []
         for v in variants:
             accel = as_accelerator(base.replace(v))
-            coster = Coster(accel, memo if mode == "sweep" else None)
+            coster = Coster(accel, memo if mode == "sweep" else None, exact=exact)
             t, c = time.perf_counter(), time.process_time()
             simulate(accel, MODEL, prefill=PREFILL, decode=DECODE, batch=1, coster=coster)
             walls.append(time.perf_counter() - t)
@@ -105,6 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="engine speed (JSON)")
     ap.add_argument("--n", type=int, default=len(BW_SCALES) * len(COL_SCALES))
     ap.add_argument("--families", default=",".join(FAMILIES.values()))
+    ap.add_argument("--mappers", default="fast,exact", help="fast, exact or both")
     args = ap.parse_args(argv)
     presets = [p for p in args.families.split(",") if p]
     out: dict = {
@@ -134,14 +139,19 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "families": {},
     }
+    mappers = [m for m in args.mappers.split(",") if m]
     for preset in presets:
-        try:
-            out["families"][preset] = configs_per_s(preset, args.n)
-        except Exception as e:  # a preset that cannot run this model: say why
-            out["families"][preset] = {"error": f"{type(e).__name__}: {e}"}
-    for key in ("configs_per_s", "configs_per_s_sweep"):
-        rates = [f[key] for f in out["families"].values() if key in f]
-        out[f"min_{key}"] = min(rates) if rates else None
+        out["families"][preset] = {}
+        for mapper in mappers:
+            try:
+                got = configs_per_s(preset, args.n, mapper)
+            except Exception as e:  # a preset that cannot run this model: say why
+                got = {"error": f"{type(e).__name__}: {e}"}
+            out["families"][preset][mapper] = got
+    for mapper in mappers:
+        for key in ("configs_per_s", "configs_per_s_sweep"):
+            rates = [f[mapper][key] for f in out["families"].values() if key in f[mapper]]
+            out[f"min_{key}_{mapper}"] = min(rates) if rates else None
     print(json.dumps(out, indent=2))
     return out
 

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         arch = base.replace(
             {"pe_array.rows": r, "pe_array.lanes": lanes, "memory.dram.bandwidth_gb_s": bw}
         )
-        res = simulate(arch, args.model, prefill=args.prefill, decode=args.decode)
+        # designs are compared: the exact mapper, as sweeps use (README "Two mappers")
+        res = simulate(arch, args.model, prefill=args.prefill, decode=args.decode, mapper="exact")
         s = res.summary()
         rows.append(
             {

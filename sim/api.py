@@ -270,9 +270,11 @@ def cost_ops(coster: Coster, ops: Sequence[Op]) -> list[OpCostRecord]:
 
 def _cost_entries(coster: Coster, plan: OpPlan, reps: Sequence[Op]) -> list[OpCostRecord]:
     """Cost of each entry of `plan`, given its representative ops `reps` (one per entry):
-    series by _cost_series, the rest one by one (memoized by the Coster)."""
+    series by _cost_series, the rest one by one (memoized by the Coster). The exact
+    mapper costs every entry, series too: a result is then a sum of exact op costs, so
+    the invariants that hold per op hold for whole phases (no interpolation between)."""
     out: list[OpCostRecord | None] = [None] * len(reps)
-    for d, es in plan.series:
+    for d, es in [] if coster.exact else plan.series:
         xs = [_dims(reps[e])[d] for e in es]
         recs = _cost_series(coster, reps[es[0]], d, xs)
         for x, e in zip(xs, es):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pandas as pd
+import pytest
 
 from sim.dse.analysis import dominates
 
@@ -66,3 +67,12 @@ def test_dse_script(tmp_path, capsys):
     brute = [p for p in objs if not any(dominates(q, p, ["max", "min"]) for q in objs)]
     assert n_front == len(brute)
     assert "'computed': 18" in out
+    # the script's designs and the stored sweep agree: both map exactly
+    stored = pd.read_parquet(tmp_path / "d")
+    stored = stored[stored.phase == "total"].set_index(
+        ["axis.pe_array.rows", "axis.pe_array.lanes", "axis.memory.dram.bandwidth_gb_s"]
+    )
+    for r in df.itertuples():
+        got = stored.loc[(r.rows, r.lanes, r.bw_gb_s)]
+        assert got.tokens_per_s == pytest.approx(r.tokens_per_s, rel=1e-12)
+        assert got.mapper == "exact"

@@ -292,3 +292,27 @@ def test_kv_interpolation_staircase_bitmod():
     ops, got, exact, _ = _interpolated_vs_exact("bitmod-gen-w3", range(129, 169))
     for op, g, e in zip(ops, got, exact):
         assert g.cycles == pytest.approx(e.cycles, rel=1e-3), op
+
+
+def test_exact_mapper_costs_every_op_of_a_series():
+    """The exact mapper interpolates nothing (sim.api._cost_entries): each op of a decode
+    attention series is its own exact cost, so whole phases obey the per-op invariants
+    (tests/physics/test_model_invariants.py). Its choice flips between near-equal tilings
+    along the KV length (int8-systolic qk: 1x16x320 at 2,049, 1x4x294 at 2,053), which
+    the fast mapper's periodic and affine checks would reject anyway."""
+    accel = load_accelerator("int8-systolic")
+    ops = _decode_attention(accel, range(2049, 2061))
+    coster = Coster(accel, exact=True)
+    calls = []
+    costed = coster.op
+
+    def counting(op):
+        calls.append(op)
+        return costed(op)
+
+    coster.op = counting
+    got = cost_ops(coster, ops)
+    assert len(calls) == len(ops)  # every op, none interpolated
+    assert got == [Coster(accel, exact=True).op(op) for op in ops]
+    qk = {op.N: rec.mapping for op, rec in zip(ops, got) if op.kind == "attn_qk"}
+    assert (qk[2049], qk[2053]) == ("1x16x320/mnk", "1x4x294/mnk")
