@@ -29,17 +29,19 @@ def compare(
     wq=None,
     aq=None,
     kvq=None,
+    mapper: str = "exact",
 ) -> pd.DataFrame:
-    """One row per preset: absolute figures and ratios to the baseline."""
+    """One row per preset: absolute figures and ratios to the baseline. `mapper`: the
+    exact one by default (designs compared obey the physics invariants; README "Two
+    mappers"), or "fast"."""
     base = baseline or presets[0]
     names = list(dict.fromkeys([base, *presets]))
     rows = []
     labels = _labels(names)
     for name in names:
         accel = load_accelerator(name)
-        r = simulate(
-            accel, model, prefill=prefill, decode=decode, batch=batch, wq=wq, aq=aq, kvq=kvq
-        )
+        run = dict(prefill=prefill, decode=decode, batch=batch, wq=wq, aq=aq, kvq=kvq)
+        r = simulate(accel, model, **run, mapper=mapper)
         s = r.summary()
         rows.append(
             {
@@ -114,8 +116,16 @@ def _labels(names: list[str]) -> dict[str, str]:
     default=None,
     help="Write compare.csv, compare.md and compare.png into this directory (as a set).",
 )
+@click.option(
+    "--mapper",
+    type=click.Choice(["exact", "fast"]),
+    default="exact",
+    show_default=True,
+    help="Tile mapper: exact (the designs compare as the hardware would: the physics "
+    "invariants hold by construction) or fast (screened, 8-21x faster, not monotone).",
+)
 def command(
-    presets, model, baseline, prefill, decode, batch, wq, aq, kvq, csv_path, report_dir
+    presets, model, baseline, prefill, decode, batch, wq, aq, kvq, csv_path, report_dir, mapper
 ) -> None:
     """Compare accelerators on one model (speedup, energy efficiency, area vs baseline).
 
@@ -132,7 +142,7 @@ def command(
         check_output(csv_path, "file", "--csv")
     if report_dir is not None:
         check_output(report_dir, "directory", "--report")
-    df = compare(list(presets), model, baseline, prefill, decode, batch, wq, aq, kvq)
+    df = compare(list(presets), model, baseline, prefill, decode, batch, wq, aq, kvq, mapper)
     for col in ("total_time_s", "energy_j", "area_mm2"):
         if not all(math.isfinite(v) for v in df[col]):
             raise InputError(col, "result", "finite figures; check the archs' numbers")
