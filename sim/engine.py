@@ -395,24 +395,38 @@ def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes, half) -> Op
     floors = floors.ravel()
     dram = (cands.a_bytes + cands.b_bytes + cands.o_bytes).ravel()
     C = cands.tm.size
-    # one entry per loop nest: orders that differ only in loops of one trip run the same
-    # nest (same cycles, traffic and floor); keep the first in candidate order
-    nest = _nest_ids(cands, M, K, N).ravel() * C + np.tile(np.arange(C), len(ORDERS))
-    first = np.unique(nest, return_index=True)[1]
-    visit = first[np.lexsort((first, dram[first], floors[first]))]
     best = None  # (cycles, dram bytes, flat index, mapping, compute cycles)
     if half is not None:
         best = (2 * half.cycles, 2 * half.dram_bytes, floors.size, None, None)
+    else:  # start from the least (floor, traffic, index): the first the search would run
+        low = np.flatnonzero(floors == floors.min())
+        flat = int(low[np.lexsort((low, dram[low]))[0]])
+        mp = cands.mapping(*divmod(flat, C))
+        cyc = _pipeline(coster, op, mp, a, b, (a_bytes, a_dram), b_bytes, o_dram, acc_bytes,
+                        compute[flat % C])  # fmt: skip
+        best = (cyc, dram[flat], flat, mp, compute[flat % C])
+    # only candidates whose floor does not exceed the best so far can beat it: visit
+    # those in order of (floor, traffic, index) and stop at the first that cannot
+    near = np.flatnonzero(floors <= best[0])
+    visit = near[np.lexsort((near, dram[near], floors[near]))]
+    # one run per loop nest: orders that differ only in loops of one trip run the same
+    # nest (same cycles, traffic and floor, so the first in candidate order comes first)
+    nests = _nest_ids(cands, M, K, N).ravel()
+    seen = {best[2] % C * 16 + nests[best[2]]} if best[3] is not None else set()
     for flat in visit.tolist():
-        if best is not None and (floors[flat], dram[flat], flat) >= best[:3]:
+        if (floors[flat], dram[flat], flat) >= best[:3]:
             break
         oi, i = divmod(flat, C)
+        nest = i * 16 + nests[flat]
+        if nest in seen:
+            continue
+        seen.add(nest)
         mp = cands.mapping(oi, i)
         cyc = _pipeline(
             coster, op, mp, a, b, (a_bytes, a_dram), b_bytes, o_dram, acc_bytes, compute[i]
         )
         got = (cyc, dram[flat], flat, mp, compute[i])
-        if best is None or got[:3] < best[:3]:
+        if got[:3] < best[:3]:
             best = got
     cycles, _, _, mp, comp = best
     if mp is None:  # the two halves
