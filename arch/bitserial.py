@@ -67,6 +67,7 @@ counted, not charged again.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from math import ceil, floor, gcd
 from typing import Literal
@@ -74,7 +75,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from arch.activity import random_code_terms
-from arch.dataflow import cdiv, eceil, emax
+from arch.dataflow import cdiv, eceil, emax, power_of_two_parts, view_columns
 from arch.pe import Tile, TileCost, TileModel
 from arch.schema import ArchConfig
 from arch.tech import TechTable
@@ -235,14 +236,29 @@ class BitSerial(TileModel):
 
     def finest_quantum(self, a: FormatInfo, b: FormatInfo) -> tuple[int, int, int]:
         """A tile's folds (cdiv(n, cols)), K steps (cdiv(k, lanes)) and buffer bits never
-        grow with cols or lanes (os_tile_cycles, os_buffer_bits), and a tile of at most
-        `rows` rows costs the same on more rows (one fold, its own rows drained), so tiles
-        of any M and N and K tiles of whole groups of the serial operand cost no more on
-        a bigger array. (A tile of more rows than the smaller array's, in as few K steps
-        per fold as its rows, drains more on the bigger one: rows are monotone only
-        where per-fold steps x N folds >= the smaller array's rows.)"""
+        grow with cols or lanes (os_tile_cycles, os_buffer_bits), and an array of twice
+        the rows has the smaller one as a view (sub_arrays), so tiles of any M and N and
+        K tiles of whole groups of the serial operand cost no more on a bigger array."""
         ser, _, _ = self._split(a, b)
         return (1, ser.block_size or 1, 1)
+
+    def sub_arrays(self, exact: bool = True) -> tuple[BitSerial, ...]:
+        """Power-of-two fractions of the rows, full array first: a tile may run on r of
+        the R rows with the rest idle (ceil(m / r) folds; only the last fold's rows
+        drain, os_tile_cycles), which a tile of few K steps per fold drains faster on
+        (m = 2r: 2 folds + r drain cycles against 1 fold + 2r). Columns and lanes need
+        no views: a tile's folds and steps never grow with them. For the exact mapper
+        only (exact=False: the full array): a part wins only where a fold's K steps x N
+        folds are fewer than the rows, which no tile of the fast mapper's (K multiples
+        of lanes x groups) is on the presets, and the parts cost it 20% of its speed."""
+        if not exact:
+            return (self,)
+        views: list[BitSerial] = [self]
+        for r, _ in power_of_two_parts(self.R, 1)[1:]:
+            v = copy.copy(self)
+            v.R = r
+            views.append(v)
+        return tuple(views)
 
     def peak_macs_per_cycle(self, a: FormatInfo, b: FormatInfo) -> float:
         return self.R * self.C * self.L / self.step_cycles(a, b)
@@ -274,14 +290,15 @@ class BitSerial(TileModel):
         )
 
     def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
-        """tile_cost's cycles and buffer bits for shapes (1, S) on the one view (the whole
-        array): os_tile_cycles and os_buffer_bits on arrays."""
+        """tile_cost's cycles and buffer bits for shapes (1, S) on every view (V, 1) at once
+        (rows R per view): os_tile_cycles and os_buffer_bits on arrays."""
         ser, _, _ = self._split(a, b)
         s = self.step_cycles(a, b, stats)
+        (R,) = view_columns(self, views, "R")
         cycles = os_tile_cycles(
-            m, k, n, self.R, self.C, self.L, s, ser.block_size, self.p.dequant_cycles
+            m, k, n, R, self.C, self.L, s, ser.block_size, self.p.dequant_cycles
         )
-        reads, writes = os_buffer_bits(m, k, n, self.R, self.C, a, b)
+        reads, writes = os_buffer_bits(m, k, n, R, self.C, a, b)
         bits = {x: reads.get(x, 0.0) + writes.get(x, 0.0) for x in ("weight", "input", "output")}
         return cycles, bits
 

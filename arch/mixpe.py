@@ -158,15 +158,20 @@ class MixPE(TileModel):
         f = self.fusion(a, b)
         return self.L * max(1, int(f)), max(1, ceil(1 / f - 1e-9))
 
-    def sub_arrays(self) -> tuple[MixPE, ...]:
+    def sub_arrays(self, exact: bool = True) -> tuple[MixPE, ...]:
         """WS: every power-of-two fraction of rows x cols, full array first (arch/dataflow.py
         "Sub-arrays": output taps at the last used row; the default shift chain loads r
         rows in r cycles, an explicit `weight_fill_bits` bus fills only the PEs in use).
-        OS (BitMoD's broadcast mapping, no skew to save): the full array only."""
-        if self.p.dataflow != "weight_stationary":
+        OS (BitMoD's broadcast mapping, no skew to save): power-of-two fractions of the
+        rows for the exact mapper (as bitserial.BitSerial.sub_arrays: fewer rows drain
+        less), the full array only for the fast one."""
+        parts = power_of_two_parts(self.R, self.C)
+        if self.p.dataflow != "weight_stationary" and not exact:
             return (self,)
+        if self.p.dataflow != "weight_stationary":  # every column kept
+            parts = [(r, self.C) for r, _ in power_of_two_parts(self.R, 1)]
         views: list[MixPE] = [self]
-        for r, c in power_of_two_parts(self.R, self.C)[1:]:
+        for r, c in parts[1:]:
             v = copy.copy(self)
             v.R, v.C = r, c
             views.append(v)
@@ -271,12 +276,15 @@ class MixPE(TileModel):
 
     def tile_cycles_array(self, m, k, n, a: FormatInfo, b: FormatInfo, stats, views: tuple):
         """tile_cost's cycles and buffer bits for shapes (1, S) on every view (V, 1) at once
-        (weight-stationary, _ws on arrays; the output-stationary mapping is costed per
-        shape)."""
-        if self.p.dataflow != "weight_stationary":
-            return None
+        (weight-stationary: _ws on arrays; output-stationary: os_tile_cycles and
+        os_buffer_bits on arrays)."""
         R, C = view_columns(self, views, "R", "C")
-        cycles, reads, writes = self._ws(R, C, m, k, n, a, b)
+        if self.p.dataflow == "output_stationary":
+            q, s = self.step(a, b)
+            cycles = os_tile_cycles(m, k, n, R, C, q, s)
+            reads, writes = os_buffer_bits(m, k, n, R, C, a, b)
+        else:
+            cycles, reads, writes = self._ws(R, C, m, k, n, a, b)
         bits = {x: reads.get(x, 0.0) + writes.get(x, 0.0) for x in ("weight", "input", "output")}
         return cycles, bits
 

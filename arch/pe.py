@@ -161,16 +161,18 @@ class TileModel(PEModel):
         grows with the array for any tile (e.g. lut: folds are cdiv(m, rows) x
         cdiv(n, cols))."""
         full = self.tile_quantum(a, b)
-        qs = [v.tile_quantum(a, b) for v in self.sub_arrays()[1:]]
+        qs = [v.tile_quantum(a, b) for v in self.sub_arrays(exact=True)[1:]]
         return tuple(min([full[d]] + [q[d] for q in qs if full[d] % q[d] == 0]) for d in range(3))
 
-    def sub_arrays(self) -> tuple[TileModel, ...]:
+    def sub_arrays(self, exact: bool = True) -> tuple[TileModel, ...]:
         """Views of this array that a mapping may use instead of the whole of it (the rest
         idle), full array first; each view's `tile_cost` is the cost of a tile run on that
         part alone. The engine takes, per tile, the fastest view (ties: the earliest).
         Default: only the full array. A family that overrides this documents how a part
         of its array is used (e.g. systolic_mac / mixpe weight-stationary: power-of-two
-        fractions of rows and columns, arch/dataflow.py)."""
+        fractions of rows and columns, arch/dataflow.py). exact=False (the fast mapper)
+        may leave out parts that only the exact mapper's guarantee needs (ones that win
+        on no tile the fast mapper's choices hold, at a cost in its speed)."""
         return (self,)
 
     def vector_model(self, accel: Accelerator) -> VectorModel:

@@ -137,7 +137,7 @@ class SystolicMAC(TileModel):
         # SCALE-Sim reports the 0-based index of the last write: -1, once per op
         self.op_cycles_offset = -1 if params.timing_convention == "scalesim" else 0
 
-    def sub_arrays(self) -> tuple[SystolicMAC, ...]:
+    def sub_arrays(self, exact: bool = True) -> tuple[SystolicMAC, ...]:
         """WS (native timing): every power-of-two fraction of rows x cols, full array first
         (arch/dataflow.py "Sub-arrays": output taps at the last used row; the fill bus
         loads only the PEs in use: the default shift chain has c links for c columns, an

@@ -44,6 +44,9 @@ def _fmt(name: str, op: Op, role: str) -> FormatInfo:
 
 
 _NO_KEYS, _NO_CYCLES = np.empty(0, dtype=np.int64), np.empty(0)
+# up to this many views (an output-stationary array's row parts: log2(rows) + 1) a
+# family's vectorized tile cycles are cheaper to compute for every shape than to look up
+FEW_VIEWS = 8
 
 
 class TileMemo:
@@ -58,13 +61,14 @@ class TileMemo:
         self.max_archs = max_archs
         self._by_key: dict[str, tuple[dict, dict]] = {}
 
-    def for_accel(self, accel: Accelerator) -> tuple[dict, dict]:
-        """(tile costs, candidate compute) memos for this accelerator's key."""
+    def for_accel(self, accel: Accelerator, exact: bool = False) -> tuple[dict, dict]:
+        """(tile costs, candidate compute) memos for this accelerator's key and mapper
+        (the mappers may run a tile on other parts of the array: sub_arrays(exact))."""
         cfg = accel.config.model_dump(
             mode="json", exclude={"name", "description", "source", "frequency_mhz"}
         )
         cfg["memory"].pop("dram", None)
-        key = repr(sorted(cfg.items())) + accel.pe.__class__.__name__
+        key = repr(sorted(cfg.items())) + accel.pe.__class__.__name__ + f" exact={exact}"
         memo = self._by_key.pop(key, None) or ({}, {})
         self._by_key[key] = memo  # most recent last
         while len(self._by_key) > self.max_archs:
@@ -88,7 +92,7 @@ class Coster:
         self._ops: dict[tuple, OpCostRecord] = {}
         self._tiles: dict[tuple, TileCost]
         self._tilings: dict[tuple, np.ndarray]
-        self._tiles, self._tilings = shared.for_accel(accel) if shared else ({}, {})
+        self._tiles, self._tilings = shared.for_accel(accel, exact) if shared else ({}, {})
         self._vector: VectorModel | None = None
         self._views: tuple | None = None  # the PE array's usable parts (TileModel)
         self._quanta: dict[tuple, tuple] = {}
@@ -143,7 +147,7 @@ class Coster:
     def views(self) -> tuple:
         """The PE array's usable parts (TileModel.sub_arrays), built once."""
         if self._views is None:
-            self._views = self.accel.pe.sub_arrays()
+            self._views = self.accel.pe.sub_arrays(exact=self.exact)
         return self._views
 
     def candidate_compute(self, M: int, K: int, N: int, cands, a, b, op: Op) -> np.ndarray:
@@ -194,18 +198,19 @@ class Coster:
 
     def _cycles_array(self, ms, ks, ns, a, b, op: Op) -> np.ndarray:
         """Buffer-limited cycles of the fastest view for each tile shape (Coster.tile).
-        Vectorized families with several views (each shape costs V evaluations): each
-        distinct shape costed once per formats, op kind and statistics over every op of
-        the run (ops that differ only in one dim, e.g. a decode attention series, share
-        most of their tiles): the shapes costed so far are kept sorted, packed in one
-        int64 key each, with their cycles."""
-        if self._vectorized() and len(self.views()) == 1:
+        Vectorized families with more than FEW_VIEWS views (each shape costs V
+        evaluations; e.g. a 64x64 WS array has 49): each distinct shape costed once per
+        formats, op kind and statistics over every op of the run (ops that differ only
+        in one dim, e.g. a decode attention series, share most of their tiles): the
+        shapes costed so far are kept sorted, packed in one int64 key each, with their
+        cycles."""
+        if self._vectorized() and len(self.views()) <= FEW_VIEWS:
             got = self.accel.pe.tile_cycles_array(
                 ms[None, :], ks[None, :], ns[None, :], a, b, dict(op.stats), self.views()
             )
             need = self._limited(got)
             if need is not None:
-                return need[0].astype(float)
+                return need.min(axis=0).astype(float)
         elif self._vectorized() and max(ms.max(), ks.max(), ns.max()) < 1 << 21:
             uniq, back = np.unique((ms << 42) | (ks << 21) | ns, return_inverse=True)
             memo = ("shapes", a.name, b.name, op.kind, op.stats)

@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from arch.accelerator import PRESETS_DIR, build_accelerator
+from arch.pe import Tile
 from common.errors import InputError
 from quant.info import format_info
 from sim.engine import Coster
@@ -527,3 +528,31 @@ def test_exact_mapper_runs_twice_the_rows_as_two_halves():
         2 * one.dram_bytes,
         2 * one.macs,
     )
+
+
+@pytest.mark.parametrize("key", ["bitserial", "mixpe_os"])
+def test_more_rows_never_slower_output_stationary(key):
+    """Output-stationary arrays (bitserial, mixpe OS) run a tile on a power-of-two part of
+    their rows (sub_arrays), so twice the rows never cost a tile more. Hand-worked tile
+    32x8x64 on bitmod with int8 weights (booth: 4 cycles per step; 4 lanes: 2 steps, 8
+    cycles per fold; 64 columns): on 16 rows 2 folds x 8 + the last fold's 16 rows
+    drained = 32 cycles; on all of 32 rows 1 fold x 8 + 32 drained = 40; so 32 rows run
+    it on their 16-row part: 32. mixpe OS (ant, int5 weights x FP16, one weight per
+    step): 16 rows 2 x 8 + 16 = 32, all 32 rows 8 + 32 = 40. The output buffer here
+    delivers 8 x 2,048 bits per cycle, so the 65,536 bits of 32-bit sums written take 4
+    cycles and never bound the tile. The row parts are the exact mapper's (the fast one
+    runs every tile on the whole array: sub_arrays(exact=False))."""
+    cfg16 = copy.deepcopy(_RAW[key])
+    cfg16["pe_array"]["rows"] = 16
+    cfg16["memory"]["buffers"]["output"]["width_bits"] = 2048
+    cfg32 = _double(cfg16, "pe_array.rows")
+    a16, a32 = _accel(cfg16), _accel(cfg32)
+    wq, aq = ("int8", "fp16") if key == "bitserial" else _formats(key)
+    op = _op(32, 8, 64, wq, aq)
+    w, x = format_info(wq), format_info(aq)
+    assert [v.R for v in a32.pe.sub_arrays()] == [32, 16, 8, 4, 2, 1]
+    whole = a32.pe.tile_cost(Tile(32, 8, 64, x, w, "linear", {})).cycles  # no part
+    t16 = Coster(a16, exact=True).tile(32, 8, 64, x, w, op).cycles
+    t32 = Coster(a32, exact=True).tile(32, 8, 64, x, w, op).cycles
+    assert (t16, whole, t32) == (32, 40, 32)
+    assert Coster(a32).tile(32, 8, 64, x, w, op).cycles == 40  # fast: the whole array

@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 
 from arch.arch import Arch, as_accelerator
+from quant.info import format_info
 from sim import simulate
 from sim.engine import Coster, TileMemo
+from workloads.ops import Op
 
 VARIANTS = [
     {},
@@ -62,3 +64,20 @@ def test_memo_not_shared_across_pe_arrays_or_buffers():
         )
     }
     assert len(ids) == 3
+
+
+def test_memo_not_shared_across_mappers():
+    """The exact mapper may run a tile on parts of the array the fast one does not use
+    (output-stationary rows: sub_arrays(exact)), so their tile costs differ. bitmod with
+    a 16 x 2,048-bit output buffer, tile 16x4x64 of int8 weights (booth: 4 cycles per
+    step, 4 lanes: one step per fold): all 16 rows 1 fold x 4 + 16 drained = 20 cycles
+    (the fast mapper's), its 8-row part 2 x 4 + 8 = 16 (the exact one's); one TileMemo
+    keeps the two apart."""
+    accel = as_accelerator(Arch.load("bitmod").replace({"memory.buffers.output.width_bits": 2048}))
+    memo = TileMemo()
+    assert memo.for_accel(accel, exact=True)[0] is not memo.for_accel(accel)[0]
+    a, b = format_info("fp16"), format_info("int8")
+    op = Op("x", "linear", "prefill", M=16, K=4, N=64, bq="int8", aq="fp16")
+    exact = Coster(accel, memo, exact=True).tile(16, 4, 64, a, b, op).cycles
+    fast = Coster(accel, memo).tile(16, 4, 64, a, b, op).cycles
+    assert (exact, fast) == (16, 20)
