@@ -15,6 +15,7 @@ from arch.accelerator import Accelerator, load_accelerator
 from common.errors import InputError
 from quant.info import format_info
 from sim.engine import Coster, OpCostRecord
+from sim.mappers import MAPPERS
 from sim.result import OpRow, SimResult
 from workloads.ops import Op
 
@@ -68,9 +69,6 @@ def simulate(
         res = replace(res, params_total=pc.total, params_active=pc.active)
         res = replace(res, footprint_bytes=fp.as_dict())
     return res
-
-
-MAPPERS = ("fast", "exact")
 
 
 def _exact(mapper: str) -> bool:

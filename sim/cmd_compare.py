@@ -16,7 +16,7 @@ from common.errors import InputError
 from common.files import check_output, write_atomic
 from common.inputs import is_dir, short
 from sim.api import simulate
-from sim.limits import BATCH, DECODE, PREFILL, format_name
+from sim.limits import BATCH, DECODE, PREFILL, format_name, mapper_option
 
 
 def compare(
@@ -116,14 +116,7 @@ def _labels(names: list[str]) -> dict[str, str]:
     default=None,
     help="Write compare.csv, compare.md and compare.png into this directory (as a set).",
 )
-@click.option(
-    "--mapper",
-    type=click.Choice(["exact", "fast"]),
-    default="exact",
-    show_default=True,
-    help="Tile mapper: exact (the designs compare as the hardware would: the physics "
-    "invariants hold by construction) or fast (screened, 8-21x faster, not monotone).",
-)
+@mapper_option("exact")
 def command(
     presets, model, baseline, prefill, decode, batch, wq, aq, kvq, csv_path, report_dir, mapper
 ) -> None:

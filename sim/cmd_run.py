@@ -8,7 +8,7 @@ import click
 from common.errors import InputError
 from common.files import check_output
 from common.inputs import is_dir, is_file
-from sim.limits import BATCH, DECODE, PREFILL, format_name
+from sim.limits import BATCH, DECODE, PREFILL, format_name, mapper_option
 from sim.output import render, write_outputs
 
 
@@ -64,15 +64,7 @@ def _is_trace(model: str) -> bool:
     default=None,
     help="Also write result.json, ops.csv and summary.txt into this directory (replaced as a set).",
 )
-@click.option(
-    "--mapper",
-    type=click.Choice(["fast", "exact"]),
-    default="fast",
-    show_default=True,
-    help="Tile mapper: fast (screened by a closed-form estimate) or exact (least "
-    "event-model time over tile choices nested across designs: the physics invariants "
-    "hold by construction; what sweeps and `sim compare` use; 8-21x slower).",
-)
+@mapper_option("fast")
 @click.option(
     "--fit",
     is_flag=True,
