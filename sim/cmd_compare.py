@@ -29,11 +29,11 @@ def compare(
     wq=None,
     aq=None,
     kvq=None,
-    mapper: str = "exact",
+    mapper: str = "fast",
 ) -> pd.DataFrame:
     """One row per preset: absolute figures and ratios to the baseline. `mapper`: the
-    exact one by default (designs compared obey the physics invariants; README "Two
-    mappers"), or "fast"."""
+    fast one by default (as `sim run` and the calibrated seed comparisons,
+    benchmarks/fidelity), or "exact" (README "Two mappers")."""
     base = baseline or presets[0]
     names = list(dict.fromkeys([base, *presets]))
     rows = []
@@ -116,7 +116,7 @@ def _labels(names: list[str]) -> dict[str, str]:
     default=None,
     help="Write compare.csv, compare.md and compare.png into this directory (as a set).",
 )
-@mapper_option("exact")
+@mapper_option("fast")
 def command(
     presets, model, baseline, prefill, decode, batch, wq, aq, kvq, csv_path, report_dir, mapper
 ) -> None:

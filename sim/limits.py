@@ -27,8 +27,7 @@ GEMM_DIM = click.IntRange(1, MAX_GEMM_DIM)
 
 
 def mapper_option(default: str):
-    """The --mapper option of a command, with its default (`sim run`: fast; `sim compare`:
-    exact, as sweeps)."""
+    """The --mapper option of a command (`sim run`, `sim compare`), with its default."""
     return click.option(
         "--mapper",
         type=click.Choice(list(MAPPERS)),

@@ -500,13 +500,6 @@ VERIFY_PARSE_ONLY = {
 }
 
 
-# Arrays so wide that no tile in multiples of their quantum fits the buffers: the fast
-# mapper (`sim run`) exits 2 naming the buffers; the exact one (`sim compare`'s default)
-# also takes tiles of the quantum's halvings down to 1, runs them with lanes or columns
-# idle, and computes them (an odd but valid arch), so they are no compare cases.
-EXACT_MAPS = {"big_int_cols", "big_lanes"}
-
-
 def _arch_cases() -> list[Case]:
     out = []
     for name, content in BAD_YAML.items():
@@ -524,9 +517,8 @@ def _arch_cases() -> list[Case]:
             )
         )
         out.append(Case(f"yaml-gemm-{name}", "yaml", ["gemm", "{d}/a.yaml", "1", "64", "64"], f))
-        if name not in EXACT_MAPS:
-            argv = ["compare", "int8-systolic", "{d}/a.yaml", "--model", "smollm2-135m"]
-            out.append(Case(f"yaml-compare-{name}", "yaml", [*argv, *RUN_SMALL], f))
+        argv = ["compare", "int8-systolic", "{d}/a.yaml", "--model", "smollm2-135m"]
+        out.append(Case(f"yaml-compare-{name}", "yaml", [*argv, *RUN_SMALL], f))
         if name not in VERIFY_PARSE_ONLY:
             argv = ["verify", "{d}/a.yaml", "--shapes", "4x64x8"]
             out.append(Case(f"yaml-verify-{name}", "yaml", argv, f))

@@ -35,9 +35,8 @@ def test_compare_normalizes_to_baseline_and_writes_files(tmp_path):
         1.0,
         1.0,
     ]
-    run = dict(prefill=64, decode=4, mapper="exact")  # sim compare's default mapper
-    base = simulate("fp16-bitmod-baseline", "opt-1.3b", **run)
-    bm = simulate("bitmod", "opt-1.3b", **run)
+    base = simulate("fp16-bitmod-baseline", "opt-1.3b", prefill=64, decode=4)
+    bm = simulate("bitmod", "opt-1.3b", prefill=64, decode=4)
     assert df.loc["bitmod", "speedup"] == pytest.approx(base.total_time_s / bm.total_time_s)
     assert df.loc["bitmod", "wq"] == "bitmod-fp3-g128"
     assert (rep / "compare.md").read_text().count("| bitmod ") == 1
