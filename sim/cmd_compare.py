@@ -70,6 +70,7 @@ def compare(
     out = df.loc[keep].reset_index()
     out.attrs["baseline"] = labels[base]
     out.attrs["sources"] = {labels[n]: n for n in names}  # label -> preset name or YAML
+    out.attrs["mapper"] = mapper  # the report simulates each arch again with it
     return out
 
 

@@ -17,6 +17,7 @@ from common.inputs import load_yaml_file, path_exists, quote, short
 from reports.build import RunData, write_report
 from sim.dse.analysis import best_per_constraint, pareto, pareto_mask, sensitivity
 from sim.dse.spec import Spec
+from sim.mappers import MAPPERS
 
 MAX_LABEL = 60  # characters of a design's label in figures and tables (_slug cuts at 60)
 
@@ -72,6 +73,15 @@ def point_label(row: pd.Series, axes: list[str]) -> str:
     label = " ".join(parts) or str(row.get("arch", "?"))
     # a figure label, not a record: long axis values (names) are cut
     return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+def _mapper(results: Path, row) -> str:
+    """The mapper a stored row ran ("default" in stores of STORE_VERSION 3 = "fast")."""
+    got = row.get("mapper", "fast")
+    got = "fast" if got == "default" else got
+    if got not in MAPPERS:
+        raise InputError(short(str(results)), "mapper", f"one of {', '.join(MAPPERS)}")
+    return got
 
 
 def _simulate_row(results: Path, simulate, *args, **kwargs):
@@ -201,6 +211,7 @@ def sweep_report(
             wq=first["wq"],
             aq=first["aq"],
             kvq=first["kvq"],
+            mapper=_mapper(results, first),
         )
         runs.append(run_data(res, f"base {base.name}", base.accelerator))
         summary.append(_summary_row(res, runs[-1].label))
@@ -221,6 +232,7 @@ def sweep_report(
             wq=r["wq"],
             aq=r["aq"],
             kvq=r["kvq"],
+            mapper=_mapper(results, r),
         )
         runs.append(run_data(res, r["label"], arch.accelerator))
         summary.append(_summary_row(res, r["label"]))
@@ -260,7 +272,8 @@ def compare_report(
     extra_fill=None,
 ) -> Path:
     """Report of a `sim compare` table (one row per arch; first row = baseline unless
-    df.attrs['baseline']): each arch simulated again in the formats of its row."""
+    df.attrs['baseline']): each arch simulated again in the formats of its row, with the
+    table's mapper (df.attrs['mapper'])."""
     from arch.accelerator import load_accelerator
     from sim.api import simulate
 
@@ -276,6 +289,7 @@ def compare_report(
             wq=r["wq"],
             aq=r["aq"],
             kvq=r["kvq"],
+            mapper=df.attrs.get("mapper", "fast"),
         )
         runs.append(run_data(res, r["arch"], accel))
         summary.append(_summary_row(res, r["arch"]))

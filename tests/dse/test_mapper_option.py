@@ -84,3 +84,32 @@ def test_store_of_before_the_mapper_column_still_reads(tmp_path):
     cols = ["key", "phase", "time_s", "energy_j"]
     pd_equal = old.sort_values("key")[cols].reset_index(drop=True)
     assert pd_equal.equals(new.sort_values("key")[cols].reset_index(drop=True))
+
+
+def test_report_simulates_the_shown_designs_with_their_mapper(tmp_path, monkeypatch):
+    """`sim report` simulates the base and front designs again: with the mapper their
+    rows ran (an exact sweep's figures are the exact mapper's), and a store whose mapper
+    column names no mapper is an error of the results (exit 2, the column named)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import sim.api
+    from sim.dse.reporting import sweep_report
+
+    spec = {**TINY, "axes": {"memory.dram.bandwidth_gb_s": [16, 64]}, "linked": []}
+    sweep(spec, tmp_path / "res")
+    seen, real = [], sim.api.simulate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("mapper"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.api, "simulate", spy)
+    sweep_report(tmp_path / "res", tmp_path / "rep", top=1)
+    assert seen == ["exact", "exact"]  # the base and one front design
+    for part in (tmp_path / "res").glob("part-*.parquet"):
+        t = pq.read_table(part)
+        i = t.schema.get_field_index("mapper")
+        pq.write_table(t.set_column(i, "mapper", pa.array(["nope"] * len(t))), part)
+    r = run_sim("report", tmp_path / "res", "--out", tmp_path / "rep2")
+    assert r.returncode == 2 and "mapper" in r.stderr and "Traceback" not in r.stderr
