@@ -36,7 +36,7 @@ def mapper_option(default: str):
         help="Tile mapper: exact (least event-model time over tile choices nested across "
         "designs: the physics invariants hold by construction, so designs compare as the "
         "hardware would; sweeps' default) or fast (screened by a closed-form estimate, "
-        "8-21x faster, not monotone).",
+        "6-18x faster, not monotone).",
     )
 
 

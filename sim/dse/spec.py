@@ -202,7 +202,7 @@ class Spec(_Strict):
         "exact",
         description="tile mapper: exact (the default: the physics invariants hold by "
         "construction, so points compare as the hardware would) or fast (screened, "
-        "8-21x faster, not monotone; README 'Two mappers')",
+        "6-18x faster, not monotone; README 'Two mappers')",
     )
 
     @property
