@@ -43,7 +43,7 @@ def simulate(
     a preset name, a YAML path, an `Arch` (arch.arch) or an `Accelerator`. `mapper`:
     "fast" (screened by a closed-form estimate) or "exact" (the least event-model time
     over tile choices nested across designs: the physics invariants hold by
-    construction, as sweeps need them; 5-20x slower; README "Two mappers"); a given
+    construction, as sweeps need them; 6-18x slower; README "Two mappers"); a given
     `coster` brings its own."""
     from arch.arch import as_accelerator
 

@@ -400,16 +400,18 @@ def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes, half) -> Op
     floors = floors.ravel()
     dram = (cands.a_bytes + cands.b_bytes + cands.o_bytes).ravel()
     C = cands.tm.size
-    best = None  # (cycles, dram bytes, flat index, mapping, compute cycles)
+
+    def run(flat: int) -> tuple:  # (cycles, dram bytes, flat index, mapping, compute cycles)
+        oi, i = divmod(flat, C)
+        mp = cands.mapping(oi, i)
+        cycles = _pipeline(coster, op, mp, a, b, *sizes, compute[i])  # sizes as _pipeline's
+        return cycles, dram[flat], flat, mp, compute[i]
+
     if half is not None:
         best = (2 * half.cycles, 2 * half.dram_bytes, floors.size, None, None)
     else:  # start from the least (floor, traffic, index): the first the search would run
         low = np.flatnonzero(floors == floors.min())
-        flat = int(low[np.lexsort((low, dram[low]))[0]])
-        mp = cands.mapping(*divmod(flat, C))
-        cyc = _pipeline(coster, op, mp, a, b, (a_bytes, a_dram), b_bytes, o_dram, acc_bytes,
-                        compute[flat % C])  # fmt: skip
-        best = (cyc, dram[flat], flat, mp, compute[flat % C])
+        best = run(int(low[np.lexsort((low, dram[low]))[0]]))
     # only candidates whose floor does not exceed the best so far can beat it: visit
     # those in order of (floor, traffic, index) and stop at the first that cannot
     near = np.flatnonzero(floors <= best[0])
@@ -421,16 +423,11 @@ def _exact_gemm(coster: Coster, op: Op, a, b, cands, compute, sizes, half) -> Op
     for flat in visit.tolist():
         if (floors[flat], dram[flat], flat) >= best[:3]:
             break
-        oi, i = divmod(flat, C)
-        nest = i * 16 + nests[flat]
+        nest = flat % C * 16 + nests[flat]
         if nest in seen:
             continue
         seen.add(nest)
-        mp = cands.mapping(oi, i)
-        cyc = _pipeline(
-            coster, op, mp, a, b, (a_bytes, a_dram), b_bytes, o_dram, acc_bytes, compute[i]
-        )
-        got = (cyc, dram[flat], flat, mp, compute[i])
+        got = run(flat)
         if got[:3] < best[:3]:
             best = got
     cycles, _, _, mp, comp = best

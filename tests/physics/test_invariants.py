@@ -110,7 +110,7 @@ def _op(M, K, N, wq, aq, kind="linear"):
 
 
 def _cost(cfg: dict, op: Op, exact: bool = False):
-    """(accelerator, op cost), with the default (screened) or the exact mapper; a drawn
+    """(accelerator, op cost), with the fast (screened) or the exact mapper; a drawn
     design whose buffers hold no tile of this op is not a valid example (the engine
     rejects it with an InputError naming the buffers)."""
     a = _accel(cfg)
@@ -339,7 +339,7 @@ def test_roofline_long(drawn, shape):
 @_LONG
 @given(archs(tuple(TILE_BASES)), gemms, st.sampled_from(KNOBS))
 def test_more_hardware_long(drawn, shape, knob):
-    """The exact mapper (the default one is screened by a closed-form estimate, and its
+    """The exact mapper (the fast one is screened by a closed-form estimate, and its
     tile choices are not nested: see the counterexamples below)."""
     _check_more_hardware(drawn, shape, knob, exact=True)
 
@@ -458,7 +458,7 @@ def test_twice_the_rows_of_a_mapping_cost_at_most_twice():
 
 
 def test_batching_at_most_linear_256_rows():
-    """The long-profile counterexample under the default mapper: it took 512x128x8/mkn
+    """The long-profile counterexample under the fast mapper: it took 512x128x8/mkn
     for M = 512 (33,560 cycles > 2 x 16,712). Since the traffic formula counts what the
     event model moves (refetch_all: a relevant loop of one trip does not end a tile's
     reuse), its estimates rank other tilings first and it takes 32x128x64/mkn for both:
@@ -478,13 +478,13 @@ def test_exact_mapper_on_the_counterexamples():
     op = _op(1, 128, 64, "int8", "int8")
     small = _cost(_drawn_systolic(8, _SLOW_DRAM), op, exact=True)[1]
     big = _cost(_drawn_systolic(16, _SLOW_DRAM), op, exact=True)[1]
-    assert big.cycles <= small.cycles <= 5132.75  # and no slower than the default mapper
+    assert big.cycles <= small.cycles <= 5132.75  # and no slower than the fast mapper
     assert big.mapping == small.mapping
     cfg = _drawn_systolic(16, _FAST_DRAM)
     one = _cost(cfg, _op(256, 128, 64, "int8", "int8"), exact=True)[1]
     two = _cost(cfg, _op(512, 128, 64, "int8", "int8"), exact=True)[1]
     assert two.cycles <= 2 * one.cycles
-    # the exact search finds the 64-row tiling the default one misses (16,664 cycles,
+    # the exact search finds the 64-row tiling the fast one misses (16,664 cycles,
     # test_twice_the_rows_of_a_mapping_cost_at_most_twice) or better
     assert one.cycles <= _run_mapping(cfg, _op(256, 128, 64, "int8", "int8"), 64, 128, 64, "knm")[0]
 
